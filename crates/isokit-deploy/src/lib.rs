@@ -1,0 +1,1 @@
+//! `isokit deploy` and `isokit teardown`: the bundled stacks deployed and removed through SAM.

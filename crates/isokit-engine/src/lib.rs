@@ -1,0 +1,1 @@
+//! The Docker Engine, through its API: connecting, building, pushing and pulling images, and running containers on private networks.

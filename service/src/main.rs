@@ -1,0 +1,3 @@
+//! The isokit-service binary.
+
+fn main() {}
