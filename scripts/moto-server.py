@@ -1,0 +1,59 @@
+"""Start moto as the local AWS API, with two CloudFormation gaps mended.
+
+scripts/local-aws runs this with the virtualenv's Python. The patches make
+`sam deploy` of nested stacks behave as CloudFormation does:
+
+1. `Fn::GetAtt Child.Outputs.X` on an `AWS::CloudFormation::Stack` resource:
+   moto's nested Stack model has no `get_cfn_attribute`, so the parent stack
+   fails to resolve its children's outputs. We read `Outputs.X` from the child's
+   output map.
+2. Stacks created or updated through a change set (which is how SAM deploys)
+   never get Outputs: `ChangeSet.apply` updates the resources but not the
+   stack's template, so its output map stays the empty one of the placeholder
+   stack. We rebuild the template and the output map after applying.
+
+Each patch checks that the code it replaces still looks as expected, so a moto
+upgrade that changes it fails loudly here instead of deploying wrongly.
+"""
+
+import sys
+
+from moto import server
+from moto.cloudformation import models
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+
+def nested_stack_attribute(stack, attribute_name):
+    prefix = "Outputs."
+    if not attribute_name.startswith(prefix):
+        raise UnformattedGetAttTemplateException()
+    key = attribute_name[len(prefix):]
+    if key not in stack.output_map.outputs:
+        raise UnformattedGetAttTemplateException()
+    output = stack.output_map[key]
+    if output is None:
+        raise UnformattedGetAttTemplateException()
+    return output.value
+
+
+def apply_change_set_and_refresh_outputs(change_set):
+    change_set.stack.resource_map.update(change_set.template_dict, change_set.parameters)
+    stack = change_set.stack
+    stack.template = change_set.template
+    stack._parse_template()
+    stack.description = stack.template_dict.get("Description")
+    stack.output_map = stack._create_output_map()
+
+
+def patch():
+    if "get_cfn_attribute" in vars(models.Stack):
+        sys.exit("moto-server.py: moto's Stack now has get_cfn_attribute; review the nested-output patch")
+    if not hasattr(models.ChangeSet, "apply") or not hasattr(models.Stack, "_create_output_map"):
+        sys.exit("moto-server.py: moto's ChangeSet/Stack changed shape; review the change-set patch")
+    models.Stack.get_cfn_attribute = nested_stack_attribute
+    models.ChangeSet.apply = apply_change_set_and_refresh_outputs
+
+
+if __name__ == "__main__":
+    patch()
+    server.main(sys.argv[1:])
