@@ -1,3 +1,205 @@
 //! The isokit-service binary.
 
-fn main() {}
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use isokit_report::LogLine;
+use isokit_service::{Config, Error, StandinOptions, config::port_from_lookup, server::write_line};
+
+const USAGE: &str = "\
+usage: isokit-service [serve]
+       isokit-service check [--output text|json]
+       isokit-service healthcheck
+       isokit-service standin [--cert-file PATH] [--key-file PATH]
+
+serve        check every endpoint each ISOKIT_INTERVAL; serve GET /health and GET /checks
+check        one round; the report on stdout; exit 0 when healthy, 1 otherwise
+healthcheck  GET the local /health; exit 0 on 200, 1 otherwise
+standin      a stand-in VPC endpoint: TLS on ISOKIT_STANDIN_LISTEN (0.0.0.0:443) with
+             ISOKIT_STANDIN_CERT_PEM and ISOKIT_STANDIN_KEY_PEM
+
+Settings: ISOKIT_REGION, ISOKIT_ACCOUNT, ISOKIT_ENDPOINTS, ISOKIT_EGRESS_PROBES,
+ISOKIT_INTERVAL, ISOKIT_TIMEOUT, ISOKIT_PORT, ISOKIT_CA_FILE, ISOKIT_CA_PEM,
+ISOKIT_DNS_SERVERS, ISOKIT_VPC_CIDR, ECS_CONTAINER_METADATA_URI_V4.";
+
+#[derive(Debug)]
+enum Command {
+    Serve,
+    Check {
+        json: bool,
+    },
+    Healthcheck,
+    Standin {
+        cert_file: Option<PathBuf>,
+        key_file: Option<PathBuf>,
+    },
+    Help,
+    Version,
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
+    let mut words = Words(args.iter());
+    let name = words.next().unwrap_or("serve");
+    let command = match name {
+        "serve" => Command::Serve,
+        "healthcheck" => Command::Healthcheck,
+        "-h" | "--help" | "help" => Command::Help,
+        "-V" | "--version" => Command::Version,
+        "check" => {
+            let mut json = false;
+            while let Some(flag) = words.next() {
+                match flag {
+                    "--output" => match words.value("--output")? {
+                        "json" => json = true,
+                        "text" => json = false,
+                        other => return Err(format!("--output takes text or json, not `{other}`")),
+                    },
+                    other => return Err(format!("check does not take `{other}`")),
+                }
+            }
+            Command::Check { json }
+        }
+        "standin" => {
+            let (mut cert_file, mut key_file) = (None, None);
+            while let Some(flag) = words.next() {
+                match flag {
+                    "--cert-file" => cert_file = Some(PathBuf::from(words.value("--cert-file")?)),
+                    "--key-file" => key_file = Some(PathBuf::from(words.value("--key-file")?)),
+                    other => return Err(format!("standin does not take `{other}`")),
+                }
+            }
+            Command::Standin {
+                cert_file,
+                key_file,
+            }
+        }
+        other => return Err(format!("unknown command `{other}`")),
+    };
+    match words.next() {
+        Some(extra) => Err(format!("{name} does not take `{extra}`")),
+        None => Ok(command),
+    }
+}
+
+struct Words<'a>(std::slice::Iter<'a, String>);
+
+impl<'a> Words<'a> {
+    fn next(&mut self) -> Option<&'a str> {
+        self.0.next().map(String::as_str)
+    }
+
+    fn value(&mut self, flag: &str) -> Result<&'a str, String> {
+        self.next().ok_or_else(|| format!("{flag} needs a value"))
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse(&args) {
+        Ok(command) => command,
+        Err(problem) => {
+            eprintln!("isokit-service: {problem}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(command) {
+        Ok(code) => code,
+        Err(err) => {
+            let mut message = format!("isokit-service: error: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                // thiserror's messages already carry their direct source.
+                if !message.ends_with(&cause.to_string()) {
+                    message.push_str(&format!(": {cause}"));
+                }
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, Error> {
+    let env = |name: &str| std::env::var(name).ok();
+    match command {
+        Command::Help => {
+            write_stdout(&format!("{USAGE}\n"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Version => {
+            write_stdout(&format!("isokit-service {}\n", env!("CARGO_PKG_VERSION")))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => {
+            let config = Config::from_env()?;
+            multi_thread()?.block_on(isokit_service::serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { json } => {
+            let config = Config::from_env()?;
+            let report = current_thread()?.block_on(isokit_service::check(config))?;
+            let healthy = report.healthy;
+            if json {
+                write_line(&LogLine::Round(report))?;
+            } else {
+                write_stdout(&report.to_string())?;
+            }
+            Ok(if healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Healthcheck => {
+            // Docker reads exit 1 as unhealthy; any failure to ask is that too.
+            let port = port_from_lookup(env)?;
+            match current_thread()?.block_on(isokit_service::healthcheck(port)) {
+                Ok(response) => {
+                    write_stdout(&format!("{}\n", response.body))?;
+                    Ok(if response.status == 200 {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    })
+                }
+                Err(err) => {
+                    eprintln!("isokit-service: {err}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Standin {
+            cert_file,
+            key_file,
+        } => {
+            let options =
+                StandinOptions::from_lookup(env, cert_file.as_deref(), key_file.as_deref())?;
+            multi_thread()?.block_on(isokit_service::standin(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn write_stdout(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Stdout)
+}
+
+fn multi_thread() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}
+
+fn current_thread() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}

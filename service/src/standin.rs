@@ -1,0 +1,288 @@
+//! The stand-in VPC endpoint: a TLS server that presents a given
+//! certificate and answers any HTTPS request with a tiny JSON body, so a
+//! rehearsal (or a test) can put "AWS endpoints" on a network with no way out.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, Uri, header};
+use axum::serve::Listener;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::config::parse_certificates;
+use crate::error::{Error, Result};
+use crate::server::stop_signal;
+
+/// A slow or silent client must not hold a handshake slot for long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct StandinOptions {
+    pub listen: SocketAddr,
+    pub certificate_chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+/// The key stays out of logs and error reports.
+impl fmt::Debug for StandinOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StandinOptions")
+            .field("listen", &self.listen)
+            .field("certificates", &self.certificate_chain.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl StandinOptions {
+    /// Reads `ISOKIT_STANDIN_LISTEN` (default `0.0.0.0:443`), and the
+    /// certificate chain and key from the files given, or else from
+    /// `ISOKIT_STANDIN_CERT_PEM` and `ISOKIT_STANDIN_KEY_PEM`.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        cert_file: Option<&Path>,
+        key_file: Option<&Path>,
+    ) -> Result<StandinOptions> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let listen = match get("ISOKIT_STANDIN_LISTEN") {
+            Some(raw) => raw.trim().parse().map_err(|_| Error::Config {
+                variable: "ISOKIT_STANDIN_LISTEN",
+                problem: format!("`{raw}` is not an address"),
+                expected: "ip:port, such as 0.0.0.0:443",
+            })?,
+            None => SocketAddr::from(([0, 0, 0, 0], 443)),
+        };
+        let cert_pem = pem_source("--cert-file", cert_file, "ISOKIT_STANDIN_CERT_PEM", &get)?;
+        let key_pem = pem_source("--key-file", key_file, "ISOKIT_STANDIN_KEY_PEM", &get)?;
+        let certificate_chain = parse_certificates(cert_pem.variable, &cert_pem.text)?;
+        // The key's text never goes into a message: only which setting held it.
+        let key = PrivateKeyDer::from_pem_slice(&key_pem.text).map_err(|_| Error::Config {
+            variable: key_pem.variable,
+            problem: "holds no readable private key".to_owned(),
+            expected: "a PEM private key (PKCS#8, PKCS#1 or SEC1)",
+        })?;
+        Ok(StandinOptions {
+            listen,
+            certificate_chain,
+            key,
+        })
+    }
+}
+
+struct Pem {
+    variable: &'static str,
+    text: Vec<u8>,
+}
+
+fn pem_source(
+    flag: &'static str,
+    file: Option<&Path>,
+    variable: &'static str,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Pem> {
+    if let Some(path) = file {
+        let text = std::fs::read(path).map_err(|source| Error::ReadFile {
+            variable: flag,
+            path: path.to_owned(),
+            source,
+        })?;
+        return Ok(Pem {
+            variable: flag,
+            text,
+        });
+    }
+    match get(variable) {
+        Some(text) => Ok(Pem {
+            variable,
+            text: text.into_bytes(),
+        }),
+        None => Err(Error::Config {
+            variable,
+            problem: format!("not set (nor {flag} given)"),
+            expected: "PEM text (or a file named with the flag)",
+        }),
+    }
+}
+
+/// Serves until SIGTERM or SIGINT.
+pub async fn standin(options: StandinOptions) -> Result<()> {
+    let stop = stop_signal()?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(Error::Tls)?
+        .with_no_client_auth()
+        .with_single_cert(options.certificate_chain, options.key)
+        .map_err(Error::Tls)?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    let local = tcp.local_addr().map_err(|source| Error::Listen {
+        addr: options.listen,
+        source,
+    })?;
+    eprintln!("isokit-service standin: listening on {local}");
+    let listener = TlsListener::start(tcp, TlsAcceptor::from(Arc::new(tls)), local);
+    let router = Router::new().fallback(answer);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await
+        .map_err(|source| Error::Listen {
+            addr: local,
+            source,
+        })
+}
+
+async fn answer(headers: HeaderMap, uri: Uri) -> axum::Json<serde_json::Value> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    axum::Json(serde_json::json!({
+        "standin": "isokit-service",
+        "version": env!("CARGO_PKG_VERSION"),
+        "host": host,
+        "path": uri.path(),
+    }))
+}
+
+/// Hands axum connections whose TLS handshake is done. Handshakes run in
+/// their own tasks, so one silent client cannot stall the others.
+struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    fn start(tcp: TcpListener, acceptor: TlsAcceptor, local: SocketAddr) -> TlsListener {
+        let (sender, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(_) => {
+                        // Out of file descriptors and the like: wait, then go on.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        let _ = sender.send((tls, peer)).await;
+                    }
+                });
+            }
+        });
+        TlsListener { ready, local }
+    }
+}
+
+impl Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(connection) => connection,
+            // The accept loop holds a sender for as long as the runtime runs.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup<'a>(vars: &'a HashMap<&str, String>) -> impl Fn(&str) -> Option<String> + 'a {
+        |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn reads_certificate_and_key_from_the_environment() {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["logs.eu-west-1.amazonaws.com".to_owned()])
+                .expect("certificate");
+        let vars = HashMap::from([
+            ("ISOKIT_STANDIN_CERT_PEM", certified.cert.pem()),
+            (
+                "ISOKIT_STANDIN_KEY_PEM",
+                certified.signing_key.serialize_pem(),
+            ),
+            ("ISOKIT_STANDIN_LISTEN", "127.0.0.1:8443".to_owned()),
+        ]);
+        let options = StandinOptions::from_lookup(lookup(&vars), None, None)
+            .expect("valid stand-in settings");
+        assert_eq!(options.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(options.certificate_chain.len(), 1);
+        let debug = format!("{options:?}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+        assert!(!debug.contains("PRIVATE"), "{debug}");
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable_and_never_echo_the_key() {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["s3.test".to_owned()]).expect("certificate");
+        let vars = HashMap::from([("ISOKIT_STANDIN_CERT_PEM", certified.cert.pem())]);
+        let err = StandinOptions::from_lookup(lookup(&vars), None, None)
+            .expect_err("no key")
+            .to_string();
+        assert!(err.starts_with("ISOKIT_STANDIN_KEY_PEM: not set"), "{err}");
+
+        let secret = "-----BEGIN PRIVATE KEY-----\n!!hunter2!!\n-----END PRIVATE KEY-----\n";
+        let vars = HashMap::from([
+            ("ISOKIT_STANDIN_CERT_PEM", certified.cert.pem()),
+            ("ISOKIT_STANDIN_KEY_PEM", secret.to_owned()),
+        ]);
+        let err = StandinOptions::from_lookup(lookup(&vars), None, None)
+            .expect_err("unreadable key")
+            .to_string();
+        assert!(
+            err.starts_with("ISOKIT_STANDIN_KEY_PEM: holds no readable private key"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "the key leaked: {err}");
+
+        let vars = HashMap::from([("ISOKIT_STANDIN_LISTEN", "everywhere".to_owned())]);
+        let err = StandinOptions::from_lookup(lookup(&vars), None, None)
+            .expect_err("bad listen")
+            .to_string();
+        assert!(err.starts_with("ISOKIT_STANDIN_LISTEN:"), "{err}");
+
+        let err = StandinOptions::from_lookup(
+            lookup(&HashMap::new()),
+            Some(Path::new("/nonexistent.crt")),
+            None,
+        )
+        .expect_err("missing file")
+        .to_string();
+        assert!(
+            err.starts_with("--cert-file: cannot read /nonexistent.crt"),
+            "{err}"
+        );
+    }
+}
