@@ -71,12 +71,13 @@ impl FromStr for Endpoint {
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         let name = raw.trim();
-        let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+        let valid_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
         let well_formed = !name.is_empty()
             && name.chars().all(valid_char)
-            && name.split('.').all(|label| {
-                !label.is_empty() && !label.starts_with('-') && !label.ends_with('-')
-            });
+            && name
+                .split('.')
+                .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
         if well_formed {
             Ok(Endpoint(name.to_owned()))
         } else {
@@ -176,13 +177,20 @@ mod tests {
             ("sts", "sts.eu-west-1.amazonaws.com"),
         ];
         for (name, host) in cases {
-            assert_eq!(endpoint(name).hostname("eu-west-1", "123456789012"), host, "{name}");
+            assert_eq!(
+                endpoint(name).hostname("eu-west-1", "123456789012"),
+                host,
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn china_regions_use_their_own_suffix() {
-        assert_eq!(endpoint("logs").hostname("cn-north-1", "1"), "logs.cn-north-1.amazonaws.com.cn");
+        assert_eq!(
+            endpoint("logs").hostname("cn-north-1", "1"),
+            "logs.cn-north-1.amazonaws.com.cn"
+        );
     }
 
     #[test]
@@ -195,13 +203,27 @@ mod tests {
 
     #[test]
     fn vpc_service_names_carry_the_region() {
-        assert_eq!(endpoint("ecr.api").vpc_service_name("us-east-1"), "com.amazonaws.us-east-1.ecr.api");
+        assert_eq!(
+            endpoint("ecr.api").vpc_service_name("us-east-1"),
+            "com.amazonaws.us-east-1.ecr.api"
+        );
     }
 
     #[test]
     fn rejects_names_that_are_not_service_suffixes() {
-        for bad in ["", "ECR.dkr", "ecr..dkr", "ecr.dkr.", "-ecr", "ecr/dkr", "ecr dkr x?"] {
-            assert!(bad.parse::<Endpoint>().is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "ECR.dkr",
+            "ecr..dkr",
+            "ecr.dkr.",
+            "-ecr",
+            "ecr/dkr",
+            "ecr dkr x?",
+        ] {
+            assert!(
+                bad.parse::<Endpoint>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 

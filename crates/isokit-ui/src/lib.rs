@@ -26,7 +26,11 @@ pub enum Style {
 impl Style {
     /// Bars when stderr is a terminal, plain lines otherwise.
     pub fn detect() -> Style {
-        if std::io::stderr().is_terminal() { Style::Bars } else { Style::Plain }
+        if std::io::stderr().is_terminal() {
+            Style::Bars
+        } else {
+            Style::Plain
+        }
     }
 }
 
@@ -39,7 +43,8 @@ pub struct Ui {
 
 impl Ui {
     pub fn new(style: Style) -> Ui {
-        let bars = (style == Style::Bars).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let bars = (style == Style::Bars)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Ui { style, bars }
     }
 
@@ -109,7 +114,11 @@ impl Ui {
             ui: self.clone(),
             label,
             bar,
-            state: Arc::new(Mutex::new(PlainState { total, position: 0, last_print: Instant::now() })),
+            state: Arc::new(Mutex::new(PlainState {
+                total,
+                position: 0,
+                last_print: Instant::now(),
+            })),
         }
     }
 }
@@ -189,7 +198,9 @@ impl Task {
         if self.ui.style != Style::Plain {
             return;
         }
-        let Ok(mut state) = self.state.lock() else { return };
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
         if state.last_print.elapsed() < PLAIN_INTERVAL {
             return;
         }
@@ -229,7 +240,11 @@ pub fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,577 @@
+//! ECR: the registry token, repositories, images, and the names ECR accepts.
+
+use std::fmt;
+
+use aws_sdk_ecr::Client;
+use aws_sdk_ecr::error::SdkError;
+use aws_sdk_ecr::operation::delete_repository::DeleteRepositoryError;
+use aws_sdk_ecr::operation::describe_images::DescribeImagesError;
+use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageIdentifier, ImageScanningConfiguration,
+    ImageTagMutability,
+};
+use aws_types::SdkConfig;
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{CallError, Error};
+
+/// Credentials for one ECR registry host. The password is the token's
+/// secret half: it is only ever exposed to the engine's push or pull request.
+#[derive(Debug, Clone)]
+pub struct RegistryAuth {
+    /// `<account>.dkr.ecr.<region>.amazonaws.com`, without a scheme.
+    pub registry: String,
+    pub username: String,
+    pub password: SecretString,
+}
+
+/// How a repository isokit creates is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepositorySettings {
+    pub immutable_tags: bool,
+    pub scan_on_push: bool,
+}
+
+impl Default for RepositorySettings {
+    fn default() -> Self {
+        RepositorySettings {
+            immutable_tags: false,
+            scan_on_push: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    pub name: String,
+    /// `<registry>/<name>`
+    pub uri: String,
+    pub immutable_tags: bool,
+}
+
+/// An image as ECR describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrImage {
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub size_bytes: Option<i64>,
+}
+
+/// ECR calls isokit makes, on one shared configuration.
+#[derive(Debug, Clone)]
+pub struct Ecr {
+    client: Client,
+}
+
+impl Ecr {
+    pub(crate) fn new(config: &SdkConfig) -> Ecr {
+        Ecr {
+            client: Client::new(config),
+        }
+    }
+
+    /// GetAuthorizationToken, decoded: the token is base64 of
+    /// `user:password`, and the proxy endpoint names the registry host.
+    pub async fn authorization(&self) -> Result<RegistryAuth, Error> {
+        const ACTION: &str = "ECR GetAuthorizationToken";
+        let output = self
+            .client
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|err| CallError::from_sdk(ACTION, &err))?;
+        let data = output
+            .authorization_data()
+            .first()
+            .ok_or(Error::MalformedToken(
+                "the response holds no authorization data",
+            ))?;
+        let token = data
+            .authorization_token()
+            .ok_or(Error::MalformedToken("the token is missing"))?;
+        let endpoint = data
+            .proxy_endpoint()
+            .ok_or(Error::MalformedToken("the proxy endpoint is missing"))?;
+        let (username, password) = decode_token(token)?;
+        Ok(RegistryAuth {
+            registry: registry_host(endpoint),
+            username,
+            password,
+        })
+    }
+
+    /// The repository, or `None` when it does not exist.
+    pub async fn repository(&self, name: &str) -> Result<Option<Repository>, Error> {
+        let result = self
+            .client
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.repositories().first().map(|repo| Repository {
+                name: repo.repository_name().unwrap_or(name).to_owned(),
+                uri: repo.repository_uri().unwrap_or_default().to_owned(),
+                immutable_tags: repo.image_tag_mutability() == Some(&ImageTagMutability::Immutable),
+            })),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    DescribeRepositoriesError::RepositoryNotFoundException(_)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(CallError::from_sdk("ECR DescribeRepositories", &err).into()),
+        }
+    }
+
+    /// The repository, created with scan-on-push and encryption at rest
+    /// when missing. The flag says whether it was created.
+    pub async fn ensure_repository(
+        &self,
+        name: &str,
+        settings: RepositorySettings,
+    ) -> Result<(Repository, bool), Error> {
+        if let Some(existing) = self.repository(name).await? {
+            return Ok((existing, false));
+        }
+        let mutability = if settings.immutable_tags {
+            ImageTagMutability::Immutable
+        } else {
+            ImageTagMutability::Mutable
+        };
+        let encryption = EncryptionConfiguration::builder()
+            .encryption_type(EncryptionType::Aes256)
+            .build()
+            .expect("the one required field, the encryption type, is set");
+        let output = self
+            .client
+            .create_repository()
+            .repository_name(name)
+            .image_tag_mutability(mutability)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(settings.scan_on_push)
+                    .build(),
+            )
+            .encryption_configuration(encryption)
+            .send()
+            .await
+            .map_err(|err| CallError::from_sdk("ECR CreateRepository", &err))?;
+        let repo = output.repository();
+        Ok((
+            Repository {
+                name: name.to_owned(),
+                uri: repo
+                    .and_then(|r| r.repository_uri())
+                    .unwrap_or_default()
+                    .to_owned(),
+                immutable_tags: settings.immutable_tags,
+            },
+            true,
+        ))
+    }
+
+    /// The image a tag or digest names, or `None` when the repository does
+    /// not hold it. A missing repository is an error of its own.
+    pub async fn find_image(
+        &self,
+        repository: &str,
+        reference: &ImageReference,
+    ) -> Result<Option<EcrImage>, Error> {
+        let id = match reference {
+            ImageReference::Tag(tag) => ImageIdentifier::builder().image_tag(tag),
+            ImageReference::Digest(digest) => ImageIdentifier::builder().image_digest(digest),
+        }
+        .build();
+        let result = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(id)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.image_details().first().map(|detail| EcrImage {
+                digest: detail.image_digest().unwrap_or_default().to_owned(),
+                tags: detail.image_tags().to_vec(),
+                size_bytes: detail.image_size_in_bytes(),
+            })),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                DescribeImagesError::ImageNotFoundException(_) => Ok(None),
+                DescribeImagesError::RepositoryNotFoundException(_) => {
+                    Err(Error::RepositoryNotFound(repository.to_owned()))
+                }
+                _ => Err(CallError::from_sdk(
+                    "ECR DescribeImages",
+                    &SdkError::ServiceError(service),
+                )
+                .into()),
+            },
+            Err(err) => Err(CallError::from_sdk("ECR DescribeImages", &err).into()),
+        }
+    }
+
+    /// The image an ECR URI names; an error when it is not there.
+    pub async fn resolve(&self, uri: &ImageUri) -> Result<EcrImage, Error> {
+        self.find_image(&uri.repository, &uri.reference)
+            .await?
+            .ok_or_else(|| Error::ImageNotFound {
+                repository: uri.repository.clone(),
+                reference: uri.reference.to_string(),
+            })
+    }
+
+    /// Deletes a repository and every image in it. `false` when there was
+    /// no such repository.
+    pub async fn delete_repository(&self, name: &str) -> Result<bool, Error> {
+        let result = self
+            .client
+            .delete_repository()
+            .repository_name(name)
+            .force(true)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    DeleteRepositoryError::RepositoryNotFoundException(_)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(CallError::from_sdk("ECR DeleteRepository", &err).into()),
+        }
+    }
+}
+
+/// Splits `base64(user:password)`; errors never quote the token.
+fn decode_token(token: &str) -> Result<(String, SecretString), Error> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .map_err(|_| Error::MalformedToken("the token is not base64"))?;
+    let decoded =
+        String::from_utf8(decoded).map_err(|_| Error::MalformedToken("the token is not text"))?;
+    let (user, password) = decoded.split_once(':').ok_or(Error::MalformedToken(
+        "the token is not of the form user:password",
+    ))?;
+    if user.is_empty() || password.is_empty() {
+        return Err(Error::MalformedToken(
+            "the token has an empty user or password",
+        ));
+    }
+    Ok((user.to_owned(), SecretString::from(password.to_owned())))
+}
+
+fn registry_host(proxy_endpoint: &str) -> String {
+    let without_scheme = proxy_endpoint
+        .strip_prefix("https://")
+        .or_else(|| proxy_endpoint.strip_prefix("http://"))
+        .unwrap_or(proxy_endpoint);
+    without_scheme.trim_end_matches('/').to_owned()
+}
+
+impl RegistryAuth {
+    /// The password, for the one request that needs it.
+    pub fn expose_password(&self) -> &str {
+        self.password.expose_secret()
+    }
+}
+
+/// A tag or a digest within a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageReference {
+    Tag(String),
+    Digest(String),
+}
+
+impl fmt::Display for ImageReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageReference::Tag(tag) => write!(f, "tag {tag}"),
+            ImageReference::Digest(digest) => f.write_str(digest),
+        }
+    }
+}
+
+/// `<account>.dkr.ecr.<region>.amazonaws.com/<repository>(:<tag>|@<digest>)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUri {
+    pub registry: String,
+    pub account: String,
+    pub region: String,
+    pub repository: String,
+    pub reference: ImageReference,
+}
+
+impl ImageUri {
+    pub fn parse(uri: &str) -> Result<ImageUri, Error> {
+        let fail = |reason: &str| Error::NotAnEcrUri {
+            uri: uri.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (registry, rest) = uri.split_once('/').ok_or_else(|| {
+            fail("expected <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>")
+        })?;
+        let (account, region) = parse_registry_host(registry)
+            .ok_or_else(|| fail("the registry must be <account>.dkr.ecr.<region>.amazonaws.com"))?;
+        let (repository, reference) = if let Some((repo, digest)) = rest.split_once('@') {
+            if !is_sha256_digest(digest) {
+                return Err(fail("a digest must be sha256: followed by 64 hex digits"));
+            }
+            // A tag before the digest is ignored, as the engine does.
+            let repo = repo.split_once(':').map_or(repo, |(name, _)| name);
+            (repo, ImageReference::Digest(digest.to_owned()))
+        } else if let Some((repo, tag)) = rest.rsplit_once(':') {
+            validate_tag(tag)?;
+            (repo, ImageReference::Tag(tag.to_owned()))
+        } else {
+            return Err(fail(
+                "name a tag (:tag) or a digest (@sha256:...); isokit never assumes `latest`",
+            ));
+        };
+        validate_repository_name(repository)?;
+        Ok(ImageUri {
+            registry: registry.to_owned(),
+            account,
+            region,
+            repository: repository.to_owned(),
+            reference,
+        })
+    }
+
+    /// The same image pinned by digest: `<registry>/<repository>@sha256:…`.
+    pub fn pinned(&self, digest: &str) -> String {
+        format!("{}/{}@{digest}", self.registry, self.repository)
+    }
+}
+
+impl fmt::Display for ImageUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reference {
+            ImageReference::Tag(tag) => write!(f, "{}/{}:{tag}", self.registry, self.repository),
+            ImageReference::Digest(digest) => {
+                write!(f, "{}/{}@{digest}", self.registry, self.repository)
+            }
+        }
+    }
+}
+
+/// `(account, region)` of an ECR registry host, FIPS and China included.
+fn parse_registry_host(host: &str) -> Option<(String, String)> {
+    let (account, rest) = host.split_once('.')?;
+    let rest = rest
+        .strip_prefix("dkr.ecr.")
+        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
+    let region = rest
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))?;
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let region_ok = !region.is_empty()
+        && !region.contains('.')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (account_ok && region_ok).then(|| (account.to_owned(), region.to_owned()))
+}
+
+fn is_sha256_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+/// ECR's repository name rule: 2 to 256 characters, lower-case path
+/// components of letters and digits joined by single `.`, `_` or `-`,
+/// separated by `/`.
+pub fn validate_repository_name(name: &str) -> Result<(), Error> {
+    let fail = |reason| {
+        Err(Error::InvalidRepositoryName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.len() < 2 || name.len() > 256 {
+        return fail("it must be 2 to 256 characters long");
+    }
+    for component in name.split('/') {
+        if component.is_empty() {
+            return fail("it has an empty path component (leading, trailing or double '/')");
+        }
+        let bytes = component.as_bytes();
+        let separator = |b: u8| matches!(b, b'.' | b'_' | b'-');
+        if !bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || separator(b))
+        {
+            return fail("only lower-case letters, digits, '.', '_', '-' and '/' are allowed");
+        }
+        if separator(bytes[0]) || separator(bytes[bytes.len() - 1]) {
+            return fail("a path component must start and end with a letter or digit");
+        }
+        if bytes
+            .windows(2)
+            .any(|pair| separator(pair[0]) && separator(pair[1]))
+        {
+            return fail("separators ('.', '_', '-') cannot follow each other");
+        }
+    }
+    Ok(())
+}
+
+/// Docker's tag rule, which ECR enforces through the registry API: 1 to 128
+/// characters, letters, digits, `_`, `.`, `-`, not starting with `.` or `-`.
+pub fn validate_tag(tag: &str) -> Result<(), Error> {
+    let fail = |reason| {
+        Err(Error::InvalidTag {
+            tag: tag.to_owned(),
+            reason,
+        })
+    };
+    if tag.is_empty() || tag.len() > 128 {
+        return fail("it must be 1 to 128 characters long");
+    }
+    let bytes = tag.as_bytes();
+    if !bytes
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return fail("only letters, digits, '_', '.' and '-' are allowed");
+    }
+    if matches!(bytes[0], b'.' | b'-') {
+        return fail("it cannot start with '.' or '-'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_decode_into_user_and_secret_password() {
+        let token = base64::engine::general_purpose::STANDARD.encode("AWS:123456789012-auth-token");
+        let (user, password) = decode_token(&token).expect("valid token");
+        assert_eq!(user, "AWS");
+        assert_eq!(password.expose_secret(), "123456789012-auth-token");
+        assert!(!format!("{password:?}").contains("auth-token"));
+    }
+
+    #[test]
+    fn malformed_tokens_are_errors_that_never_quote_them() {
+        for token in [
+            "%%%",
+            &base64::engine::general_purpose::STANDARD.encode("no-colon-secret"),
+        ] {
+            let err = decode_token(token).expect_err("malformed");
+            assert!(
+                !err.to_string().contains("secret") && !err.to_string().contains(token),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn auth_debug_output_redacts_the_password() {
+        let auth = RegistryAuth {
+            registry: "r".into(),
+            username: "AWS".into(),
+            password: SecretString::from("hunter2-token".to_owned()),
+        };
+        assert!(!format!("{auth:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn registry_hosts_drop_the_scheme() {
+        assert_eq!(
+            registry_host("https://1.dkr.ecr.us-east-1.amazonaws.com"),
+            "1.dkr.ecr.us-east-1.amazonaws.com"
+        );
+        assert_eq!(registry_host("https://h:443/"), "h:443");
+    }
+
+    #[test]
+    fn uris_parse_with_tags_and_digests() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let uri = ImageUri::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:v1")
+            .expect("valid");
+        assert_eq!(
+            (uri.account.as_str(), uri.region.as_str()),
+            ("123456789012", "eu-west-1")
+        );
+        assert_eq!(uri.repository, "team/app");
+        assert_eq!(uri.reference, ImageReference::Tag("v1".into()));
+        assert_eq!(
+            uri.pinned(&digest),
+            format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app@{digest}")
+        );
+
+        let pinned = ImageUri::parse(&format!(
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app:v1@{digest}"
+        ))
+        .expect("valid");
+        assert_eq!(pinned.reference, ImageReference::Digest(digest.clone()));
+        assert_eq!(pinned.repository, "app");
+        assert_eq!(
+            pinned.to_string(),
+            format!("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app@{digest}")
+        );
+    }
+
+    #[test]
+    fn uris_outside_ecr_or_without_a_tag_are_rejected() {
+        for bad in [
+            "docker.io/library/busybox:1",
+            "busybox:1",
+            "12345.dkr.ecr.us-east-1.amazonaws.com/app:v1",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:abc",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/App:v1",
+            "123456789012.dkr.ecr.us-east-1.example.com/app:v1",
+        ] {
+            assert!(ImageUri::parse(bad).is_err(), "{bad} should be rejected");
+        }
+        let err = ImageUri::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/app")
+            .expect_err("no tag");
+        assert!(err.to_string().contains("latest"), "{err}");
+    }
+
+    #[test]
+    fn repository_names_follow_ecr_rules() {
+        for good in ["ab", "sample-app-repo", "team/app", "a.b_c-d/e1"] {
+            assert!(validate_repository_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "a",
+            "App",
+            "team//app",
+            "/app",
+            "app/",
+            "-app",
+            "app-",
+            "a__b",
+            "a b",
+            &"a".repeat(257),
+        ] {
+            assert!(validate_repository_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tags_follow_docker_rules() {
+        for good in ["v1", "1.0.0", "sha-abc123", "_x", &"a".repeat(128)] {
+            assert!(validate_tag(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".v1", "-v1", "v1/2", "v:1", &"a".repeat(129)] {
+            assert!(validate_tag(bad).is_err(), "{bad}");
+        }
+    }
+}
