@@ -1,0 +1,408 @@
+//! `isokit-service check` against real sockets on loopback: a DNS server
+//! the service is pointed at, TLS stand-ins signed by a CA made here, and
+//! servers that refuse, stall or never finish TLS. Each test has its own
+//! 127.0.x.y addresses so the tests run in parallel.
+
+mod support;
+
+use isokit_endpoints::FARGATE_ENDPOINTS;
+use isokit_report::{EgressOutcome, EndpointCheck, Report, Status, Step};
+use support::{
+    Answer, DnsServer, FullBacklog, Standin, TestCa, addr, check, host, silent_tcp, task_env,
+};
+
+fn endpoint<'a>(report: &'a Report, service: &str) -> &'a EndpointCheck {
+    report
+        .endpoints
+        .iter()
+        .find(|check| check.service == service)
+        .unwrap_or_else(|| panic!("{service} is in the report: {report:#?}"))
+}
+
+/// The single endpoint of a one-endpoint check failed at `step`; returns the cause.
+fn failed_at(report: &Report, service: &str, step: Step) -> String {
+    let check = endpoint(report, service);
+    assert!(!check.ok, "{service} should fail: {check:#?}");
+    let failure = check.failure.as_ref().expect("a failure");
+    assert_eq!(failure.step, step, "{check:#?}");
+    assert!(!failure.fix.is_empty());
+    let last = check.steps.last().expect("the failed step is recorded");
+    assert_eq!((last.step, last.status), (step, Status::Failed));
+    assert!(!report.healthy && !report.reachable);
+    failure.cause.clone()
+}
+
+#[test]
+fn every_fargate_endpoint_reachable_and_isolated() {
+    let ca = TestCa::new("isokit test CA");
+    let names: Vec<String> = FARGATE_ENDPOINTS
+        .iter()
+        .map(|service| host(service))
+        .collect();
+    let standin = Standin::start(addr("127.0.20.1", 443), &ca.leaf(&names));
+    let ip = [127, 0, 20, 1].into();
+    let dns = DnsServer::start(names.iter().map(|name| (name.clone(), Answer::A(vec![ip]))));
+    // Nothing listens on 127.0.20.2:9; a name that does not resolve is blocked too.
+    let env = task_env(
+        &dns,
+        &ca,
+        &[("ISOKIT_EGRESS_PROBES", "127.0.20.2:9,internet.test:443")],
+    );
+
+    let (output, report) = check(&env);
+
+    assert!(
+        output.status.success(),
+        "exit {:?}: {report:#?}",
+        output.status
+    );
+    assert!(
+        report.healthy && report.reachable && report.isolated,
+        "{report:#?}"
+    );
+    let services: Vec<&str> = report
+        .endpoints
+        .iter()
+        .map(|check| check.service.as_str())
+        .collect();
+    assert_eq!(services, FARGATE_ENDPOINTS);
+    for check in &report.endpoints {
+        let steps: Vec<(Step, Status)> = check
+            .steps
+            .iter()
+            .map(|step| (step.step, step.status))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (Step::Dns, Status::Ok),
+                (Step::Tcp, Status::Ok),
+                (Step::Tls, Status::Ok)
+            ],
+            "{check:#?}"
+        );
+        assert_eq!(check.addresses, [standin.addr.ip()]);
+        assert!(check.failure.is_none());
+    }
+    assert_eq!(
+        endpoint(&report, "s3").kind,
+        isokit_report::EndpointKind::Gateway
+    );
+    assert_eq!(report.egress.len(), 2);
+    assert_eq!(report.egress[0].outcome, EgressOutcome::Refused);
+    assert_eq!(report.egress[1].outcome, EgressOutcome::Unresolved);
+    assert!(report.egress.iter().all(|probe| !probe.reachable));
+}
+
+#[test]
+fn no_such_name() {
+    let ca = TestCa::new("isokit test CA");
+    let dns = DnsServer::start([]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "logs"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (output, report) = check(&env);
+
+    assert_eq!(output.status.code(), Some(1));
+    let cause = failed_at(&report, "logs", Step::Dns);
+    assert!(
+        cause.contains("no such name") && cause.contains(&host("logs")),
+        "{cause}"
+    );
+    let fix = &endpoint(&report, "logs")
+        .failure
+        .as_ref()
+        .expect("failure")
+        .fix;
+    assert!(fix.contains("com.amazonaws.eu-west-1.logs"), "{fix}");
+}
+
+#[test]
+fn public_answer_for_an_interface_endpoint_fails_at_dns_without_connecting() {
+    let ca = TestCa::new("isokit test CA");
+    // A documentation-range address: public by class, and never connected to.
+    let dns = DnsServer::start([(host("ecr.dkr"), Answer::A(vec![[203, 0, 113, 10].into()]))]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "ecr.dkr"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let cause = failed_at(&report, "ecr.dkr", Step::Dns);
+    assert!(
+        cause.starts_with("DNS answered a public address (203.0.113.10)")
+            && cause.ends_with(
+                "for ecr.dkr: the interface endpoint is missing or its private DNS is off"
+            ),
+        "{cause}"
+    );
+    let check = endpoint(&report, "ecr.dkr");
+    assert_eq!(check.steps.len(), 1, "no TCP step may follow: {check:#?}");
+    assert_eq!(check.addresses, [std::net::IpAddr::from([203, 0, 113, 10])]);
+}
+
+#[test]
+fn an_answer_outside_the_vpc_cidr_fails_at_dns() {
+    let ca = TestCa::new("isokit test CA");
+    let dns = DnsServer::start([(host("ssm"), Answer::A(vec![[127, 0, 29, 1].into()]))]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "ssm"),
+            ("ISOKIT_VPC_CIDR", "127.0.30.0/24"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let cause = failed_at(&report, "ssm", Step::Dns);
+    assert!(
+        cause.contains("outside the VPC CIDR 127.0.30.0/24"),
+        "{cause}"
+    );
+}
+
+#[test]
+fn dns_that_never_answers_times_out() {
+    let ca = TestCa::new("isokit test CA");
+    let dns = DnsServer::start([(host("kms"), Answer::Silent)]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "kms"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let cause = failed_at(&report, "kms", Step::Dns);
+    assert!(cause.contains("no DNS answer"), "{cause}");
+}
+
+#[test]
+fn connection_refused() {
+    let ca = TestCa::new("isokit test CA");
+    let dns = DnsServer::start([(host("ssm"), Answer::A(vec![[127, 0, 21, 1].into()]))]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "ssm"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let cause = failed_at(&report, "ssm", Step::Tcp);
+    assert_eq!(cause, "connection to 127.0.21.1:443 refused");
+}
+
+#[test]
+fn connection_timeout() {
+    let ca = TestCa::new("isokit test CA");
+    let backlog = FullBacklog::start(addr("127.0.22.1", 443));
+    let dns = DnsServer::start([(
+        host("secretsmanager"),
+        Answer::A(vec![[127, 0, 22, 1].into()]),
+    )]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "secretsmanager"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let cause = failed_at(&report, "secretsmanager", Step::Tcp);
+    assert_eq!(cause, format!("no answer from {} within 1s", backlog.addr));
+    let fix = &endpoint(&report, "secretsmanager")
+        .failure
+        .as_ref()
+        .expect("failure")
+        .fix;
+    assert!(fix.contains("security group"), "{fix}");
+    let check = endpoint(&report, "secretsmanager");
+    assert!(
+        check.duration_ms >= 1000.0 && check.duration_ms < 1500.0,
+        "{check:#?}"
+    );
+}
+
+#[test]
+fn a_server_that_never_completes_tls_times_out_at_tls() {
+    let ca = TestCa::new("isokit test CA");
+    silent_tcp(addr("127.0.23.1", 443));
+    let dns = DnsServer::start([(host("ssmmessages"), Answer::A(vec![[127, 0, 23, 1].into()]))]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "ssmmessages"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let cause = failed_at(&report, "ssmmessages", Step::Tls);
+    assert!(cause.contains("did not finish within 1s"), "{cause}");
+}
+
+#[test]
+fn tls_name_mismatch() {
+    let ca = TestCa::new("isokit test CA");
+    let _standin = Standin::start(
+        addr("127.0.24.1", 443),
+        &ca.leaf(&["other.example.test".to_owned()]),
+    );
+    let dns = DnsServer::start([(host("ecr.api"), Answer::A(vec![[127, 0, 24, 1].into()]))]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "ecr.api"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let cause = failed_at(&report, "ecr.api", Step::Tls);
+    assert_eq!(
+        cause,
+        "the certificate at 127.0.24.1:443 is not valid for api.ecr.eu-west-1.amazonaws.com (name mismatch)"
+    );
+}
+
+#[test]
+fn unknown_ca() {
+    let trusted = TestCa::new("isokit test CA");
+    let intercepting = TestCa::new("some proxy's CA");
+    let _standin = Standin::start(addr("127.0.25.1", 443), &intercepting.leaf(&[host("sts")]));
+    let dns = DnsServer::start([(host("sts"), Answer::A(vec![[127, 0, 25, 1].into()]))]);
+    let env = task_env(
+        &dns,
+        &trusted,
+        &[
+            ("ISOKIT_ENDPOINTS", "sts"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let cause = failed_at(&report, "sts", Step::Tls);
+    assert!(cause.contains("signed by an unknown CA"), "{cause}");
+    let fix = &endpoint(&report, "sts")
+        .failure
+        .as_ref()
+        .expect("failure")
+        .fix;
+    assert!(fix.contains("ISOKIT_CA_FILE or ISOKIT_CA_PEM"), "{fix}");
+
+    // Trusting that CA (as a file this time) makes the same endpoint pass.
+    let ca_file = tempfile::NamedTempFile::new().expect("temporary file");
+    std::fs::write(ca_file.path(), intercepting.pem()).expect("write the CA");
+    let ca_path = ca_file.path().to_str().expect("UTF-8 path").to_owned();
+    let mut env = env;
+    env.push(("ISOKIT_CA_FILE".to_owned(), ca_path));
+    let (output, report) = check(&env);
+    assert!(output.status.success(), "{report:#?}");
+}
+
+#[test]
+fn an_egress_target_that_answers_means_not_isolated() {
+    let ca = TestCa::new("isokit test CA");
+    let _endpoint = Standin::start(addr("127.0.26.1", 443), &ca.leaf(&[host("logs")]));
+    let internet = Standin::start(
+        addr("127.0.26.2", 443),
+        &ca.leaf(&["internet.test".to_owned()]),
+    );
+    let dns = DnsServer::start([
+        (host("logs"), Answer::A(vec![[127, 0, 26, 1].into()])),
+        (
+            "internet.test".to_owned(),
+            Answer::A(vec![[127, 0, 26, 2].into()]),
+        ),
+    ]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "logs"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443,127.0.26.3:443"),
+        ],
+    );
+
+    let (output, report) = check(&env);
+
+    assert_eq!(output.status.code(), Some(1), "{report:#?}");
+    assert!(
+        report.reachable && !report.isolated && !report.healthy,
+        "{report:#?}"
+    );
+    let probe = &report.egress[0];
+    assert!(probe.reachable);
+    assert_eq!(probe.outcome, EgressOutcome::Connected);
+    assert!(
+        probe
+            .detail
+            .starts_with(&format!("connected to {}", internet.addr)),
+        "{}",
+        probe.detail
+    );
+    assert_eq!(report.egress[1].outcome, EgressOutcome::Refused);
+
+    // The text report says so too.
+    let output = std::process::Command::new(support::BIN)
+        .arg("check")
+        .env_clear()
+        .envs(env.iter().map(|(name, value)| (name, value)))
+        .output()
+        .expect("run check");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.starts_with("UNHEALTHY: all 1 endpoints reachable, NOT ISOLATED"),
+        "{text}"
+    );
+    assert!(text.contains("REACHABLE internet.test:443"), "{text}");
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_naming_it() {
+    let output = std::process::Command::new(support::BIN)
+        .arg("check")
+        .env_clear()
+        .env("ISOKIT_REGION", "eu-west-1")
+        .env("ISOKIT_ACCOUNT", "123456789012")
+        .env("ISOKIT_TIMEOUT", "3 seconds")
+        .output()
+        .expect("run check");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "isokit-service: error: ISOKIT_TIMEOUT: `3 seconds` has no unit, or an unknown one; \
+         expected a whole number with a unit: 500ms, 3s or 1m"
+    );
+}

@@ -1,0 +1,457 @@
+//! Real local stand-ins for what a task meets in a VPC: a CA made at test
+//! time, a DNS server the service is pointed at, TLS endpoints (the real
+//! binary in `standin` mode), and TCP servers that refuse, stall or never
+//! speak TLS. Everything listens on loopback only.
+
+// Each test crate (and the bench) uses its own part of this module.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use isokit_report::{LogLine, Report};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
+
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_isokit-service");
+pub(crate) const REGION: &str = "eu-west-1";
+pub(crate) const ACCOUNT: &str = "123456789012";
+
+/// The host name the service checks for `service`, in the test region and account.
+pub(crate) fn host(service: &str) -> String {
+    let endpoint: isokit_endpoints::Endpoint = service.parse().expect("valid endpoint name");
+    endpoint.hostname(REGION, ACCOUNT)
+}
+
+/// A certificate authority made for one test run; its key never leaves memory.
+pub(crate) struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A leaf certificate and its key, in PEM.
+#[derive(Clone)]
+pub(crate) struct Leaf {
+    pub(crate) cert_pem: String,
+    pub(crate) key_pem: String,
+}
+
+impl TestCa {
+    pub(crate) fn new(name: &str) -> TestCa {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().expect("CA key");
+        TestCa {
+            issuer: CertifiedIssuer::self_signed(params, key).expect("self-signed CA"),
+        }
+    }
+
+    pub(crate) fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A server certificate for `names`, signed by this CA.
+    pub(crate) fn leaf(&self, names: &[String]) -> Leaf {
+        let params = CertificateParams::new(names.to_vec()).expect("leaf parameters");
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params.signed_by(&key, &self.issuer).expect("signed leaf");
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+/// How the test DNS server answers one name.
+#[derive(Debug, Clone)]
+pub(crate) enum Answer {
+    /// NOERROR with these A records.
+    A(Vec<Ipv4Addr>),
+    /// The same, after a pause, to give checks known, distinct durations.
+    Delayed(Duration, Vec<Ipv4Addr>),
+    /// NXDOMAIN, also what any name not in the table gets.
+    NxDomain,
+    /// No reply at all: a black hole.
+    Silent,
+}
+
+/// An authoritative-only DNS server on 127.0.0.1 (UDP), answering A
+/// queries from a table that tests may change while it runs.
+pub(crate) struct DnsServer {
+    pub(crate) addr: SocketAddr,
+    records: Arc<Mutex<HashMap<String, Answer>>>,
+}
+
+impl DnsServer {
+    pub(crate) fn start(records: impl IntoIterator<Item = (String, Answer)>) -> DnsServer {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind the test DNS server");
+        let addr = socket.local_addr().expect("DNS server address");
+        let records: HashMap<String, Answer> = records
+            .into_iter()
+            .map(|(name, answer)| (normalise(&name), answer))
+            .collect();
+        let records = Arc::new(Mutex::new(records));
+        let table = Arc::clone(&records);
+        thread::spawn(move || {
+            let mut buffer = [0u8; 1500];
+            loop {
+                let Ok((length, peer)) = socket.recv_from(&mut buffer) else {
+                    continue;
+                };
+                let Some(query) = Query::parse(&buffer[..length]) else {
+                    continue;
+                };
+                let answer = table
+                    .lock()
+                    .expect("DNS table lock")
+                    .get(&query.name)
+                    .cloned()
+                    .unwrap_or(Answer::NxDomain);
+                let reply =
+                    |addresses: &[Ipv4Addr], nxdomain: bool| query.reply(addresses, nxdomain);
+                match answer {
+                    Answer::A(addresses) => {
+                        let _ = socket.send_to(&reply(&addresses, false), peer);
+                    }
+                    Answer::NxDomain => {
+                        let _ = socket.send_to(&reply(&[], true), peer);
+                    }
+                    Answer::Silent => {}
+                    Answer::Delayed(pause, addresses) => {
+                        let reply = reply(&addresses, false);
+                        let socket = socket.try_clone().expect("clone the DNS socket");
+                        thread::spawn(move || {
+                            thread::sleep(pause);
+                            let _ = socket.send_to(&reply, peer);
+                        });
+                    }
+                }
+            }
+        });
+        DnsServer { addr, records }
+    }
+
+    pub(crate) fn set(&self, name: &str, answer: Answer) {
+        self.records
+            .lock()
+            .expect("DNS table lock")
+            .insert(normalise(name), answer);
+    }
+}
+
+fn normalise(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The parts of a DNS query needed to answer it.
+struct Query {
+    id: [u8; 2],
+    recursion_desired: bool,
+    name: String,
+    question: Vec<u8>,
+    is_a: bool,
+}
+
+impl Query {
+    fn parse(packet: &[u8]) -> Option<Query> {
+        if packet.len() < 12
+            || packet[2] & 0x80 != 0
+            || u16::from_be_bytes([packet[4], packet[5]]) != 1
+        {
+            return None;
+        }
+        let mut labels = Vec::new();
+        let mut at = 12;
+        loop {
+            let length = usize::from(*packet.get(at)?);
+            at += 1;
+            if length == 0 {
+                break;
+            }
+            if length > 63 {
+                return None;
+            }
+            labels.push(String::from_utf8_lossy(packet.get(at..at + length)?).to_ascii_lowercase());
+            at += length;
+        }
+        let record_type = u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]);
+        let question = packet.get(12..at + 4)?.to_vec();
+        Some(Query {
+            id: [packet[0], packet[1]],
+            recursion_desired: packet[2] & 0x01 != 0,
+            name: labels.join("."),
+            question,
+            is_a: record_type == 1,
+        })
+    }
+
+    fn reply(&self, addresses: &[Ipv4Addr], nxdomain: bool) -> Vec<u8> {
+        let answers: &[Ipv4Addr] = if self.is_a { addresses } else { &[] };
+        let mut packet = Vec::with_capacity(512);
+        packet.extend_from_slice(&self.id);
+        // QR, AA, RD as asked; RA; rcode NOERROR (0) or NXDOMAIN (3).
+        packet.push(0x84 | u8::from(self.recursion_desired));
+        packet.push(0x80 | if nxdomain { 3 } else { 0 });
+        packet.extend_from_slice(&1u16.to_be_bytes());
+        packet.extend_from_slice(
+            &u16::try_from(answers.len())
+                .expect("few answers")
+                .to_be_bytes(),
+        );
+        packet.extend_from_slice(&[0, 0, 0, 0]);
+        packet.extend_from_slice(&self.question);
+        for address in answers {
+            // A pointer to the name in the question, type A, class IN, TTL 5 s.
+            packet.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4]);
+            packet.extend_from_slice(&address.octets());
+        }
+        packet
+    }
+}
+
+/// The real binary in `standin` mode: a TLS endpoint presenting `leaf`.
+pub(crate) struct Standin {
+    pub(crate) addr: SocketAddr,
+    child: Child,
+}
+
+impl Standin {
+    pub(crate) fn start(addr: SocketAddr, leaf: &Leaf) -> Standin {
+        let child = Command::new(BIN)
+            .arg("standin")
+            .env_clear()
+            .env("ISOKIT_STANDIN_LISTEN", addr.to_string())
+            .env("ISOKIT_STANDIN_CERT_PEM", &leaf.cert_pem)
+            .env("ISOKIT_STANDIN_KEY_PEM", &leaf.key_pem)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the stand-in");
+        let mut standin = Standin { addr, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = standin.child.try_wait() {
+                panic!("the stand-in on {addr} exited with {status} (is the address in use?)");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the stand-in on {addr} never listened"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        standin
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Accepts TCP connections and then says nothing, so a TLS handshake never ends.
+pub(crate) fn silent_tcp(addr: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind(addr).expect("bind the silent server");
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+/// A listener whose accept queue is full, so the kernel drops new SYNs and
+/// a connect attempt hangs until it times out.
+pub(crate) struct FullBacklog {
+    pub(crate) addr: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: Vec<TcpStream>,
+}
+
+impl FullBacklog {
+    pub(crate) fn start(addr: SocketAddr) -> FullBacklog {
+        let _runtime = runtime().enter();
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(addr).expect("bind the full-backlog listener");
+        let listener = socket.listen(0).expect("listen with no backlog");
+        let mut queued = Vec::new();
+        loop {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                Ok(stream) => {
+                    queued.push(stream);
+                    // Let the final ACK land, so the queue really holds it.
+                    thread::sleep(Duration::from_millis(50));
+                }
+                Err(_) => break,
+            }
+            assert!(queued.len() < 8, "the accept queue of {addr} never filled");
+        }
+        FullBacklog {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("support runtime")
+    })
+}
+
+/// Serves one fixed body on every GET, like the ECS task metadata endpoint.
+pub(crate) fn http_fixture(body: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the metadata stand-in");
+    let addr = listener.local_addr().expect("address");
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 2048];
+            let _ = stream.read(&mut request);
+            let response = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    addr
+}
+
+/// A GET over a plain socket, independent of the service's own client.
+pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect to the service");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status code");
+    (status, body.to_owned())
+}
+
+/// The environment a test task gets: test region and account, the test
+/// DNS server, loopback counted as the VPC, and the given extras.
+pub(crate) fn task_env(
+    dns: &DnsServer,
+    ca: &TestCa,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("ISOKIT_REGION", REGION.to_owned()),
+        ("ISOKIT_ACCOUNT", ACCOUNT.to_owned()),
+        ("ISOKIT_DNS_SERVERS", dns.addr.to_string()),
+        ("ISOKIT_VPC_CIDR", "127.0.0.0/8".to_owned()),
+        ("ISOKIT_CA_PEM", ca.pem()),
+        ("ISOKIT_TIMEOUT", "1s".to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    for (name, value) in extra {
+        env.retain(|(existing, _)| existing != name);
+        env.push(((*name).to_owned(), (*value).to_owned()));
+    }
+    env
+}
+
+/// Runs `isokit-service check --output json` with exactly `env`.
+pub(crate) fn check(env: &[(String, String)]) -> (Output, Report) {
+    let output = Command::new(BIN)
+        .args(["check", "--output", "json"])
+        .env_clear()
+        .envs(env.iter().map(|(name, value)| (name, value)))
+        .output()
+        .expect("run isokit-service check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line: LogLine = serde_json::from_str(stdout.trim()).unwrap_or_else(|err| {
+        panic!(
+            "check did not print a round line ({err}): stdout {stdout:?}, stderr {:?}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let report = line.into_round().expect("check prints a round line");
+    (output, report)
+}
+
+/// `isokit-service serve`, with its stdout read line by line.
+pub(crate) struct Service {
+    pub(crate) child: Child,
+    lines: BufReader<ChildStdout>,
+}
+
+impl Service {
+    pub(crate) fn start(env: &[(String, String)]) -> Service {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .env_clear()
+            .envs(env.iter().map(|(name, value)| (name, value)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start isokit-service serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        Service {
+            child,
+            lines: BufReader::new(stdout),
+        }
+    }
+
+    /// The next line the service logs, parsed.
+    pub(crate) fn next_line(&mut self) -> LogLine {
+        let mut line = String::new();
+        let read = self
+            .lines
+            .read_line(&mut line)
+            .expect("read the service's stdout");
+        assert!(read > 0, "the service closed stdout before the next line");
+        serde_json::from_str(&line).unwrap_or_else(|err| panic!("not a log line ({err}): {line}"))
+    }
+
+    pub(crate) fn next_round(&mut self) -> Report {
+        match self.next_line() {
+            LogLine::Round(report) => report,
+            other => panic!("expected a round line, got {other:?}"),
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn addr(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse().expect("test address"), port)
+}
