@@ -1,1 +1,19 @@
 //! The Docker build context: `.dockerignore` matching exactly as Docker does, and the tar stream sent to the engine.
+//!
+//! [`BuildContext::prepare`] finds the Dockerfile and the ignore file that
+//! applies, walks the context and checks every file can be read;
+//! [`BuildContext::into_stream`] then writes the archive on a thread, as a
+//! stream of chunks for the engine's build request, holding only a few
+//! chunks in memory at a time.
+
+mod archive;
+mod context;
+mod error;
+mod ignore;
+pub mod pattern;
+mod stream;
+
+pub use context::{BuildContext, ContextOptions, SkippedEntry, SpecialFile};
+pub use error::ContextError;
+pub use ignore::{IgnoreLine, parse_ignore_text};
+pub use stream::{Compression, ContextStream, SendMonitor};
