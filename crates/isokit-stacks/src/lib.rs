@@ -1,1 +1,156 @@
 //! The bundled CloudFormation stacks: the templates, the endpoint list they define, the static isolation audit, and the SAM CLI runner.
+//!
+//! The templates live in `stacks/` and are embedded at build time
+//! ([`StackSet::bundled`]). The VPC template is the one source of truth for
+//! which endpoints exist: [`endpoints_of_vpc_template`] reads them from its
+//! `AWS::EC2::VPCEndpoint` resources, its `Endpoints` output lists them for
+//! the service, and [`audit`] proves the two agree.
+
+mod audit;
+mod bundled;
+mod endpoints;
+mod eval;
+mod fargate;
+mod sam;
+mod template;
+
+use std::path::PathBuf;
+
+pub use audit::{ENDPOINTS_VARIABLE, Finding, Rule, audit};
+pub use bundled::{StackSet, StacksDir, TemplateFile};
+pub use endpoints::{
+    ENDPOINTS_OUTPUT, EndpointsMismatch, VpcEndpoint, active_endpoints, check_endpoints_output,
+    endpoints_of_vpc_template, listed_endpoints,
+};
+pub use eval::ParameterValues;
+pub use fargate::{
+    DESIRED_COUNT, FARGATE_CPU_UNITS, fargate_memory_options, validate_desired_count,
+    validate_task_size,
+};
+pub use sam::{
+    Artifacts, DeleteOptions, DeleteOutcome, DeployOptions, DeployOutcome, FailedResource,
+    OutputTail, SAM_VARIABLE, Sam,
+};
+pub use template::{Node, Resource, Template};
+
+/// Installing the SAM CLI, for messages.
+const SAM_INSTALL_HINT: &str = "install it with `pip install aws-sam-cli` or the installer from \
+     https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "{} has no {template}: a stacks directory needs parent.yml, isolated-vpc.yml, cluster.yml and \
+         private-service.yml (`isokit stacks export DIR` writes the bundled ones to start from)",
+        dir.display()
+    )]
+    MissingTemplate {
+        dir: PathBuf,
+        template: &'static str,
+    },
+
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{} already exists; nothing was written (overwrite it only if you mean to: the export can be told to)", path.display())]
+    ExportExists { path: PathBuf },
+
+    #[error("{template} is not valid YAML")]
+    Yaml {
+        template: String,
+        source: saphyr::ScanError,
+    },
+
+    #[error("{template} {problem}")]
+    Template { template: String, problem: String },
+
+    #[error("cannot evaluate {template}: {reason}")]
+    Evaluate { template: String, reason: String },
+
+    #[error(
+        "Fargate has no {cpu} CPU unit size: use one of {}",
+        join(&FARGATE_CPU_UNITS)
+    )]
+    InvalidCpu { cpu: u32 },
+
+    #[error(
+        "Fargate has no task size of {cpu} CPU units with {memory_mib} MiB: with {cpu} CPU units, memory must be one of {} MiB",
+        join(valid)
+    )]
+    InvalidMemory {
+        cpu: u32,
+        memory_mib: u32,
+        valid: Vec<u32>,
+    },
+
+    #[error(
+        "a desired count of {count} tasks is out of range: use {} to {}",
+        DESIRED_COUNT.start(),
+        DESIRED_COUNT.end()
+    )]
+    InvalidDesiredCount { count: u32 },
+
+    #[error(
+        "cannot find the SAM CLI (`sam`) on PATH: {SAM_INSTALL_HINT}, or set {SAM_VARIABLE} to its path"
+    )]
+    SamNotFound,
+
+    #[error("{} (from {origin}) is not an executable SAM CLI: {SAM_INSTALL_HINT}", program.display())]
+    SamNotExecutable {
+        program: PathBuf,
+        origin: &'static str,
+    },
+
+    #[error("cannot start the SAM CLI at {}", program.display())]
+    SamStart {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("lost track of the SAM CLI while waiting for it to finish")]
+    SamWait { source: std::io::Error },
+
+    #[error(
+        "sam {command} failed ({status}){}\nlast lines of its output:\n{tail}",
+        failure.as_ref().map(|f| format!(": {f}")).unwrap_or_default()
+    )]
+    SamFailed {
+        command: &'static str,
+        status: String,
+        failure: Option<Box<FailedResource>>,
+        tail: OutputTail,
+    },
+
+    #[error(
+        "sam {command} was interrupted: stack {stack} may be part-way through a change; check it with \
+         `aws cloudformation describe-stacks --stack-name {stack} --region {region}`"
+    )]
+    SamInterrupted {
+        command: &'static str,
+        stack: String,
+        region: String,
+    },
+
+    #[error(
+        "stack {stack} is in ROLLBACK_COMPLETE (its first creation failed and was rolled back) and cannot be \
+         updated: tear it down first (`isokit teardown`), then deploy again"
+    )]
+    StackNeedsTeardown { stack: String },
+}
+
+fn join(values: &[u32]) -> String {
+    values
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

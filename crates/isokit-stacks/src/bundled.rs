@@ -1,0 +1,489 @@
+//! The four templates: embedded in the binary from `stacks/`, written out for
+//! SAM or for customising, or read back from a user's `--stacks-dir`.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use isokit_endpoints::Endpoint;
+use tempfile::TempDir;
+
+use crate::Error;
+use crate::audit::{Finding, audit};
+use crate::endpoints::active_endpoints;
+use crate::eval::{ParameterValues, Scope, Value};
+use crate::template::Template;
+
+/// One of the four templates that make up a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TemplateFile {
+    /// Nests the other three; `sam deploy` starts here.
+    Parent,
+    IsolatedVpc,
+    Cluster,
+    PrivateService,
+}
+
+impl TemplateFile {
+    pub const ALL: [TemplateFile; 4] = [
+        TemplateFile::Parent,
+        TemplateFile::IsolatedVpc,
+        TemplateFile::Cluster,
+        TemplateFile::PrivateService,
+    ];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            TemplateFile::Parent => "parent.yml",
+            TemplateFile::IsolatedVpc => "isolated-vpc.yml",
+            TemplateFile::Cluster => "cluster.yml",
+            TemplateFile::PrivateService => "private-service.yml",
+        }
+    }
+
+    fn bundled_text(self) -> &'static str {
+        match self {
+            TemplateFile::Parent => include_str!("../../../stacks/parent.yml"),
+            TemplateFile::IsolatedVpc => include_str!("../../../stacks/isolated-vpc.yml"),
+            TemplateFile::Cluster => include_str!("../../../stacks/cluster.yml"),
+            TemplateFile::PrivateService => include_str!("../../../stacks/private-service.yml"),
+        }
+    }
+}
+
+/// The logical ID of the VPC stack in the parent template.
+const VPC_STACK_RESOURCE: &str = "VpcStack";
+
+/// The four template texts, bundled or read from a directory.
+#[derive(Debug, Clone)]
+pub struct StackSet {
+    /// In [`TemplateFile::ALL`] order.
+    texts: Vec<String>,
+}
+
+impl StackSet {
+    /// The templates built into isokit.
+    pub fn bundled() -> StackSet {
+        StackSet {
+            texts: TemplateFile::ALL
+                .iter()
+                .map(|file| file.bundled_text().to_owned())
+                .collect(),
+        }
+    }
+
+    /// Reads all four templates from `dir` (a `--stacks-dir`); any missing one
+    /// is an error naming it.
+    pub fn from_dir(dir: &Path) -> Result<StackSet, Error> {
+        let mut texts = Vec::with_capacity(TemplateFile::ALL.len());
+        for file in TemplateFile::ALL {
+            let path = dir.join(file.file_name());
+            match fs::read_to_string(&path) {
+                Ok(text) => texts.push(text),
+                Err(source) if source.kind() == io::ErrorKind::NotFound => {
+                    return Err(Error::MissingTemplate {
+                        dir: dir.to_owned(),
+                        template: file.file_name(),
+                    });
+                }
+                Err(source) => return Err(Error::Read { path, source }),
+            }
+        }
+        Ok(StackSet { texts })
+    }
+
+    pub fn text(&self, file: TemplateFile) -> &str {
+        // The variants are declared in `ALL` order.
+        &self.texts[file as usize]
+    }
+
+    pub fn template(&self, file: TemplateFile) -> Result<Template, Error> {
+        Template::parse(file.file_name(), self.text(file))
+    }
+
+    /// All four, parsed, in [`TemplateFile::ALL`] order.
+    pub fn templates(&self) -> Result<Vec<Template>, Error> {
+        TemplateFile::ALL
+            .iter()
+            .map(|file| self.template(*file))
+            .collect()
+    }
+
+    /// The isolation audit over the four templates.
+    pub fn audit(&self) -> Result<Vec<Finding>, Error> {
+        Ok(audit(&self.templates()?))
+    }
+
+    /// The endpoints a deployment of the parent with these parameter values
+    /// creates: the parent's values flow through its `VpcStack` parameters
+    /// into the VPC template's endpoint conditions.
+    pub fn endpoints(&self, parent_values: &ParameterValues) -> Result<Vec<Endpoint>, Error> {
+        let parent = self.template(TemplateFile::Parent)?;
+        let vpc = self.template(TemplateFile::IsolatedVpc)?;
+        let stack = parent
+            .resource(VPC_STACK_RESOURCE)
+            .ok_or_else(|| Error::Template {
+                template: parent.name().to_owned(),
+                problem: format!("has no {VPC_STACK_RESOURCE} resource"),
+            })?;
+        let scope = Scope::new(&parent, parent_values);
+        let mut vpc_values = ParameterValues::new();
+        for (name, expression) in stack
+            .property("Parameters")
+            .map(|p| p.entries())
+            .unwrap_or_default()
+        {
+            match scope.value(expression)? {
+                Value::Text(text) => vpc_values.set(name.clone(), text),
+                other => {
+                    return Err(Error::Evaluate {
+                        template: parent.name().to_owned(),
+                        reason: format!(
+                            "{VPC_STACK_RESOURCE} parameter {name} is not text but {other:?}"
+                        ),
+                    });
+                }
+            }
+        }
+        active_endpoints(&vpc, &vpc_values)
+    }
+
+    /// Writes the four templates into `dir`, creating it if needed. Existing
+    /// files are left alone, and nothing is written, unless `overwrite`.
+    pub fn export(&self, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
+        fs::create_dir_all(dir).map_err(|source| Error::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let paths: Vec<PathBuf> = TemplateFile::ALL
+            .iter()
+            .map(|file| dir.join(file.file_name()))
+            .collect();
+        if !overwrite && let Some(existing) = paths.iter().find(|path| path.exists()) {
+            return Err(Error::ExportExists {
+                path: existing.clone(),
+            });
+        }
+        for (file, path) in TemplateFile::ALL.iter().zip(&paths) {
+            let mut options = fs::OpenOptions::new();
+            options.write(true);
+            if overwrite {
+                options.create(true).truncate(true);
+            } else {
+                // Refuses a file that appeared since the check above.
+                options.create_new(true);
+            }
+            options
+                .open(path)
+                .and_then(|mut out| out.write_all(self.text(*file).as_bytes()))
+                .map_err(|source| match source.kind() {
+                    io::ErrorKind::AlreadyExists => Error::ExportExists { path: path.clone() },
+                    _ => Error::Write {
+                        path: path.clone(),
+                        source,
+                    },
+                })?;
+        }
+        Ok(paths)
+    }
+}
+
+/// A directory holding the four templates for `sam deploy`: a user's
+/// `--stacks-dir`, or a temporary one removed when this is dropped.
+#[derive(Debug)]
+pub struct StacksDir {
+    path: PathBuf,
+    _temporary: Option<TempDir>,
+}
+
+impl StacksDir {
+    /// Writes `stacks` into a new temporary directory.
+    pub fn temporary(stacks: &StackSet) -> Result<StacksDir, Error> {
+        let temporary = tempfile::Builder::new()
+            .prefix("isokit-stacks-")
+            .tempdir()
+            .map_err(|source| Error::Write {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        stacks.export(temporary.path(), false)?;
+        Ok(StacksDir {
+            path: temporary.path().to_owned(),
+            _temporary: Some(temporary),
+        })
+    }
+
+    /// A user's directory, used in place once it holds all four templates.
+    pub fn existing(dir: &Path) -> Result<StacksDir, Error> {
+        for file in TemplateFile::ALL {
+            if !dir.join(file.file_name()).is_file() {
+                return Err(Error::MissingTemplate {
+                    dir: dir.to_owned(),
+                    template: file.file_name(),
+                });
+            }
+        }
+        Ok(StacksDir {
+            path: dir.to_owned(),
+            _temporary: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The template `sam deploy --template-file` takes.
+    pub fn parent_template(&self) -> PathBuf {
+        self.path.join(TemplateFile::Parent.file_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use isokit_endpoints::{EC2_ENDPOINTS, FARGATE_ENDPOINTS};
+
+    use super::*;
+    use crate::endpoints::{ENDPOINTS_OUTPUT, check_endpoints_output, endpoints_of_vpc_template};
+    use crate::template::Node;
+
+    fn names(list: &[Endpoint]) -> Vec<&str> {
+        list.iter().map(Endpoint::service).collect()
+    }
+
+    #[test]
+    fn bundled_templates_all_parse() {
+        let templates = StackSet::bundled()
+            .templates()
+            .expect("bundled templates parse");
+        let names: Vec<&str> = templates.iter().map(Template::name).collect();
+        assert_eq!(
+            names,
+            [
+                "parent.yml",
+                "isolated-vpc.yml",
+                "cluster.yml",
+                "private-service.yml"
+            ]
+        );
+    }
+
+    #[test]
+    fn parent_parameters_decide_the_endpoints() {
+        let stacks = StackSet::bundled();
+        let fargate = stacks.endpoints(&ParameterValues::new()).expect("defaults");
+        assert_eq!(
+            names(&fargate),
+            [
+                "ecr.api",
+                "ecr.dkr",
+                "s3",
+                "logs",
+                "secretsmanager",
+                "ssm",
+                "ssmmessages"
+            ]
+        );
+        let ec2 = stacks
+            .endpoints(&ParameterValues::new().with("DeployingToEC2", "true"))
+            .expect("ec2");
+        assert_eq!(names(&ec2)[7..], ["ecs", "ecs-agent", "ecs-telemetry"]);
+        let lean = ParameterValues::new()
+            .with("CreateSsmEndpoints", "false")
+            .with("CreateSecretsManagerEndpoint", "false");
+        assert_eq!(
+            names(&stacks.endpoints(&lean).expect("lean")),
+            ["ecr.api", "ecr.dkr", "s3", "logs"]
+        );
+        // ECS Exec brings the Systems Manager endpoints back.
+        let exec = lean.with("EnableExecuteCommand", "true");
+        assert_eq!(
+            names(&stacks.endpoints(&exec).expect("exec")),
+            ["ecr.api", "ecr.dkr", "s3", "logs", "ssm", "ssmmessages"]
+        );
+    }
+
+    #[test]
+    fn the_vpc_endpoints_output_matches_its_resources() {
+        let vpc = StackSet::bundled()
+            .template(TemplateFile::IsolatedVpc)
+            .expect("VPC template parses");
+        assert_eq!(
+            check_endpoints_output(&vpc, ENDPOINTS_OUTPUT).expect("evaluable"),
+            []
+        );
+        let declared: Vec<String> = endpoints_of_vpc_template(&vpc)
+            .expect("endpoints")
+            .iter()
+            .map(|e| e.endpoint.to_string())
+            .collect();
+        let known: Vec<&str> = FARGATE_ENDPOINTS
+            .iter()
+            .chain(EC2_ENDPOINTS.iter())
+            .copied()
+            .collect();
+        assert_eq!(
+            declared, known,
+            "the VPC template and isokit-endpoints name the same endpoints"
+        );
+    }
+
+    /// isokit-service reads exactly this environment and health check.
+    #[test]
+    fn the_service_container_gets_the_contracted_environment() {
+        let service = StackSet::bundled()
+            .template(TemplateFile::PrivateService)
+            .expect("service parses");
+        let task = service.resource("TaskDefinition").expect("TaskDefinition");
+        let containers = task
+            .property("ContainerDefinitions")
+            .and_then(Node::as_list)
+            .expect("containers");
+        let [container] = containers else {
+            panic!("one container, found {}", containers.len())
+        };
+        let environment: Vec<(String, String)> = container
+            .get("Environment")
+            .and_then(Node::as_list)
+            .expect("Environment")
+            .iter()
+            .map(|variable| {
+                let name = variable
+                    .get("Name")
+                    .and_then(Node::as_str)
+                    .expect("Name")
+                    .to_owned();
+                (name, variable.get("Value").expect("Value").to_string())
+            })
+            .collect();
+        let expected = [
+            ("ISOKIT_REGION", "{Ref: \"AWS::Region\"}"),
+            ("ISOKIT_ACCOUNT", "{Ref: \"AWS::AccountId\"}"),
+            ("ISOKIT_ENDPOINTS", "{Ref: \"Endpoints\"}"),
+            ("ISOKIT_VPC_CIDR", "{Ref: \"VpcCidr\"}"),
+            ("ISOKIT_PORT", "\"8080\""),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(environment, expected);
+        assert_eq!(
+            container
+                .get("HealthCheck")
+                .and_then(|h| h.get("Command"))
+                .map(Node::to_string)
+                .as_deref(),
+            Some("[\"CMD\", \"/isokit-service\", \"healthcheck\"]")
+        );
+        assert_eq!(
+            container.get("ReadonlyRootFilesystem"),
+            Some(&Node::Bool(true))
+        );
+    }
+
+    #[test]
+    fn the_parent_surfaces_the_outputs_other_commands_read() {
+        let parent = StackSet::bundled()
+            .template(TemplateFile::Parent)
+            .expect("parent parses");
+        for output in [
+            "VpcId",
+            "VpcCidr",
+            "PrivateSubnetIds",
+            "PrivateSubnetCidrs",
+            "ClusterName",
+            "ServiceName",
+            "LogGroupName",
+            "EndpointSecurityGroupId",
+            ENDPOINTS_OUTPUT,
+        ] {
+            assert!(
+                parent.output(output).is_some(),
+                "parent.yml has no {output} output"
+            );
+        }
+        let vpc = StackSet::bundled()
+            .template(TemplateFile::IsolatedVpc)
+            .expect("VPC template parses");
+        let cidrs = Scope::new(&vpc, &ParameterValues::new())
+            .value(vpc.output("PrivateSubnetCidrs").expect("output"));
+        assert_eq!(
+            cidrs.expect("evaluable"),
+            Value::Text("10.0.128.0/18,10.0.192.0/18".into())
+        );
+    }
+
+    #[test]
+    fn export_writes_all_four_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let target = dir.path().join("stacks");
+        let stacks = StackSet::bundled();
+        let written = stacks.export(&target, false).expect("first export");
+        assert_eq!(written.len(), 4);
+        let reread = StackSet::from_dir(&target).expect("read back");
+        for file in TemplateFile::ALL {
+            assert_eq!(reread.text(file), stacks.text(file), "{}", file.file_name());
+        }
+
+        fs::write(target.join("cluster.yml"), "# customised\n").expect("customise");
+        let error = stacks
+            .export(&target, false)
+            .expect_err("must not overwrite")
+            .to_string();
+        assert!(
+            error.contains("cluster.yml") || error.contains("parent.yml"),
+            "{error}"
+        );
+        assert_eq!(
+            fs::read_to_string(target.join("cluster.yml")).expect("still there"),
+            "# customised\n"
+        );
+
+        stacks.export(&target, true).expect("overwrite when told");
+        assert_eq!(
+            StackSet::from_dir(&target)
+                .expect("read back")
+                .text(TemplateFile::Cluster),
+            stacks.text(TemplateFile::Cluster)
+        );
+    }
+
+    #[test]
+    fn a_stacks_dir_missing_a_template_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        StackSet::bundled()
+            .export(dir.path(), false)
+            .expect("export");
+        fs::remove_file(dir.path().join("private-service.yml")).expect("remove one");
+        for error in [
+            StackSet::from_dir(dir.path())
+                .expect_err("from_dir")
+                .to_string(),
+            StacksDir::existing(dir.path())
+                .expect_err("existing")
+                .to_string(),
+        ] {
+            assert!(
+                error.contains("private-service.yml")
+                    && error.contains(&dir.path().display().to_string()),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_temporary_stacks_dir_holds_the_templates_until_dropped() {
+        let stacks = StacksDir::temporary(&StackSet::bundled()).expect("temporary stacks");
+        let path = stacks.path().to_owned();
+        assert!(stacks.parent_template().is_file());
+        assert_eq!(
+            StacksDir::existing(&path)
+                .expect("complete")
+                .parent_template(),
+            stacks.parent_template()
+        );
+        drop(stacks);
+        assert!(!path.exists());
+    }
+}

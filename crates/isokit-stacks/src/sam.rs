@@ -1,0 +1,865 @@
+//! Running the SAM CLI: finding it, building its arguments, streaming its
+//! output through, and reading what failed out of that output.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::process::{ExitStatus, Stdio};
+
+use isokit_ui::Ui;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use crate::Error;
+use crate::eval::ParameterValues;
+
+/// The variable that names the `sam` to run when no path is given.
+pub const SAM_VARIABLE: &str = "ISOKIT_SAM";
+
+/// How many of SAM's last lines an error keeps.
+const TAIL_LINES: usize = 40;
+
+/// Where SAM uploads the nested templates for CloudFormation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Artifacts {
+    /// `--resolve-s3`: a bucket SAM creates and manages.
+    ResolveS3,
+    /// `--s3-bucket NAME`: a bucket that already exists.
+    Bucket(String),
+}
+
+/// `sam deploy` of the parent template.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// The parent template (`<stacks dir>/parent.yml`).
+    pub template_file: PathBuf,
+    pub stack_name: String,
+    pub parameters: ParameterValues,
+    pub artifacts: Artifacts,
+    pub region: String,
+    pub profile: Option<String>,
+}
+
+impl DeployOptions {
+    pub fn arguments(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "deploy".into(),
+            "--template-file".into(),
+            self.template_file.clone().into(),
+        ];
+        args.extend(["--stack-name".into(), self.stack_name.clone().into()]);
+        args.extend(["--capabilities".into(), "CAPABILITY_IAM".into()]);
+        if self.parameters.iter().next().is_some() {
+            args.push("--parameter-overrides".into());
+            args.extend(
+                self.parameters
+                    .iter()
+                    .map(|(name, value)| parameter_override(name, value).into()),
+            );
+        }
+        match &self.artifacts {
+            Artifacts::ResolveS3 => args.push("--resolve-s3".into()),
+            Artifacts::Bucket(bucket) => args.extend(["--s3-bucket".into(), bucket.clone().into()]),
+        }
+        args.push("--no-fail-on-empty-changeset".into());
+        push_location(&mut args, &self.region, self.profile.as_deref());
+        args
+    }
+}
+
+/// `sam delete` of a stack.
+#[derive(Debug, Clone)]
+pub struct DeleteOptions {
+    pub stack_name: String,
+    pub region: String,
+    pub profile: Option<String>,
+}
+
+impl DeleteOptions {
+    pub fn arguments(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "delete".into(),
+            "--stack-name".into(),
+            self.stack_name.clone().into(),
+            "--no-prompts".into(),
+        ];
+        push_location(&mut args, &self.region, self.profile.as_deref());
+        args
+    }
+}
+
+fn push_location(args: &mut Vec<OsString>, region: &str, profile: Option<&str>) {
+    args.extend(["--region".into(), region.into()]);
+    if let Some(profile) = profile {
+        args.extend(["--profile".into(), profile.into()]);
+    }
+}
+
+/// `Name=value`, quoted the way SAM's parser reads a value holding spaces
+/// or quotes: its plain form stops at whitespace and at `"`, and inside
+/// quotes it reads `\"` as `"` and every other backslash as itself.
+fn parameter_override(name: &str, value: &str) -> String {
+    if !value.is_empty() && !value.contains(|c: char| c.is_whitespace() || c == '"') {
+        return format!("{name}={value}");
+    }
+    format!("{name}=\"{}\"", value.replace('"', "\\\""))
+}
+
+/// What `sam deploy` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployOutcome {
+    /// The stack was created or updated.
+    Changed,
+    /// The change set was empty; the stack is as it was.
+    NoChanges,
+}
+
+/// What `sam delete` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// There was no such stack.
+    NotFound,
+}
+
+/// The first failed resource in SAM's table of stack events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedResource {
+    /// `CREATE_FAILED`, `UPDATE_FAILED`, ...
+    pub status: String,
+    pub resource_type: String,
+    pub logical_id: String,
+    pub reason: String,
+}
+
+impl fmt::Display for FailedResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}) {}: {}",
+            self.logical_id, self.resource_type, self.status, self.reason
+        )
+    }
+}
+
+/// SAM's last lines, for an error message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputTail(pub Vec<String>);
+
+impl fmt::Display for OutputTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in &self.0 {
+            writeln!(f, "  | {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The SAM CLI executable.
+#[derive(Debug, Clone)]
+pub struct Sam {
+    program: PathBuf,
+}
+
+impl Sam {
+    /// Finds `sam`: `explicit` when given, else the path in `ISOKIT_SAM`,
+    /// else the first `sam` on `PATH`.
+    pub fn locate(explicit: Option<&Path>) -> Result<Sam, Error> {
+        let program = locate_in(
+            explicit,
+            std::env::var_os(SAM_VARIABLE),
+            std::env::var_os("PATH"),
+        )?;
+        Ok(Sam { program })
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// Runs `sam deploy`, streaming its output through `ui`.
+    pub async fn deploy(&self, options: &DeployOptions, ui: &Ui) -> Result<DeployOutcome, Error> {
+        let watcher = self
+            .run(
+                "deploy",
+                options.arguments(),
+                &options.stack_name,
+                &options.region,
+                ui,
+            )
+            .await?;
+        Ok(if watcher.no_changes {
+            DeployOutcome::NoChanges
+        } else {
+            DeployOutcome::Changed
+        })
+    }
+
+    /// Runs `sam delete --no-prompts`; a stack that does not exist is
+    /// [`DeleteOutcome::NotFound`], not an error.
+    pub async fn delete(&self, options: &DeleteOptions, ui: &Ui) -> Result<DeleteOutcome, Error> {
+        let watcher = self
+            .run(
+                "delete",
+                options.arguments(),
+                &options.stack_name,
+                &options.region,
+                ui,
+            )
+            .await?;
+        Ok(if watcher.stack_missing {
+            DeleteOutcome::NotFound
+        } else {
+            DeleteOutcome::Deleted
+        })
+    }
+
+    async fn run(
+        &self,
+        command: &'static str,
+        arguments: Vec<OsString>,
+        stack: &str,
+        region: &str,
+        ui: &Ui,
+    ) -> Result<OutputWatcher, Error> {
+        tracing::debug!(program = %self.program.display(), ?arguments, "running SAM");
+        let mut process = Command::new(&self.program);
+        process
+            .args(&arguments)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAM's telemetry would call out to the internet on the user's behalf;
+        // it stays off unless the user has said otherwise.
+        if std::env::var_os("SAM_CLI_TELEMETRY").is_none() {
+            process.env("SAM_CLI_TELEMETRY", "0");
+        }
+        let mut child = process.spawn().map_err(|source| Error::SamStart {
+            program: self.program.clone(),
+            source,
+        })?;
+
+        let (sender, mut lines) = mpsc::unbounded_channel();
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(forward_lines(stdout, sender.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(forward_lines(stderr, sender));
+        }
+
+        // SAM shares our process group, so a Ctrl-C at the terminal reaches
+        // it directly; we keep reading until it exits. A second Ctrl-C kills it.
+        let mut watcher = OutputWatcher::default();
+        let mut interrupts = 0u8;
+        let mut listening = true;
+        let mut ctrl_c = pin!(tokio::signal::ctrl_c());
+        loop {
+            tokio::select! {
+                line = lines.recv() => match line {
+                    Some(line) => {
+                        ui.passthrough(&line);
+                        watcher.line(&line);
+                    }
+                    None => break,
+                },
+                signal = &mut ctrl_c, if listening => {
+                    if signal.is_err() {
+                        listening = false;
+                        continue;
+                    }
+                    interrupts += 1;
+                    if interrupts == 1 {
+                        ui.warn(format!("interrupted: waiting for sam {command} to stop (Ctrl-C again to kill it)"));
+                        ctrl_c.set(tokio::signal::ctrl_c());
+                    } else {
+                        listening = false;
+                        // Already gone is fine: wait() below reports how it ended.
+                        let _ = child.start_kill();
+                    }
+                }
+            }
+        }
+        let status = child
+            .wait()
+            .await
+            .map_err(|source| Error::SamWait { source })?;
+        if interrupts > 0 {
+            return Err(Error::SamInterrupted {
+                command,
+                stack: stack.to_owned(),
+                region: region.to_owned(),
+            });
+        }
+        watcher.verdict(command, stack, status)
+    }
+}
+
+async fn forward_lines(stream: impl AsyncRead + Unpin, sender: mpsc::UnboundedSender<String>) {
+    let mut reader = BufReader::new(stream);
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        match reader.read_until(b'\n', &mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buffer);
+                let line = line.trim_end_matches(['\n', '\r']).to_owned();
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn locate_in(
+    explicit: Option<&Path>,
+    variable: Option<OsString>,
+    path: Option<OsString>,
+) -> Result<PathBuf, Error> {
+    if let Some(explicit) = explicit {
+        return checked(explicit.to_owned(), "the path given");
+    }
+    if let Some(named) = variable.filter(|value| !value.is_empty()) {
+        return checked(PathBuf::from(named), SAM_VARIABLE);
+    }
+    path.iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("sam"))
+        .find(|candidate| is_executable(candidate))
+        .ok_or(Error::SamNotFound)
+}
+
+fn checked(program: PathBuf, origin: &'static str) -> Result<PathBuf, Error> {
+    if is_executable(&program) {
+        Ok(program)
+    } else {
+        Err(Error::SamNotExecutable { program, origin })
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    let Ok(metadata) = path.metadata() else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        metadata.is_file()
+    }
+}
+
+/// Reads SAM's output line by line as it streams: the tail, the stack
+/// events table's first failure, and the messages that decide an outcome.
+#[derive(Debug, Default)]
+pub(crate) struct OutputWatcher {
+    tail: VecDeque<String>,
+    table: EventsTable,
+    failure: Option<FailedResource>,
+    no_changes: bool,
+    stack_missing: bool,
+    needs_teardown: bool,
+}
+
+impl OutputWatcher {
+    pub(crate) fn line(&mut self, line: &str) {
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_owned());
+        if line.starts_with("No changes to deploy. Stack ") {
+            self.no_changes = true;
+        }
+        if line.starts_with("Error: The input stack ")
+            && line.contains(" does not exist on Cloudformation")
+        {
+            self.stack_missing = true;
+        }
+        if line.contains("is in ROLLBACK_COMPLETE state and can not be updated") {
+            self.needs_teardown = true;
+        }
+        if let Some(row) = self.table.line(line)
+            && self.failure.is_none()
+            && row.status.ends_with("_FAILED")
+        {
+            self.failure = Some(row);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(row) = self.table.flush()
+            && self.failure.is_none()
+            && row.status.ends_with("_FAILED")
+        {
+            self.failure = Some(row);
+        }
+    }
+
+    /// SAM's exit status decides; the output explains.
+    pub(crate) fn verdict(
+        mut self,
+        command: &'static str,
+        stack: &str,
+        status: ExitStatus,
+    ) -> Result<Self, Error> {
+        self.finish();
+        if status.success() {
+            return Ok(self);
+        }
+        if self.needs_teardown {
+            return Err(Error::StackNeedsTeardown {
+                stack: stack.to_owned(),
+            });
+        }
+        Err(Error::SamFailed {
+            command,
+            status: describe_status(status),
+            failure: self.failure.take().map(Box::new),
+            tail: OutputTail(self.tail.into_iter().collect()),
+        })
+    }
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "killed by a signal".to_owned(),
+    }
+}
+
+/// SAM's "CloudFormation events from stack operations" table: fixed-width
+/// columns whose cells wrap onto continuation lines.
+#[derive(Debug, Default)]
+struct EventsTable {
+    state: TableState,
+    row: Option<[Vec<String>; 4]>,
+    /// The wrap width of the table the row came from.
+    wrap_width: usize,
+}
+
+#[derive(Debug, Default)]
+enum TableState {
+    #[default]
+    Outside,
+    /// Column starts read from the header, waiting for the rule under it.
+    Header([usize; 4]),
+    Rows([usize; 4]),
+}
+
+const COLUMN_NAMES: [&str; 4] = [
+    "ResourceStatus",
+    "ResourceType",
+    "LogicalResourceId",
+    "ResourceStatusReason",
+];
+
+impl EventsTable {
+    /// Feeds one line; returns a row when this line completes one.
+    fn line(&mut self, line: &str) -> Option<FailedResource> {
+        let is_rule = !line.trim().is_empty() && line.trim().chars().all(|c| c == '-');
+        match self.state {
+            TableState::Outside => {
+                let starts: Vec<usize> = COLUMN_NAMES
+                    .iter()
+                    .filter_map(|name| char_index(line, name))
+                    .collect();
+                if let [a, b, c, d] = starts[..]
+                    && a < b
+                    && b < c
+                    && c < d
+                {
+                    self.state = TableState::Header([a, b, c, d]);
+                }
+                None
+            }
+            TableState::Header(starts) => {
+                self.state = if is_rule {
+                    TableState::Rows(starts)
+                } else {
+                    TableState::Outside
+                };
+                // SAM pads each column to its width plus a space, and wraps
+                // cell text two characters short of that width.
+                self.wrap_width = (starts[1] - starts[0]).saturating_sub(3);
+                None
+            }
+            TableState::Rows(starts) => {
+                if is_rule {
+                    self.state = TableState::Outside;
+                    return self.flush();
+                }
+                let cells = split_cells(line, starts);
+                let starts_row = !cells[0].is_empty()
+                    && (is_resource_status(&cells[0]) || is_resource_type(&cells[1]));
+                let finished = if starts_row { self.flush() } else { None };
+                let row = self.row.get_or_insert_with(Default::default);
+                for (column, cell) in row.iter_mut().zip(cells) {
+                    if !cell.is_empty() {
+                        column.push(cell);
+                    }
+                }
+                finished
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Option<FailedResource> {
+        let [status, resource_type, logical_id, reason] = self.row.take()?;
+        let wrap_width = self.wrap_width;
+        // "CREATE_FAILED - VALIDATION_FAILED": the detailed status follows.
+        let status = rejoin(&status, wrap_width);
+        Some(FailedResource {
+            status: status
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            resource_type: resource_type.concat(),
+            logical_id: logical_id.concat(),
+            reason: rejoin(&reason, wrap_width),
+        })
+    }
+}
+
+/// Joins a wrapped cell: a piece that ends in a hyphen or fills the wrap
+/// width was broken inside a word, anything shorter at a space.
+fn rejoin(pieces: &[String], wrap_width: usize) -> String {
+    let mut out = String::new();
+    for (index, piece) in pieces.iter().enumerate() {
+        if index > 0 {
+            let previous = &pieces[index - 1];
+            if !(previous.ends_with('-') || previous.chars().count() >= wrap_width) {
+                out.push(' ');
+            }
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+fn char_index(line: &str, needle: &str) -> Option<usize> {
+    line.find(needle).map(|byte| line[..byte].chars().count())
+}
+
+fn split_cells(line: &str, starts: [usize; 4]) -> [String; 4] {
+    let chars: Vec<char> = line.chars().collect();
+    let cell = |from: usize, to: usize| -> String {
+        chars
+            .get(from.min(chars.len())..to.min(chars.len()))
+            .map(|c| c.iter().collect::<String>())
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    [
+        cell(starts[0], starts[1]),
+        cell(starts[1], starts[2]),
+        cell(starts[2], starts[3]),
+        cell(starts[3], chars.len()),
+    ]
+}
+
+/// `CREATE_COMPLETE`, `UPDATE_ROLLBACK_FAILED`, ...: the first word of a
+/// status cell that starts a row (a wrapped piece such as
+/// `CONFIGURATION_COMPLETE` is not one).
+fn is_resource_status(cell: &str) -> bool {
+    let word = cell.split_whitespace().next().unwrap_or_default();
+    let verbs = [
+        "CREATE_",
+        "DELETE_",
+        "UPDATE_",
+        "IMPORT_",
+        "EXPORT_",
+        "ROLLBACK_",
+        "REVIEW_",
+    ];
+    let ends = ["_IN_PROGRESS", "_FAILED", "_COMPLETE", "_SKIPPED"];
+    verbs.iter().any(|v| word.starts_with(v)) && ends.iter().any(|e| word.ends_with(e))
+}
+
+/// `AWS::S3::Bucket`, `Custom::Thing`: the start of a resource type (a
+/// wrapped remainder starts mid-word).
+fn is_resource_type(cell: &str) -> bool {
+    match cell.split_once("::") {
+        Some((vendor, _)) => {
+            let mut chars = vendor.chars();
+            chars.next().is_some_and(|c| c.is_ascii_uppercase())
+                && chars.all(|c| c.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    fn texts(args: &[OsString]) -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn deploy_options(artifacts: Artifacts, profile: Option<&str>) -> DeployOptions {
+        DeployOptions {
+            template_file: PathBuf::from("/tmp/stacks/parent.yml"),
+            stack_name: "isolated-vpc-environment".into(),
+            parameters: ParameterValues::new()
+                .with(
+                    "ImageUri",
+                    "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc",
+                )
+                .with("DesiredCount", "2"),
+            artifacts,
+            region: "eu-west-1".into(),
+            profile: profile.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn deploy_arguments_follow_the_documented_command() {
+        let args = texts(&deploy_options(Artifacts::ResolveS3, None).arguments());
+        assert_eq!(
+            args.join(" "),
+            "deploy --template-file /tmp/stacks/parent.yml --stack-name isolated-vpc-environment \
+             --capabilities CAPABILITY_IAM --parameter-overrides DesiredCount=2 \
+             ImageUri=123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc \
+             --resolve-s3 --no-fail-on-empty-changeset --region eu-west-1"
+        );
+        let args =
+            texts(&deploy_options(Artifacts::Bucket("artifacts".into()), Some("ops")).arguments());
+        let tail: Vec<&str> = args
+            .iter()
+            .rev()
+            .take(7)
+            .rev()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                "--s3-bucket",
+                "artifacts",
+                "--no-fail-on-empty-changeset",
+                "--region",
+                "eu-west-1",
+                "--profile",
+                "ops"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_parameters_means_no_override_flag() {
+        let mut options = deploy_options(Artifacts::ResolveS3, None);
+        options.parameters = ParameterValues::new();
+        assert!(!texts(&options.arguments()).contains(&"--parameter-overrides".to_owned()));
+    }
+
+    #[test]
+    fn delete_arguments_never_prompt() {
+        let options = DeleteOptions {
+            stack_name: "s".into(),
+            region: "us-east-1".into(),
+            profile: Some("p".into()),
+        };
+        assert_eq!(
+            texts(&options.arguments()).join(" "),
+            "delete --stack-name s --no-prompts --region us-east-1 --profile p"
+        );
+    }
+
+    #[test]
+    fn override_values_are_quoted_only_when_sam_needs_it() {
+        assert_eq!(parameter_override("A", "plain"), "A=plain");
+        assert_eq!(parameter_override("A", ""), "A=\"\"");
+        assert_eq!(parameter_override("A", "two words"), "A=\"two words\"");
+        assert_eq!(
+            parameter_override("A", r#"say "hi" \o/"#),
+            r#"A="say \"hi\" \o/""#
+        );
+        assert_eq!(parameter_override("A", r"C:\path"), r"A=C:\path");
+    }
+
+    fn executable(dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, "#!/bin/sh\n").expect("write stand-in");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    }
+
+    #[test]
+    fn locating_prefers_the_explicit_path_then_the_variable_then_path() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let first = dir.path().join("first");
+        let second = dir.path().join("second");
+        std::fs::create_dir_all(&first).expect("mkdir");
+        std::fs::create_dir_all(&second).expect("mkdir");
+        let on_path = executable(&second, "sam");
+        let named = executable(dir.path(), "named-sam");
+        let given = executable(dir.path(), "given-sam");
+        let path_var = std::env::join_paths([&first, &second]).expect("PATH");
+
+        let found = |explicit: Option<&Path>, variable: Option<&Path>| {
+            locate_in(
+                explicit,
+                variable.map(|v| v.as_os_str().to_owned()),
+                Some(path_var.clone()),
+            )
+        };
+        assert_eq!(found(Some(&given), Some(&named)).expect("explicit"), given);
+        assert_eq!(found(None, Some(&named)).expect("variable"), named);
+        assert_eq!(found(None, None).expect("PATH"), on_path);
+    }
+
+    #[test]
+    fn a_missing_sam_says_how_to_install_it() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let message = locate_in(None, None, Some(dir.path().as_os_str().to_owned()))
+            .expect_err("no sam")
+            .to_string();
+        assert!(
+            message.contains("pip install aws-sam-cli") && message.contains("ISOKIT_SAM"),
+            "{message}"
+        );
+        std::fs::write(dir.path().join("not-executable"), "").expect("write");
+        let message = locate_in(None, Some(dir.path().join("not-executable").into()), None)
+            .expect_err("not executable")
+            .to_string();
+        assert!(
+            message.contains("from ISOKIT_SAM") && message.contains("pip install aws-sam-cli"),
+            "{message}"
+        );
+    }
+
+    /// Feeds a recorded SAM output to the watcher and asks for its verdict
+    /// under the given exit code.
+    fn watch(recording: &str, exit_code: i32) -> Result<OutputWatcher, Error> {
+        let mut watcher = OutputWatcher::default();
+        for line in recording.lines() {
+            watcher.line(line);
+        }
+        watcher.verdict(
+            "deploy",
+            "isolated-vpc-environment",
+            ExitStatus::from_raw(exit_code << 8),
+        )
+    }
+
+    const CREATED: &str = include_str!("../tests/fixtures/sam/deploy-created.txt");
+    const NO_CHANGES: &str = include_str!("../tests/fixtures/sam/deploy-no-changes.txt");
+    const FAILED_CREATE: &str = include_str!("../tests/fixtures/sam/deploy-failed-create.txt");
+    const ROLLBACK_COMPLETE: &str =
+        include_str!("../tests/fixtures/sam/deploy-rollback-complete.txt");
+    const EXECUTE_FAILED: &str = include_str!("../tests/fixtures/sam/deploy-execute-failed.txt");
+    const DELETED: &str = include_str!("../tests/fixtures/sam/delete-deleted.txt");
+    const DELETE_MISSING: &str = include_str!("../tests/fixtures/sam/delete-missing.txt");
+
+    #[test]
+    fn a_successful_deploy_reads_as_changed_with_no_failure() {
+        let watcher = watch(CREATED, 0).expect("success");
+        assert!(!watcher.no_changes && watcher.failure.is_none());
+        assert!(watch(NO_CHANGES, 0).expect("success").no_changes);
+    }
+
+    #[test]
+    fn a_failed_deploy_names_the_first_failed_resource() {
+        let error = watch(FAILED_CREATE, 1).expect_err("exit status 1");
+        let Error::SamFailed {
+            failure: Some(failure),
+            tail,
+            status,
+            ..
+        } = &error
+        else {
+            panic!("expected SamFailed with a failed resource, got {error:?}");
+        };
+        assert_eq!(status, "exit status 1");
+        assert_eq!(failure.status, "CREATE_FAILED");
+        assert_eq!(failure.resource_type, "AWS::CloudFormation::Stack");
+        assert_eq!(failure.logical_id, "ServiceStack");
+        assert_eq!(
+            failure.reason,
+            "Embedded stack arn:aws:cloudformation:eu-west-1:123456789012:stack/\
+             isolated-vpc-environment-ServiceStack-1QX0Z3H9K2LMN/8d2e1f30-c7a1-11f0-b1c2-06d7e8f9a0b1 \
+             was not successfully created: The following resource(s) failed to create: [Service]."
+        );
+        assert!(tail.0.len() <= TAIL_LINES, "the tail is bounded");
+        assert!(
+            tail.0
+                .last()
+                .is_some_and(|l| l.contains("ROLLBACK_COMPLETE")),
+            "{tail}"
+        );
+        let message = error.to_string();
+        assert!(message.starts_with("sam deploy failed (exit status 1): ServiceStack (AWS::CloudFormation::Stack) CREATE_FAILED: Embedded stack"), "{message}");
+    }
+
+    #[test]
+    fn wrapped_rows_and_detailed_statuses_are_put_back_together() {
+        let mut table = EventsTable::default();
+        let rows: Vec<FailedResource> = FAILED_CREATE
+            .lines()
+            .filter_map(|line| table.line(line))
+            .collect();
+        assert_eq!(rows.len(), 19, "one row per event");
+        assert_eq!(rows[0].logical_id, "isolated-vpc-environment");
+        assert_eq!(rows[3].reason, "Resource creation Initiated");
+        assert_eq!(rows[6].status, "CREATE_IN_PROGRESS");
+        assert!(
+            rows.iter()
+                .all(|row| row.resource_type == "AWS::CloudFormation::Stack")
+        );
+        assert_eq!(rows[18].status, "ROLLBACK_COMPLETE");
+    }
+
+    #[test]
+    fn a_failure_before_any_event_keeps_the_error_line() {
+        let error = watch(EXECUTE_FAILED, 1).expect_err("exit status 1");
+        let Error::SamFailed {
+            failure: None,
+            tail,
+            ..
+        } = &error
+        else {
+            panic!("expected SamFailed without a failed resource, got {error:?}");
+        };
+        assert!(
+            tail.0
+                .iter()
+                .any(|line| line.contains("InvalidVpcID.NotFound")),
+            "{tail}"
+        );
+    }
+
+    #[test]
+    fn a_rolled_back_first_creation_asks_for_a_teardown() {
+        let error = watch(ROLLBACK_COMPLETE, 1)
+            .expect_err("exit status 1")
+            .to_string();
+        assert!(
+            error.contains("ROLLBACK_COMPLETE") && error.contains("tear it down first"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn deleting_a_missing_stack_is_not_an_error() {
+        assert!(
+            watch(DELETE_MISSING, 0)
+                .expect("exit status 0")
+                .stack_missing
+        );
+        assert!(!watch(DELETED, 0).expect("exit status 0").stack_missing);
+    }
+}
