@@ -356,14 +356,18 @@ impl fmt::Display for Report {
                 })
                 .collect();
             let addresses: Vec<String> = check.addresses.iter().map(IpAddr::to_string).collect();
+            let addresses = if addresses.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", addresses.join(" "))
+            };
             writeln!(
                 f,
-                "{mark} {:service_width$}  {:host_width$}  {:9}  {}  [{}]",
+                "{mark} {:service_width$}  {:host_width$}  {:9}  {}{addresses}",
                 check.service,
                 check.host,
                 check.kind.to_string(),
                 steps.join(", "),
-                addresses.join(" ")
             )?;
             if let Some(failure) = &check.failure {
                 writeln!(f, "     {} failed: {}", failure.step, failure.cause)?;
@@ -517,7 +521,12 @@ blocked   1.1.1.1:443                timeout in 3.00s: no answer from 1.1.1.1:44
         report.reachable = true;
         report.healthy = true;
         report.task = None;
+        report.endpoints[0].addresses.clear();
         let text = report.to_string();
+        assert!(
+            text.contains("tls 5.7ms\n"),
+            "no empty address list: {text}"
+        );
         assert!(
             text.starts_with("HEALTHY: all 2 endpoints reachable, isolated"),
             "{text}"

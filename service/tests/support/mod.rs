@@ -407,7 +407,11 @@ pub(crate) struct Service {
 
 impl Service {
     pub(crate) fn start(env: &[(String, String)]) -> Service {
-        let mut child = Command::new(BIN)
+        Service::start_with(BIN, env)
+    }
+
+    pub(crate) fn start_with(binary: &str, env: &[(String, String)]) -> Service {
+        let mut child = Command::new(binary)
             .arg("serve")
             .env_clear()
             .envs(env.iter().map(|(name, value)| (name, value)))
