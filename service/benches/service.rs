@@ -7,7 +7,10 @@
 //! Run through scripts/bench-service, which builds the static binary and
 //! passes it in ISOKIT_BENCH_BIN (default: the binary cargo built for this bench).
 
-#![allow(clippy::print_stdout, reason = "the figures are what a benchmark prints")]
+#![allow(
+    clippy::print_stdout,
+    reason = "the figures are what a benchmark prints"
+)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -33,10 +33,16 @@ pub enum Error {
     #[error("cannot build the TLS configuration: {0}")]
     Tls(#[source] rustls::Error),
 
-    #[error(
-        "cannot listen on {addr}: {source} (is the port in use? set the port or listen address to another)"
-    )]
+    #[error("cannot listen on {addr}: {source}; choose another address with {setting}")]
     Listen {
+        addr: SocketAddr,
+        setting: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("the HTTP server on {addr} stopped: {source}")]
+    Serve {
         addr: SocketAddr,
         #[source]
         source: io::Error,

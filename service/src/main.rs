@@ -203,3 +203,67 @@ fn current_thread() -> Result<tokio::runtime::Runtime, Error> {
         .build()
         .map_err(Error::Runtime)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn serve_is_the_default() {
+        assert!(matches!(parse(&[]), Ok(Command::Serve)));
+        assert!(matches!(parse(&words("serve")), Ok(Command::Serve)));
+    }
+
+    #[test]
+    fn check_takes_an_output_format() {
+        assert!(matches!(
+            parse(&words("check")),
+            Ok(Command::Check { json: false })
+        ));
+        assert!(matches!(
+            parse(&words("check --output json")),
+            Ok(Command::Check { json: true })
+        ));
+        assert_eq!(
+            parse(&words("check --output yaml")).expect_err("bad format"),
+            "--output takes text or json, not `yaml`"
+        );
+        assert_eq!(
+            parse(&words("check --output")).expect_err("no value"),
+            "--output needs a value"
+        );
+    }
+
+    #[test]
+    fn standin_takes_certificate_files() {
+        let Ok(Command::Standin {
+            cert_file,
+            key_file,
+        }) = parse(&words("standin --cert-file /c.pem --key-file /k.pem"))
+        else {
+            panic!("standin with files should parse");
+        };
+        assert_eq!(cert_file, Some(PathBuf::from("/c.pem")));
+        assert_eq!(key_file, Some(PathBuf::from("/k.pem")));
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_know() {
+        assert_eq!(
+            parse(&words("serve now")).expect_err("extra word"),
+            "serve does not take `now`"
+        );
+        assert_eq!(
+            parse(&words("bogus")).expect_err("unknown"),
+            "unknown command `bogus`"
+        );
+        assert_eq!(
+            parse(&words("healthcheck --port 1")).expect_err("no flags"),
+            "healthcheck does not take `--port`"
+        );
+    }
+}

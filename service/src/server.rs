@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::Listener;
 use isokit_report::{Health, LogLine, Report, Start};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -132,23 +133,40 @@ pub async fn serve(config: Config) -> Result<()> {
     let checker = Checker::new(config)?;
     let port = checker.config().port;
     let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| Error::Listen {
-            addr: listen,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| Error::Listen {
+    let listen_error = |source| Error::Listen {
         addr: listen,
+        setting: "ISOKIT_PORT",
         source,
-    })?;
+    };
+    let listener = TcpListener::bind(listen).await.map_err(listen_error)?;
+    let local = listener.local_addr().map_err(listen_error)?;
     write_line(&LogLine::Start(start_line(checker.config(), local)))?;
 
     let state = AppState::new();
     let rounds = tokio::spawn(run_rounds(checker, state.clone()));
+    let served = serve_until(listener, app(state), stop).await;
+    rounds.abort();
+    served.map_err(|source| Error::Serve {
+        addr: local,
+        source,
+    })
+}
+
+/// Serves `router` until `stop` resolves, then gives requests in flight
+/// half a second: the task must be gone within one second of SIGTERM,
+/// whatever idle connections clients keep open.
+pub(crate) async fn serve_until<L>(
+    listener: L,
+    router: Router,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
     let (stopping, stopped) = oneshot::channel::<()>();
     let mut server = tokio::spawn(
-        axum::serve(listener, app(state))
+        axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             })
@@ -157,18 +175,14 @@ pub async fn serve(config: Config) -> Result<()> {
     tokio::select! {
         () = stop => {}
         ended = &mut server => {
-            rounds.abort();
-            let problem = match ended {
-                Ok(Ok(())) => std::io::Error::other("the server stopped by itself"),
-                Ok(Err(err)) => err,
-                Err(join) => std::io::Error::other(join),
+            return match ended {
+                Ok(Ok(())) => Err(std::io::Error::other("it ended by itself")),
+                Ok(Err(err)) => Err(err),
+                Err(join) => Err(std::io::Error::other(join)),
             };
-            return Err(Error::Listen { addr: local, source: problem });
         }
     }
-    rounds.abort();
     let _ = stopping.send(());
-    // Requests in flight get half a second; the task must be gone within one.
     let _ = tokio::time::timeout(Duration::from_millis(500), server).await;
     Ok(())
 }

@@ -21,7 +21,7 @@ use tokio_rustls::server::TlsStream;
 
 use crate::config::parse_certificates;
 use crate::error::{Error, Result};
-use crate::server::stop_signal;
+use crate::server::{serve_until, stop_signal};
 
 /// A slow or silent client must not hold a handshake slot for long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -124,23 +124,20 @@ pub async fn standin(options: StandinOptions) -> Result<()> {
         .with_single_cert(options.certificate_chain, options.key)
         .map_err(Error::Tls)?;
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let listen_error = |source| Error::Listen {
+        addr: options.listen,
+        setting: "ISOKIT_STANDIN_LISTEN",
+        source,
+    };
     let tcp = TcpListener::bind(options.listen)
         .await
-        .map_err(|source| Error::Listen {
-            addr: options.listen,
-            source,
-        })?;
-    let local = tcp.local_addr().map_err(|source| Error::Listen {
-        addr: options.listen,
-        source,
-    })?;
+        .map_err(listen_error)?;
+    let local = tcp.local_addr().map_err(listen_error)?;
     eprintln!("isokit-service standin: listening on {local}");
     let listener = TlsListener::start(tcp, TlsAcceptor::from(Arc::new(tls)), local);
-    let router = Router::new().fallback(answer);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop)
+    serve_until(listener, Router::new().fallback(answer), stop)
         .await
-        .map_err(|source| Error::Listen {
+        .map_err(|source| Error::Serve {
             addr: local,
             source,
         })
