@@ -154,6 +154,14 @@ impl Checker {
             Ok(Ok(lookup)) => lookup.iter().collect(),
         };
         attempt.addresses.clone_from(&addresses);
+        if addresses.is_empty() {
+            return Err(attempt.failed(
+                Step::Dns,
+                step,
+                format!("DNS answered no IPv4 address for {host}"),
+                attempt.create_interface_endpoint(),
+            ));
+        }
         if attempt.endpoint.kind() == EndpointKind::Interface {
             let problem = addresses
                 .iter()
@@ -195,11 +203,12 @@ impl Checker {
                 let (cause, fix) = attempt.tcp_failure(address, &err);
                 return Err(attempt.failed(Step::Tcp, step, cause, fix));
             }
+            // Not reached: the answer was checked to hold an address.
             (None, None) => {
                 return Err(attempt.failed(
-                    Step::Dns,
+                    Step::Tcp,
                     step,
-                    format!("DNS answered no IPv4 address for {host}"),
+                    "no address to connect to".to_owned(),
                     attempt.create_interface_endpoint(),
                 ));
             }
