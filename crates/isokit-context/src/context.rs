@@ -19,7 +19,7 @@ use crate::ignore::IgnoreFile;
 use crate::pattern::{MatchInfo, PatternMatcher};
 
 /// Where the build context comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContextOptions {
     /// The directory sent as the build context.
     pub context_dir: PathBuf,

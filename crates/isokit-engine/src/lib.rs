@@ -1,1 +1,110 @@
 //! The Docker Engine, through its API: connecting, building, pushing and pulling images, and running containers on private networks.
+//!
+//! Everything goes through one [`Engine`], connected with
+//! [`Engine::connect`] (which honours `DOCKER_HOST`). Builds use the classic
+//! builder and a streamed context from `isokit-context`; pushes and pulls
+//! carry registry credentials in the request itself, so nothing is ever
+//! written to `~/.docker`. Progress goes to the [`isokit_ui::Ui`] given.
+
+mod build;
+mod credentials;
+mod error;
+mod host;
+mod image;
+mod push;
+mod raw;
+mod run;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::{API_DEFAULT_VERSION, Docker};
+
+pub use build::{BuildOptions, BuiltImage};
+pub use credentials::RegistryCredentials;
+pub use error::EngineError;
+pub use host::{DEFAULT_SOCKET, DockerHost};
+pub use image::ImageDetails;
+pub use isokit_context::{Compression, ContextError, ContextOptions};
+pub use push::{PushOptions, PushOutcome, RetryPolicy};
+pub use run::{ContainerOptions, LogLine, LogSource, NetworkOptions};
+
+/// How long a request may wait for the daemon's first answer. Builds and
+/// pushes answer once they start; the daemon is only silent this long when
+/// it is stuck.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How long the first contact may take before the daemon counts as unreachable.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to one Docker daemon. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: Docker,
+    host: DockerHost,
+    api_version: String,
+}
+
+impl Engine {
+    /// Connects to the daemon `DOCKER_HOST` names, or to the default socket.
+    pub async fn connect() -> Result<Engine, EngineError> {
+        Engine::connect_to(DockerHost::from_env()?).await
+    }
+
+    /// Connects to the daemon at `host`, checks that it answers, and settles
+    /// on the API version both sides speak.
+    pub async fn connect_to(host: DockerHost) -> Result<Engine, EngineError> {
+        let unreachable =
+            |source: Box<dyn std::error::Error + Send + Sync>| EngineError::Unreachable {
+                host: host.to_string(),
+                source,
+            };
+        let timeout = REQUEST_TIMEOUT.as_secs();
+        let docker = match &host {
+            DockerHost::Unix(path) => {
+                Docker::connect_with_unix(&path.to_string_lossy(), timeout, API_DEFAULT_VERSION)
+            }
+            DockerHost::Tcp { .. } => {
+                Docker::connect_with_http(&host.to_string(), timeout, API_DEFAULT_VERSION)
+            }
+        }
+        .map_err(|error| unreachable(error.into()))?;
+        match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(unreachable(error.into())),
+            Err(_) => {
+                return Err(unreachable(
+                    format!("no answer within {} s", PING_TIMEOUT.as_secs()).into(),
+                ));
+            }
+        }
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|error| unreachable(error.into()))?;
+        let version = docker.client_version();
+        let api_version = format!("{}.{}", version.major_version, version.minor_version);
+        tracing::debug!(%host, %api_version, "connected to the Docker daemon");
+        Ok(Engine {
+            docker,
+            host,
+            api_version,
+        })
+    }
+
+    /// Where the daemon listens.
+    pub fn host(&self) -> &DockerHost {
+        &self.host
+    }
+
+    /// The API version in use: the lower of the daemon's and isokit's.
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+}
+
+/// bollard wants `HashMap`s; options keep `BTreeMap`s for a stable order.
+fn to_hash_map(map: &BTreeMap<String, String>) -> HashMap<String, String> {
+    map.iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}

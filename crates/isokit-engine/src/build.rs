@@ -1,0 +1,312 @@
+//! Building an image with the classic builder from a streamed context.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bollard::body_try_stream;
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
+use futures_util::StreamExt;
+use isokit_context::{BuildContext, Compression, ContextOptions, SendMonitor};
+use isokit_ui::Ui;
+
+use crate::error::daemon_message;
+use crate::{Engine, EngineError, to_hash_map};
+
+/// Lines of a failed step's output kept for the error.
+const TAIL_LINES: usize = 20;
+
+/// What to build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// The context directory and the Dockerfile.
+    pub context: ContextOptions,
+    /// Names for the image (`repository:tag`); the first is given by the
+    /// build, the others added after it.
+    pub tags: Vec<String>,
+    /// The stage to stop at, for a multi-stage Dockerfile.
+    pub target: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// Such as `linux/amd64`.
+    pub platform: Option<String>,
+    /// How to send the context; `None` lets [`crate::DockerHost::context_compression`] choose.
+    pub compression: Option<Compression>,
+}
+
+/// A built image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltImage {
+    /// The image ID (`sha256:…`).
+    pub id: String,
+    pub tags: Vec<String>,
+}
+
+impl Engine {
+    /// Builds an image, streaming the context to the daemon and the build's
+    /// output to `ui`. A failing step is reported with its instruction and
+    /// the end of its output.
+    pub async fn build(&self, options: &BuildOptions, ui: &Ui) -> Result<BuiltImage, EngineError> {
+        let context_options = options.context.clone();
+        let context = match tokio::task::spawn_blocking(move || {
+            BuildContext::prepare(&context_options)
+        })
+        .await
+        {
+            Ok(prepared) => prepared?,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        };
+        for skipped in context.skipped() {
+            ui.warn(skipped);
+        }
+        let compression = options
+            .compression
+            .unwrap_or_else(|| self.host.context_compression());
+        let dockerfile = context.dockerfile_in_archive().to_string();
+        let sending = ui.task("sending build context", Some(context.archive_len_hint()));
+        let (stream, monitor) = context.into_stream(compression)?;
+        let progress = (sending.clone(), monitor.clone());
+        let body = stream.inspect(move |_| progress.0.set_position(progress.1.archived_bytes()));
+
+        let request = BuildImageOptions {
+            dockerfile,
+            t: options.tags.first().cloned(),
+            rm: true,
+            forcerm: true,
+            buildargs: (!options.build_args.is_empty()).then(|| to_hash_map(&options.build_args)),
+            labels: (!options.labels.is_empty()).then(|| to_hash_map(&options.labels)),
+            target: options.target.clone().unwrap_or_default(),
+            platform: options.platform.clone().unwrap_or_default(),
+            version: BuilderVersion::BuilderV1,
+            ..Default::default()
+        };
+        let mut output = self
+            .docker
+            .build_image(request, None, Some(body_try_stream(body)));
+        let mut log = BuildLog::default();
+        let mut image_id = None;
+        let mut context_sent = false;
+        while let Some(item) = output.next().await {
+            if !context_sent {
+                sending.set_position(monitor.archived_bytes());
+                sending.finish("sent");
+                context_sent = true;
+            }
+            let info = match item {
+                Ok(info) => info,
+                Err(error) => {
+                    if !context_sent {
+                        sending.finish("failed");
+                    }
+                    return Err(build_error(error, &log, &monitor));
+                }
+            };
+            if let Some(text) = info.stream {
+                for line in log.push(&text) {
+                    ui.passthrough(&line);
+                }
+            }
+            if let Some(status) = info.status
+                && info
+                    .progress_detail
+                    .is_none_or(|detail| detail.total.is_none())
+            {
+                ui.passthrough(&status);
+            }
+            if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                image_id = Some(id);
+            }
+        }
+        if !context_sent {
+            sending.finish("sent");
+        }
+        if let Some(last) = log.finish() {
+            ui.passthrough(&last);
+        }
+
+        let id = match image_id {
+            Some(id) => id,
+            None => {
+                let short = log.built_id().ok_or(EngineError::NoImageId)?;
+                self.image_inspect(&short).await?.id
+            }
+        };
+        for extra in options.tags.iter().skip(1) {
+            self.tag(&id, extra).await?;
+        }
+        Ok(BuiltImage {
+            id,
+            tags: options.tags.clone(),
+        })
+    }
+}
+
+/// Why the build stopped, in the words that help most.
+fn build_error(error: BollardError, log: &BuildLog, monitor: &SendMonitor) -> EngineError {
+    if let Some(context_failure) = monitor.take_failure() {
+        return EngineError::Context(context_failure);
+    }
+    let message = daemon_message(&error);
+    let lower = message.to_lowercase();
+    if lower.contains("dockerfile parse error") || lower.contains("unknown instruction") {
+        return EngineError::DockerfileInvalid { message };
+    }
+    match (&error, &log.step) {
+        (BollardError::DockerStreamError { .. }, Some(step)) => EngineError::StepFailed {
+            step: step.clone(),
+            message,
+            tail: log.tail.iter().cloned().collect(),
+        },
+        _ => EngineError::BuildFailed { message },
+    }
+}
+
+/// The build's output, gathered into lines (the daemon sends pieces), with
+/// the current step and what it printed.
+#[derive(Debug, Default)]
+struct BuildLog {
+    partial: String,
+    step: Option<String>,
+    tail: VecDeque<String>,
+    last_line: Option<String>,
+}
+
+impl BuildLog {
+    /// Takes a piece of output; returns the lines it completed.
+    fn push(&mut self, text: &str) -> Vec<String> {
+        self.partial.push_str(text);
+        let mut complete = Vec::new();
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            let line = line.trim_end().to_string();
+            if line.is_empty() {
+                continue;
+            }
+            self.note(&line);
+            complete.push(line);
+        }
+        complete
+    }
+
+    /// The unterminated last line, if any.
+    fn finish(&mut self) -> Option<String> {
+        let line = std::mem::take(&mut self.partial).trim_end().to_string();
+        if line.is_empty() {
+            return None;
+        }
+        self.note(&line);
+        Some(line)
+    }
+
+    fn note(&mut self, line: &str) {
+        // The builder colours a step's standard error; an error message
+        // must read cleanly in a log.
+        let line = strip_ansi(line);
+        if line.starts_with("Step ") && line.contains(" : ") {
+            self.step = Some(line.clone());
+            self.tail.clear();
+        } else if !line.is_empty() {
+            if self.tail.len() == TAIL_LINES {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(line.clone());
+        }
+        self.last_line = Some(line);
+    }
+
+    /// The short ID from the classic builder's `Successfully built <id>`.
+    fn built_id(&self) -> Option<String> {
+        self.last_line
+            .iter()
+            .chain(self.tail.iter())
+            .find_map(|line| {
+                line.strip_prefix("Successfully built ")
+                    .map(|id| id.trim().to_string())
+            })
+    }
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … final-byte`).
+fn strip_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(ch) = chars.next() {
+        if ch != '\u{1b}' {
+            plain.push(ch);
+            continue;
+        }
+        if chars.next() == Some('[') {
+            for next in chars.by_ref() {
+                if ('@'..='~').contains(&next) {
+                    break;
+                }
+            }
+        }
+    }
+    plain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_pieces_become_lines_and_steps() {
+        let mut log = BuildLog::default();
+        assert!(log.push("Step 1/2 : FROM scratch").is_empty());
+        assert_eq!(log.push("\n"), ["Step 1/2 : FROM scratch"]);
+        assert_eq!(
+            log.push(" ---> \nStep 2/2 : RUN make\n ---> Running in 4f2\nmake: *** "),
+            [" --->", "Step 2/2 : RUN make", " ---> Running in 4f2"]
+        );
+        assert_eq!(log.finish().as_deref(), Some("make: ***"));
+        assert_eq!(log.step.as_deref(), Some("Step 2/2 : RUN make"));
+        assert_eq!(log.tail, [" ---> Running in 4f2", "make: ***"]);
+    }
+
+    #[test]
+    fn only_the_last_lines_of_a_step_are_kept() {
+        let mut log = BuildLog::default();
+        log.push("Step 3/5 : RUN noisy\n");
+        for index in 0..50 {
+            log.push(&format!("line {index}\n"));
+        }
+        assert_eq!(log.tail.len(), TAIL_LINES);
+        assert_eq!(log.tail.front().map(String::as_str), Some("line 30"));
+    }
+
+    #[test]
+    fn colours_are_kept_out_of_the_tail() {
+        let mut log = BuildLog::default();
+        log.push("Step 1/1 : RUN make\n\u{1b}[91merror: linker failed\n\u{1b}[0mRemoving intermediate container 1\n");
+        assert_eq!(
+            log.tail,
+            ["error: linker failed", "Removing intermediate container 1"]
+        );
+    }
+
+    #[test]
+    fn the_short_id_is_read_from_the_success_line() {
+        let mut log = BuildLog::default();
+        log.push("Step 1/1 : FROM scratch\n ---> \nSuccessfully built 4d71870dec5e\nSuccessfully tagged x:1\n");
+        assert_eq!(log.built_id().as_deref(), Some("4d71870dec5e"));
+    }
+
+    #[test]
+    fn a_failed_step_names_its_instruction_and_output() {
+        let mut log = BuildLog::default();
+        log.push("Step 2/2 : RUN false\n ---> Running in 9a\n");
+        let error = build_error(
+            BollardError::DockerStreamError {
+                error: "The command returned a non-zero code: 1".to_string(),
+            },
+            &log,
+            &SendMonitor::default(),
+        );
+        let shown = error.to_string();
+        assert!(
+            shown.starts_with("the build failed at Step 2/2 : RUN false: The command"),
+            "{shown}"
+        );
+        assert!(shown.contains("\n     ---> Running in 9a"), "{shown}");
+    }
+}

@@ -1,0 +1,419 @@
+//! Pushing an image: per-layer progress, the digest from the final status
+//! line, bounded retries of transient failures, and a plain refusal when
+//! the registry turns the credentials down.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use isokit_ui::{Task, Ui};
+use serde::Deserialize;
+
+use crate::raw::{self, RawError};
+use crate::{Engine, EngineError, RegistryCredentials};
+
+/// What to push, and with which credentials.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// The repository, registry host included (`registry/name`).
+    pub repository: String,
+    pub tag: String,
+    pub credentials: RegistryCredentials,
+    pub retry: RetryPolicy,
+}
+
+/// How often, and how patiently, a push that failed for a passing reason
+/// (a reset connection, a timeout, a 5xx from the registry) is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The wait before the second attempt; each further wait doubles it.
+    pub first_delay: Duration,
+    /// No wait is longer than this.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 4,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(8),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after `failures` failed attempts.
+    fn delay(&self, failures: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1));
+        self.first_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// The manifest digest the registry now serves for the tag (`sha256:…`).
+    pub digest: String,
+    /// The manifest's size in bytes.
+    pub size: u64,
+    /// Layers uploaded by this push.
+    pub layers_pushed: usize,
+    /// Layers the registry already held (or mounted from another repository).
+    pub layers_skipped: usize,
+}
+
+/// What became of one layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LayerFate {
+    Pending,
+    Pushed,
+    AlreadyThere,
+}
+
+/// How one push attempt failed.
+enum AttemptError {
+    /// The registry refused the credentials: trying again cannot help.
+    Refused(String),
+    /// Worth another try.
+    Transient(String),
+    /// Anything else the daemon reported.
+    Failed(String),
+    Engine(EngineError),
+}
+
+/// One line of the daemon's push stream.
+#[derive(Debug, Default, Deserialize)]
+struct PushMessage {
+    status: Option<String>,
+    id: Option<String>,
+    #[serde(rename = "progressDetail")]
+    progress: Option<Progress>,
+    error: Option<String>,
+    #[serde(rename = "errorDetail")]
+    error_detail: Option<ErrorDetail>,
+    aux: Option<PushResult>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Progress {
+    current: Option<u64>,
+    total: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ErrorDetail {
+    message: Option<String>,
+}
+
+/// The aux record older daemons send at the end of a push.
+#[derive(Debug, Default, Deserialize)]
+struct PushResult {
+    #[serde(rename = "Digest")]
+    digest: Option<String>,
+    #[serde(rename = "Size")]
+    size: Option<u64>,
+}
+
+impl Engine {
+    /// Pushes `repository:tag`, retrying transient failures as `retry`
+    /// allows. The registry only moves the tag once every layer is in, so a
+    /// failed push never leaves the tag on a partial image.
+    pub async fn push(&self, options: &PushOptions, ui: &Ui) -> Result<PushOutcome, EngineError> {
+        let reference = format!("{}:{}", options.repository, options.tag);
+        let credentials = &options.credentials;
+        let mut layers = BTreeMap::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let message = match self.push_once(options, &mut layers, ui).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(AttemptError::Engine(error)) => return Err(error),
+                Err(AttemptError::Refused(message)) => {
+                    return Err(EngineError::RegistryRefused {
+                        registry: credentials.server_address.clone(),
+                        message: credentials.redact(&message),
+                    });
+                }
+                Err(AttemptError::Transient(message)) if attempt < options.retry.attempts => {
+                    message
+                }
+                Err(AttemptError::Transient(message) | AttemptError::Failed(message)) => {
+                    return Err(EngineError::PushFailed {
+                        reference,
+                        attempts: attempt,
+                        message: credentials.redact(&message),
+                    });
+                }
+            };
+            let delay = options.retry.delay(attempt);
+            ui.warn(format!(
+                "pushing {reference} failed ({}); trying again in {} s (attempt {} of {})",
+                credentials.redact(&message),
+                delay.as_secs_f32(),
+                attempt + 1,
+                options.retry.attempts
+            ));
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn push_once(
+        &self,
+        options: &PushOptions,
+        layers: &mut BTreeMap<String, LayerFate>,
+        ui: &Ui,
+    ) -> Result<PushOutcome, AttemptError> {
+        let reference = format!("{}:{}", options.repository, options.tag);
+        let path = format!("/images/{}/push?tag={}", options.repository, options.tag);
+        let auth = options.credentials.header_value();
+        let mut lines =
+            match raw::post_for_lines(&self.host, &path, &[("X-Registry-Auth", auth.as_str())])
+                .await
+            {
+                Ok(lines) => lines,
+                Err(RawError::Status { status: 404, .. }) => {
+                    return Err(AttemptError::Engine(EngineError::ImageNotFound {
+                        reference,
+                    }));
+                }
+                Err(RawError::Status { message, .. }) => return Err(classify(message)),
+                Err(error) => return Err(AttemptError::Transient(error.to_string())),
+            };
+
+        let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
+        let mut digest = None;
+        while let Some(line) = lines.next_line().await {
+            let line = line.map_err(|error| AttemptError::Transient(error.to_string()))?;
+            let message: PushMessage = match serde_json::from_slice(&line) {
+                Ok(message) => message,
+                Err(error) => {
+                    tracing::debug!(%error, line = %String::from_utf8_lossy(&line), "unreadable push message");
+                    continue;
+                }
+            };
+            if let Some(error) = message
+                .error_detail
+                .and_then(|detail| detail.message)
+                .or(message.error)
+            {
+                for task in tasks.values() {
+                    task.finish("stopped");
+                }
+                return Err(classify(error));
+            }
+            if let Some(PushResult {
+                digest: Some(found),
+                size,
+            }) = message.aux
+            {
+                digest = Some((found, size.unwrap_or(0)));
+            }
+            let Some(status) = message.status else {
+                continue;
+            };
+            match message.id {
+                Some(id) if !status.contains(": digest: ") => {
+                    let task = tasks
+                        .entry(id.clone())
+                        .or_insert_with(|| ui.task(format!("layer {id}"), None));
+                    let fate = layers.entry(id).or_insert(LayerFate::Pending);
+                    follow_layer(task, fate, &status, message.progress.as_ref());
+                }
+                _ => match parse_digest_line(&status) {
+                    Some(found) => digest = Some(found),
+                    None => ui.status(&status),
+                },
+            }
+        }
+
+        let (digest, size) =
+            digest.ok_or(AttemptError::Engine(EngineError::NoDigest { reference }))?;
+        let count = |wanted: LayerFate| layers.values().filter(|&&fate| fate == wanted).count();
+        Ok(PushOutcome {
+            digest,
+            size,
+            layers_pushed: count(LayerFate::Pushed),
+            layers_skipped: count(LayerFate::AlreadyThere),
+        })
+    }
+}
+
+/// Moves a layer's bar along, and records what became of the layer. A layer
+/// pushed by an earlier attempt stays counted as pushed.
+fn follow_layer(task: &Task, fate: &mut LayerFate, status: &str, progress: Option<&Progress>) {
+    match status {
+        "Pushed" => {
+            *fate = LayerFate::Pushed;
+            task.finish("pushed");
+        }
+        "Layer already exists" => {
+            if *fate == LayerFate::Pending {
+                *fate = LayerFate::AlreadyThere;
+            }
+            task.finish("already in the registry");
+        }
+        mounted if mounted.starts_with("Mounted from") => {
+            if *fate == LayerFate::Pending {
+                *fate = LayerFate::AlreadyThere;
+            }
+            task.finish(mounted.to_lowercase());
+        }
+        other => {
+            if let Some(Progress {
+                current: Some(current),
+                total: Some(total),
+            }) = progress
+                && *total > 0
+            {
+                task.set_total(*total);
+                task.set_position(*current);
+            }
+            task.set_message(other.to_lowercase());
+        }
+    }
+}
+
+/// Reads `<tag>: digest: sha256:… size: N`, the line every daemon ends a
+/// successful push with.
+fn parse_digest_line(status: &str) -> Option<(String, u64)> {
+    let (_, rest) = status.split_once(": digest: ")?;
+    let (digest, size) = rest.split_once(" size: ")?;
+    let hex = digest.strip_prefix("sha256:")?;
+    if hex.len() != 64 || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((digest.to_string(), size.trim().parse().ok()?))
+}
+
+/// Sorts a failure message into refused, transient or other.
+fn classify(message: String) -> AttemptError {
+    let lower = message.to_lowercase();
+    const REFUSED: [&str; 8] = [
+        "unauthorized",
+        "authentication required",
+        "no basic auth credentials",
+        "incorrect username or password",
+        "access denied",
+        "denied:",
+        "401 unauthorized",
+        "403 forbidden",
+    ];
+    const TRANSIENT: [&str; 17] = [
+        "connection reset",
+        "connection refused",
+        "broken pipe",
+        "timeout",
+        "timed out",
+        "eof",
+        "received unexpected http status: 5",
+        "500 internal server error",
+        "502 bad gateway",
+        "503 service unavailable",
+        "504 gateway timeout",
+        "internal server error",
+        "bad gateway",
+        "service unavailable",
+        "too many requests",
+        "toomanyrequests",
+        "no route to host",
+    ];
+    if REFUSED.iter().any(|sign| lower.contains(sign)) {
+        AttemptError::Refused(message)
+    } else if TRANSIENT.iter().any(|sign| lower.contains(sign)) {
+        AttemptError::Transient(message)
+    } else {
+        AttemptError::Failed(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_comes_from_the_final_status_line() {
+        let digest = format!("sha256:{}", "ab12".repeat(16));
+        assert_eq!(
+            parse_digest_line(&format!("v1: digest: {digest} size: 528")),
+            Some((digest.clone(), 528))
+        );
+        assert_eq!(
+            parse_digest_line("latest: digest: sha256:short size: 1"),
+            None
+        );
+        assert_eq!(parse_digest_line("Pushed"), None);
+        assert_eq!(
+            parse_digest_line(&format!("v1: digest: {digest} size: lots")),
+            None
+        );
+    }
+
+    #[test]
+    fn failures_sort_into_refused_transient_and_other() {
+        let kind = |message: &str| match classify(message.to_string()) {
+            AttemptError::Refused(_) => "refused",
+            AttemptError::Transient(_) => "transient",
+            AttemptError::Failed(_) => "failed",
+            AttemptError::Engine(_) => "engine",
+        };
+        assert_eq!(kind("unauthorized: authentication required"), "refused");
+        assert_eq!(kind("no basic auth credentials"), "refused");
+        assert_eq!(
+            kind("denied: requested access to the resource is denied"),
+            "refused"
+        );
+        assert_eq!(
+            kind(
+                "Get \"https://r/v2/\": read tcp 1.2.3.4:5->6.7.8.9:443: read: connection reset by peer"
+            ),
+            "transient"
+        );
+        assert_eq!(
+            kind("received unexpected HTTP status: 502 Bad Gateway"),
+            "transient"
+        );
+        assert_eq!(kind("net/http: TLS handshake timeout"), "transient");
+        assert_eq!(
+            kind("dial tcp 127.0.0.1:5000: connect: connection refused"),
+            "transient"
+        );
+        assert_eq!(kind("manifest invalid: manifest invalid"), "failed");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_bound() {
+        let policy = RetryPolicy::default();
+        let delays: Vec<u64> = (1..=5)
+            .map(|failures| policy.delay(failures).as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 8]);
+    }
+
+    #[test]
+    fn layer_fates_follow_the_statuses() {
+        let ui = Ui::quiet();
+        let task = ui.task("layer", None);
+        let mut fate = LayerFate::Pending;
+        follow_layer(&task, &mut fate, "Preparing", None);
+        follow_layer(
+            &task,
+            &mut fate,
+            "Pushing",
+            Some(&Progress {
+                current: Some(10),
+                total: Some(20),
+            }),
+        );
+        assert_eq!(fate, LayerFate::Pending);
+        follow_layer(&task, &mut fate, "Pushed", None);
+        assert_eq!(fate, LayerFate::Pushed);
+        // Pushed by an earlier attempt, found by the retry: still pushed.
+        follow_layer(&task, &mut fate, "Layer already exists", None);
+        assert_eq!(fate, LayerFate::Pushed);
+        let mut other = LayerFate::Pending;
+        follow_layer(&task, &mut other, "Mounted from library/base", None);
+        assert_eq!(other, LayerFate::AlreadyThere);
+    }
+}

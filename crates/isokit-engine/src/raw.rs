@@ -1,0 +1,127 @@
+//! One streamed request to the daemon, answered with JSON lines, made
+//! without bollard: bollard's push model keeps only `status`, dropping the
+//! layer `id` and the `aux` record the push needs.
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::DockerHost;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RawError {
+    #[error("{0}")]
+    Connect(#[source] std::io::Error),
+    #[error("{0}")]
+    Http(#[from] hyper::Error),
+    #[error("{0}")]
+    Request(#[from] hyper::http::Error),
+    /// The daemon answered with an error status and this message.
+    #[error("{message}")]
+    Status { status: u16, message: String },
+}
+
+/// POSTs to `path_and_query` with the given headers and returns the
+/// response body as lines, once the daemon has answered with success.
+pub(crate) async fn post_for_lines(
+    host: &DockerHost,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> Result<JsonLines, RawError> {
+    let mut request = Request::post(path_and_query).header(hyper::header::HOST, "docker");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Empty::<Bytes>::new())?;
+    let response = match host {
+        DockerHost::Unix(path) => {
+            send(
+                UnixStream::connect(path).await.map_err(RawError::Connect)?,
+                request,
+            )
+            .await?
+        }
+        DockerHost::Tcp { host, port } => {
+            send(
+                TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(RawError::Connect)?,
+                request,
+            )
+            .await?
+        }
+    };
+    let status = response.status();
+    let mut lines = JsonLines {
+        body: response.into_body(),
+        pending: BytesMut::new(),
+    };
+    if status.is_success() {
+        return Ok(lines);
+    }
+    let mut text = Vec::new();
+    while let Some(line) = lines.next_line().await {
+        text.extend_from_slice(&line?);
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|value| {
+            value
+                .get("message")
+                .and_then(|message| message.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&text).trim().to_string());
+    Err(RawError::Status {
+        status: status.as_u16(),
+        message,
+    })
+}
+
+async fn send<T>(io: T, request: Request<Empty<Bytes>>) -> Result<Response<Incoming>, hyper::Error>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "connection to the Docker daemon ended");
+        }
+    });
+    sender.send_request(request).await
+}
+
+/// A response body cut into non-empty lines.
+pub(crate) struct JsonLines {
+    body: Incoming,
+    pending: BytesMut,
+}
+
+impl JsonLines {
+    pub(crate) async fn next_line(&mut self) -> Option<Result<Bytes, RawError>> {
+        loop {
+            if let Some(end) = self.pending.iter().position(|&byte| byte == b'\n') {
+                let line = self.pending.split_to(end + 1).freeze();
+                let line = line.slice(..end);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return Some(Ok(line));
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(error)) => return Some(Err(error.into())),
+                None if self.pending.iter().all(u8::is_ascii_whitespace) => return None,
+                None => return Some(Ok(self.pending.split().freeze())),
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! Networks and containers, thin and labelled, for rehearsing a deployment
+//! locally: everything created carries labels, so that everything can be
+//! found and removed afterwards.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
+    NetworkingConfig,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, ListNetworksOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
+};
+use futures_util::{Stream, StreamExt};
+
+use crate::error::is_not_found;
+use crate::{Engine, EngineError, to_hash_map};
+
+/// A bridge network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkOptions {
+    pub name: String,
+    /// No route out of the network: its containers reach each other only
+    /// (`docker network create --internal`).
+    pub internal: bool,
+    /// The network's address range, such as `10.0.128.0/18`.
+    pub subnet: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A container to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerOptions {
+    pub name: String,
+    pub image: String,
+    /// Replaces the image's command.
+    pub command: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    /// The network to join instead of the default bridge.
+    pub network: Option<String>,
+    /// Names the container answers to on that network (the engine's DNS
+    /// resolves them to its address).
+    pub network_aliases: Vec<String>,
+    /// `uid[:gid]` or a user name.
+    pub user: Option<String>,
+    pub read_only_rootfs: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Which stream a piece of container output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSource {
+    Stdout,
+    Stderr,
+}
+
+/// A piece of container output as the engine delivered it (one write;
+/// not necessarily one whole line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub source: LogSource,
+    pub text: String,
+}
+
+impl Engine {
+    /// Creates a network; returns its ID.
+    pub async fn create_network(&self, options: &NetworkOptions) -> Result<String, EngineError> {
+        let ipam = options.subnet.as_ref().map(|subnet| Ipam {
+            config: Some(vec![IpamConfig {
+                subnet: Some(subnet.clone()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        let request = NetworkCreateRequest {
+            name: options.name.clone(),
+            driver: Some("bridge".to_string()),
+            internal: Some(options.internal),
+            ipam,
+            labels: Some(to_hash_map(&options.labels)),
+            ..Default::default()
+        };
+        let created = self.docker.create_network(request).await.map_err(|error| {
+            EngineError::daemon(format!("create network {}", options.name), error)
+        })?;
+        Ok(created.id)
+    }
+
+    /// Removes a network; returns whether there was one to remove.
+    pub async fn remove_network(&self, network: &str) -> Result<bool, EngineError> {
+        match self.docker.remove_network(network).await {
+            Ok(()) => Ok(true),
+            Err(error) if is_not_found(&error) => Ok(false),
+            Err(error) => Err(EngineError::daemon(
+                format!("remove network {network}"),
+                error,
+            )),
+        }
+    }
+
+    /// Names of the networks carrying `label` (`key` or `key=value`).
+    pub async fn networks_labelled(&self, label: &str) -> Result<Vec<String>, EngineError> {
+        let options = ListNetworksOptions {
+            filters: Some(label_filter(label)),
+        };
+        let networks = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(|error| {
+                EngineError::daemon(format!("list networks labelled {label}"), error)
+            })?;
+        Ok(networks
+            .into_iter()
+            .filter_map(|network| network.name)
+            .collect())
+    }
+
+    /// Creates (without starting) a container; returns its ID.
+    pub async fn create_container(
+        &self,
+        options: &ContainerOptions,
+    ) -> Result<String, EngineError> {
+        let host_config = HostConfig {
+            network_mode: options.network.clone(),
+            readonly_rootfs: Some(options.read_only_rootfs),
+            ..Default::default()
+        };
+        let networking_config = options.network.as_ref().map(|network| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                network.clone(),
+                EndpointSettings {
+                    aliases: Some(options.network_aliases.clone()),
+                    ..Default::default()
+                },
+            )])),
+        });
+        let body = ContainerCreateBody {
+            image: Some(options.image.clone()),
+            cmd: options.command.clone(),
+            env: Some(
+                options
+                    .env
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect(),
+            ),
+            user: options.user.clone(),
+            labels: Some(to_hash_map(&options.labels)),
+            host_config: Some(host_config),
+            networking_config,
+            ..Default::default()
+        };
+        let create = CreateContainerOptions {
+            name: Some(options.name.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(create), body)
+            .await
+            .map_err(|error| {
+                if is_not_found(&error) {
+                    EngineError::ImageNotFound {
+                        reference: options.image.clone(),
+                    }
+                } else {
+                    EngineError::daemon(format!("create container {}", options.name), error)
+                }
+            })?;
+        Ok(created.id)
+    }
+
+    pub async fn start_container(&self, container: &str) -> Result<(), EngineError> {
+        self.docker
+            .start_container(container, None)
+            .await
+            .map_err(|error| EngineError::daemon(format!("start container {container}"), error))
+    }
+
+    /// The container's output so far and, with `follow`, as it comes until
+    /// the container stops.
+    pub fn container_logs<'a>(
+        &'a self,
+        container: &'a str,
+        follow: bool,
+    ) -> impl Stream<Item = Result<LogLine, EngineError>> + 'a {
+        let options = LogsOptions {
+            follow,
+            stdout: true,
+            stderr: true,
+            tail: "all".to_string(),
+            ..Default::default()
+        };
+        self.docker
+            .logs(container, Some(options))
+            .filter_map(move |item| async move {
+                match item {
+                    Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                        Some(Ok(LogLine {
+                            source: LogSource::Stdout,
+                            text: String::from_utf8_lossy(&message).into_owned(),
+                        }))
+                    }
+                    Ok(LogOutput::StdErr { message }) => Some(Ok(LogLine {
+                        source: LogSource::Stderr,
+                        text: String::from_utf8_lossy(&message).into_owned(),
+                    })),
+                    Ok(LogOutput::StdIn { .. }) => None,
+                    Err(error) => Some(Err(EngineError::daemon(
+                        format!("read the logs of {container}"),
+                        error,
+                    ))),
+                }
+            })
+    }
+
+    /// Waits for the container to stop; returns its exit code.
+    pub async fn wait_container(&self, container: &str) -> Result<i64, EngineError> {
+        let mut waiting = self
+            .docker
+            .wait_container(container, None::<WaitContainerOptions>);
+        match waiting.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            Some(Err(BollardError::DockerContainerWaitError { error, code }))
+                if error.is_empty() =>
+            {
+                Ok(code)
+            }
+            Some(Err(error)) => Err(EngineError::daemon(
+                format!("wait for container {container}"),
+                error,
+            )),
+            None => Err(EngineError::Daemon {
+                action: format!("wait for container {container}"),
+                message: "the daemon closed the wait without an exit code".to_string(),
+            }),
+        }
+    }
+
+    /// Stops the container, killing it after `grace` if it has not exited.
+    pub async fn stop_container(
+        &self,
+        container: &str,
+        grace: Duration,
+    ) -> Result<(), EngineError> {
+        let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let options = StopContainerOptions {
+            t: Some(seconds),
+            ..Default::default()
+        };
+        self.docker
+            .stop_container(container, Some(options))
+            .await
+            .map_err(|error| EngineError::daemon(format!("stop container {container}"), error))
+    }
+
+    /// Removes the container, running or not, with its anonymous volumes;
+    /// returns whether there was one to remove.
+    pub async fn remove_container(&self, container: &str) -> Result<bool, EngineError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(container, Some(options)).await {
+            Ok(()) => Ok(true),
+            Err(error) if is_not_found(&error) => Ok(false),
+            Err(error) => Err(EngineError::daemon(
+                format!("remove container {container}"),
+                error,
+            )),
+        }
+    }
+
+    /// IDs of the containers, running or not, carrying `label` (`key` or `key=value`).
+    pub async fn containers_labelled(&self, label: &str) -> Result<Vec<String>, EngineError> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(label)),
+            ..Default::default()
+        };
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| {
+                EngineError::daemon(format!("list containers labelled {label}"), error)
+            })?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|container| container.id)
+            .collect())
+    }
+
+    /// Removes every container, then every network, carrying `label`;
+    /// returns how many of each went.
+    pub async fn remove_labelled(&self, label: &str) -> Result<(usize, usize), EngineError> {
+        let mut containers = 0;
+        for container in self.containers_labelled(label).await? {
+            containers += usize::from(self.remove_container(&container).await?);
+        }
+        let mut networks = 0;
+        for network in self.networks_labelled(label).await? {
+            networks += usize::from(self.remove_network(&network).await?);
+        }
+        Ok((containers, networks))
+    }
+}
+
+fn label_filter(label: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), vec![label.to_string()])])
+}

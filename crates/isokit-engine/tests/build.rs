@@ -1,0 +1,228 @@
+//! Builds against the real engine: a `FROM scratch` image from a fixture
+//! context, and the failures a user meets.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Images, busybox_image, engine, exported_paths, fixtures, unique, write_files};
+use isokit_engine::{BuildOptions, ContextOptions, DockerHost, Engine, EngineError};
+use isokit_ui::Ui;
+
+fn hello_options(tag: &str) -> BuildOptions {
+    BuildOptions {
+        context: ContextOptions::new(fixtures().join("hello")),
+        tags: vec![tag.to_string()],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_scratch_image_gets_a_file_from_the_context() {
+    let engine = engine().await;
+    let mut images = Images::default();
+    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-hello")));
+    let second = images.track(format!("{}:also", unique("isokit-engine-test-hello")));
+    let mut options = hello_options(&tag);
+    options.tags.push(second.clone());
+    options.build_args = BTreeMap::from([("GREETING".to_string(), "bonjour".to_string())]);
+    options.labels = BTreeMap::from([("isokit.test".to_string(), "build".to_string())]);
+
+    let built = engine.build(&options, &Ui::quiet()).await.expect("build");
+    assert!(built.id.starts_with("sha256:"), "{}", built.id);
+
+    let details = engine.image_inspect(&tag).await.expect("inspect");
+    assert_eq!(details.id, built.id);
+    assert!(
+        details.repo_tags.contains(&second),
+        "{:?}",
+        details.repo_tags
+    );
+    assert_eq!(
+        details.labels.get("greeting").map(String::as_str),
+        Some("bonjour")
+    );
+    assert_eq!(
+        details.labels.get("isokit.test").map(String::as_str),
+        Some("build")
+    );
+    assert_eq!(
+        exported_paths(&tag, "srv"),
+        [("hello.txt".to_string(), 'f')]
+    );
+}
+
+#[tokio::test]
+async fn a_dockerfile_outside_the_context_builds() {
+    let engine = engine().await;
+    let mut images = Images::default();
+    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-outside")));
+    let elsewhere = tempfile::tempdir().expect("Dockerfile directory");
+    write_files(
+        elsewhere.path(),
+        &[("Containerfile", "FROM scratch\nCOPY . /ctx/\n")],
+    );
+    let options = BuildOptions {
+        context: ContextOptions::new(fixtures().join("hello"))
+            .with_dockerfile(elsewhere.path().join("Containerfile")),
+        tags: vec![tag.clone()],
+        ..Default::default()
+    };
+    engine.build(&options, &Ui::quiet()).await.expect("build");
+    // The generated Dockerfile is read, then dropped from the context.
+    assert_eq!(
+        exported_paths(&tag, "ctx"),
+        [
+            ("Dockerfile".to_string(), 'f'),
+            ("hello.txt".to_string(), 'f')
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_instruction_is_reported_as_an_invalid_dockerfile() {
+    let engine = engine().await;
+    let mut options = hello_options(&format!("{}:v1", unique("isokit-engine-test-bad")));
+    options.context = options
+        .context
+        .with_dockerfile(fixtures().join("bad-instruction.Dockerfile"));
+    let error = engine
+        .build(&options, &Ui::quiet())
+        .await
+        .expect_err("the build must fail");
+    assert!(
+        matches!(error, EngineError::DockerfileInvalid { .. }),
+        "{error:?}"
+    );
+    let shown = error.to_string();
+    assert!(
+        shown.contains("line 3") && shown.contains("FOOBAR"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_step_in_scratch_fails_with_its_instruction() {
+    let engine = engine().await;
+    let mut options = hello_options(&format!("{}:v1", unique("isokit-engine-test-noshell")));
+    options.context = options
+        .context
+        .with_dockerfile(fixtures().join("run-without-shell.Dockerfile"));
+    let error = engine
+        .build(&options, &Ui::quiet())
+        .await
+        .expect_err("the build must fail");
+    match &error {
+        EngineError::StepFailed {
+            step,
+            message,
+            tail,
+        } => {
+            assert_eq!(step, "Step 2/2 : RUN echo this image has no shell");
+            assert!(message.contains("/bin/sh"), "{message}");
+            assert!(
+                tail.iter().any(|line| line.contains("Running in")),
+                "{tail:?}"
+            );
+        }
+        other => panic!("expected a failed step, got {other:?}"),
+    }
+    assert!(
+        error
+            .to_string()
+            .starts_with("the build failed at Step 2/2 : RUN echo"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_command_shows_the_end_of_its_output() {
+    let engine = engine().await;
+    let mut images = Images::default();
+    let base = busybox_image(&engine, &mut images).await;
+    let context = tempfile::tempdir().expect("context");
+    let script = (1..=30)
+        .map(|line| format!("echo compiling unit {line}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    // No step may succeed before the failing one: its image would outlive
+    // the test. Everything goes to standard output, whose order is kept.
+    let dockerfile = format!("FROM {base}\nRUN {script}; echo 'error: linker failed'; exit 3\n");
+    write_files(context.path(), &[("Dockerfile", &dockerfile)]);
+    let options = BuildOptions {
+        context: ContextOptions::new(context.path()),
+        tags: vec![images.track(format!("{}:v1", unique("isokit-engine-test-fails")))],
+        ..Default::default()
+    };
+    let error = engine
+        .build(&options, &Ui::quiet())
+        .await
+        .expect_err("the build must fail");
+    let EngineError::StepFailed {
+        step,
+        message,
+        tail,
+    } = &error
+    else {
+        panic!("expected a failed step: {error:?}")
+    };
+    assert!(
+        step.starts_with("Step 2/2 : RUN echo compiling unit 1;"),
+        "{step}"
+    );
+    assert!(message.contains("non-zero code: 3"), "{message}");
+    assert!(
+        tail.iter().any(|line| line == "error: linker failed"),
+        "{tail:?}"
+    );
+    assert!(
+        tail.iter().any(|line| line == "compiling unit 30"),
+        "{tail:?}"
+    );
+    assert!(
+        !tail.iter().any(|line| line == "compiling unit 1"),
+        "only the end is kept: {tail:?}"
+    );
+}
+
+#[tokio::test]
+async fn context_problems_are_reported_before_the_engine_sees_anything() {
+    let engine = engine().await;
+    let mut options = hello_options("isokit-engine-test-never:v1");
+    options.context = options
+        .context
+        .with_dockerfile(fixtures().join("no-such.Dockerfile"));
+    let error = engine
+        .build(&options, &Ui::quiet())
+        .await
+        .expect_err("no Dockerfile");
+    assert!(matches!(error, EngineError::Context(_)), "{error:?}");
+    let chain = format!(
+        "{error}: {}",
+        std::error::Error::source(&error)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
+    assert!(
+        chain.contains("no-such.Dockerfile") && chain.contains("does not exist"),
+        "{chain}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_daemon_says_where_it_looked_and_what_to_do() {
+    let missing = tempfile::tempdir()
+        .expect("directory")
+        .path()
+        .join("docker.sock");
+    let host =
+        DockerHost::parse(&format!("unix://{}", missing.display())).expect("DOCKER_HOST value");
+    let error = Engine::connect_to(host).await.expect_err("no daemon there");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "cannot reach the Docker daemon at unix://{}: is it running? (set DOCKER_HOST to use another)",
+            missing.display()
+        )
+    );
+}
