@@ -4,6 +4,7 @@ use std::fmt;
 
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::error::SdkError;
+use aws_sdk_ecr::operation::batch_get_image::BatchGetImageError;
 use aws_sdk_ecr::operation::delete_repository::DeleteRepositoryError;
 use aws_sdk_ecr::operation::describe_images::DescribeImagesError;
 use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
@@ -213,6 +214,52 @@ impl Ecr {
             },
             Err(err) => Err(CallError::from_sdk("ECR DescribeImages", &err).into()),
         }
+    }
+
+    /// The config digest (the engine's image ID) of the image a tag names,
+    /// read from its manifest: equal IDs mean the same image, whichever
+    /// machine built it. `None` when the tag is not there.
+    pub async fn config_digest(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, Error> {
+        const ACTION: &str = "ECR BatchGetImage";
+        let output = self
+            .client
+            .batch_get_image()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .accepted_media_types("application/vnd.docker.distribution.manifest.v2+json")
+            .accepted_media_types("application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await;
+        let output = match output {
+            Ok(output) => output,
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    BatchGetImageError::RepositoryNotFoundException(_)
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(CallError::from_sdk(ACTION, &err).into()),
+        };
+        let Some(manifest) = output
+            .images()
+            .first()
+            .and_then(|image| image.image_manifest())
+        else {
+            return Ok(None);
+        };
+        let parsed: serde_json::Value = serde_json::from_str(manifest)
+            .map_err(|_| Error::MalformedManifest("it is not JSON"))?;
+        let digest = parsed
+            .pointer("/config/digest")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(Error::MalformedManifest("it names no config digest"))?;
+        Ok(Some(digest.to_owned()))
     }
 
     /// The image an ECR URI names; an error when it is not there.

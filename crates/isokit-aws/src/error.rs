@@ -33,6 +33,9 @@ pub enum Error {
     #[error("ECR returned an authorization token isokit cannot read: {0}")]
     MalformedToken(&'static str),
 
+    #[error("ECR returned an image manifest isokit cannot read: {0}")]
+    MalformedManifest(&'static str),
+
     #[error("`{uri}` is not an ECR image reference: {reason}")]
     NotAnEcrUri { uri: String, reason: String },
 

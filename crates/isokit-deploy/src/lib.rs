@@ -1,1 +1,315 @@
-//! `isokit deploy` and `isokit teardown`: the bundled stacks deployed and removed through SAM.
+//! `isokit deploy` and `isokit teardown`: the bundled stacks deployed and
+//! removed through the SAM CLI, with the checks that make a bad deployment
+//! fail in seconds instead of at a stack timeout.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use isokit_aws::{Aws, ImageUri};
+use isokit_stacks::{
+    Artifacts, DeleteOptions, DeleteOutcome, DeployOutcome, ParameterValues, Sam, StackSet,
+    StacksDir,
+};
+use isokit_ui::Ui;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Aws(#[from] isokit_aws::Error),
+
+    #[error(transparent)]
+    Stacks(#[from] isokit_stacks::Error),
+
+    #[error(
+        "the image is in ECR in {image_region}, but the stack deploys to {region}: a task in an \
+         isolated VPC reaches only its own region's ECR through the endpoints; push the image to \
+         {region} (isokit push --region {region}) or deploy with --region {image_region}"
+    )]
+    RegionMismatch {
+        image_region: String,
+        region: String,
+    },
+
+    #[error("the templates would break the VPC's isolation:\n{}", findings.join("\n"))]
+    AuditFailed { findings: Vec<String> },
+
+    #[error(
+        "stack {stack} is {status}: a stack whose creation failed cannot be updated; remove it \
+         with `isokit teardown --stack-name {stack}`, then deploy again{reason}"
+    )]
+    StackNeedsTeardown {
+        stack: String,
+        status: String,
+        reason: String,
+    },
+
+    #[error("stack {stack} is busy ({status}); wait for that operation to finish, then try again")]
+    StackBusy { stack: String, status: String },
+
+    #[error("`{0}` is not a template parameter of the form KEY=VALUE")]
+    BadParameter(String),
+
+    #[error("the deployment finished, but stack {0} cannot be read back")]
+    StackVanished(String),
+}
+
+/// What `isokit deploy` deploys; defaults as in `isokit deploy --help`.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// An ECR image URI, by tag or digest.
+    pub image: String,
+    pub stack_name: String,
+    pub service_name: String,
+    pub desired_count: u32,
+    pub cpu: u32,
+    pub memory_mib: u32,
+    pub ec2_endpoints: bool,
+    pub enable_exec: bool,
+    pub log_retention_days: u32,
+    /// `None`: SAM's managed bucket (`--resolve-s3`).
+    pub s3_bucket: Option<String>,
+    /// `None`: the bundled templates.
+    pub stacks_dir: Option<PathBuf>,
+    /// Further `KEY=VALUE` template parameters, applied last.
+    pub extra_parameters: Vec<String>,
+    pub sam: Option<PathBuf>,
+    /// Passed to SAM so that it acts as the same identity.
+    pub profile: Option<String>,
+}
+
+/// A finished deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployment {
+    pub stack_name: String,
+    pub status: String,
+    /// The image the task definition runs, pinned by digest.
+    pub image: String,
+    /// False when the stack already ran exactly this.
+    pub changed: bool,
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// Validates everything that can be checked locally, resolves the image to
+/// its digest, runs `sam deploy`, and reads the stack's outputs back.
+pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deployment, Error> {
+    // Local checks first: nothing reaches AWS or SAM if these fail.
+    isokit_stacks::validate_task_size(options.cpu, options.memory_mib)?;
+    isokit_stacks::validate_desired_count(options.desired_count)?;
+    let extra = parse_parameters(&options.extra_parameters)?;
+    let uri = ImageUri::parse(&options.image)?;
+    if uri.region != aws.region() {
+        return Err(Error::RegionMismatch {
+            image_region: uri.region,
+            region: aws.region().to_owned(),
+        });
+    }
+    let sam = Sam::locate(options.sam.as_deref())?;
+    let stacks = match &options.stacks_dir {
+        Some(dir) => StackSet::from_dir(dir)?,
+        None => StackSet::bundled(),
+    };
+    let findings = stacks.audit()?;
+    if !findings.is_empty() {
+        return Err(Error::AuditFailed {
+            findings: findings.iter().map(ToString::to_string).collect(),
+        });
+    }
+
+    if let Some(existing) = aws.stacks().describe(&options.stack_name).await? {
+        if existing.needs_teardown_before_deploy() {
+            let reason = existing
+                .status_reason
+                .map(|r| format!(" (it failed: {r})"))
+                .unwrap_or_default();
+            return Err(Error::StackNeedsTeardown {
+                stack: existing.name,
+                status: existing.status,
+                reason,
+            });
+        }
+        if existing.is_in_progress() {
+            return Err(Error::StackBusy {
+                stack: existing.name,
+                status: existing.status,
+            });
+        }
+    }
+
+    ui.status(format!("resolving {uri}"));
+    let image = aws.ecr().resolve(&uri).await?;
+    let pinned = uri.pinned(&image.digest);
+    ui.status(format!(
+        "deploying {pinned} as stack {} in {}",
+        options.stack_name,
+        aws.region()
+    ));
+
+    let mut parameters = ParameterValues::new()
+        .with("ImageUri", pinned.clone())
+        .with("ServiceName", options.service_name.clone())
+        .with("DesiredCount", options.desired_count.to_string())
+        .with("ContainerCpu", options.cpu.to_string())
+        .with("ContainerMemory", options.memory_mib.to_string())
+        .with("DeployingToEC2", options.ec2_endpoints.to_string())
+        .with("EnableExecuteCommand", options.enable_exec.to_string())
+        .with("LogRetentionInDays", options.log_retention_days.to_string());
+    for (name, value) in extra {
+        parameters.set(name, value);
+    }
+    let folder = match &options.stacks_dir {
+        Some(dir) => StacksDir::existing(dir)?,
+        None => StacksDir::temporary(&stacks)?,
+    };
+    let outcome = sam
+        .deploy(
+            &isokit_stacks::DeployOptions {
+                template_file: folder.parent_template(),
+                stack_name: options.stack_name.clone(),
+                parameters,
+                artifacts: options
+                    .s3_bucket
+                    .clone()
+                    .map_or(Artifacts::ResolveS3, Artifacts::Bucket),
+                region: aws.region().to_owned(),
+                profile: options.profile.clone(),
+            },
+            ui,
+        )
+        .await?;
+
+    let stack = aws
+        .stacks()
+        .describe(&options.stack_name)
+        .await?
+        .ok_or_else(|| Error::StackVanished(options.stack_name.clone()))?;
+    Ok(Deployment {
+        stack_name: stack.name,
+        status: stack.status,
+        image: pinned,
+        changed: outcome == DeployOutcome::Changed,
+        outputs: stack.outputs,
+    })
+}
+
+fn parse_parameters(raw: &[String]) -> Result<Vec<(String, String)>, Error> {
+    raw.iter()
+        .map(|item| match item.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+            _ => Err(Error::BadParameter(item.clone())),
+        })
+        .collect()
+}
+
+/// What `isokit teardown` removes.
+#[derive(Debug, Clone)]
+pub struct TeardownOptions {
+    pub stack_name: String,
+    /// Also delete this ECR repository and its images.
+    pub delete_repository: Option<String>,
+    pub sam: Option<PathBuf>,
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Removal {
+    Deleted,
+    NothingToDelete,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Teardown {
+    pub stack_name: String,
+    pub stack: Removal,
+    pub repository: Option<RepositoryRemoval>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepositoryRemoval {
+    pub name: String,
+    pub outcome: Removal,
+}
+
+/// Runs `sam delete`, then deletes the repository if asked. A stack or
+/// repository that is not there is reported, not an error.
+pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<Teardown, Error> {
+    if let Some(name) = &options.delete_repository {
+        isokit_aws::validate_repository_name(name)?;
+    }
+    let sam = Sam::locate(options.sam.as_deref())?;
+    let stack = match aws.stacks().describe(&options.stack_name).await? {
+        None => {
+            ui.status(format!(
+                "stack {} does not exist: nothing to delete",
+                options.stack_name
+            ));
+            Removal::NothingToDelete
+        }
+        Some(existing) => {
+            ui.status(format!(
+                "deleting stack {} ({})",
+                existing.name, existing.status
+            ));
+            let outcome = sam
+                .delete(
+                    &DeleteOptions {
+                        stack_name: options.stack_name.clone(),
+                        region: aws.region().to_owned(),
+                        profile: options.profile.clone(),
+                    },
+                    ui,
+                )
+                .await?;
+            match outcome {
+                DeleteOutcome::Deleted => Removal::Deleted,
+                DeleteOutcome::NotFound => Removal::NothingToDelete,
+            }
+        }
+    };
+    let repository = match &options.delete_repository {
+        Some(name) => {
+            let removal = if aws.ecr().delete_repository(name).await? {
+                ui.status(format!("deleted ECR repository {name} and its images"));
+                Removal::Deleted
+            } else {
+                ui.status(format!(
+                    "ECR repository {name} does not exist: nothing to delete"
+                ));
+                Removal::NothingToDelete
+            };
+            Some(RepositoryRemoval {
+                name: name.clone(),
+                outcome: removal,
+            })
+        }
+        None => None,
+    };
+    Ok(Teardown {
+        stack_name: options.stack_name.clone(),
+        stack,
+        repository,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_parameters_split_at_the_first_equals_sign() {
+        let parsed = parse_parameters(&["A=1".into(), "B=x=y".into(), "C=".into()]).expect("valid");
+        assert_eq!(
+            parsed,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "x=y".into()),
+                ("C".into(), String::new())
+            ]
+        );
+        for bad in ["novalue", "=1"] {
+            let err = parse_parameters(&[bad.into()]).expect_err("invalid");
+            assert!(err.to_string().contains("KEY=VALUE"), "{err}");
+        }
+    }
+}
