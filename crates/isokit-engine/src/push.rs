@@ -201,6 +201,11 @@ impl Engine {
                 for task in tasks.values() {
                     task.finish("stopped");
                 }
+                if error.contains("does not exist locally") {
+                    return Err(AttemptError::Engine(EngineError::ImageNotFound {
+                        reference,
+                    }));
+                }
                 return Err(classify(error));
             }
             if let Some(PushResult {

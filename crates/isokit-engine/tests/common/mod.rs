@@ -65,6 +65,32 @@ impl Drop for Images {
     }
 }
 
+/// Removes the containers and networks carrying a label when dropped, so
+/// that a failing test leaves nothing behind.
+pub struct Labelled(pub String);
+
+impl Drop for Labelled {
+    fn drop(&mut self) {
+        let filter = format!("label={}", self.0);
+        for (list, remove) in [
+            (["ps", "-aq"], ["rm", "--force"]),
+            (["network", "ls"], ["network", "rm"]),
+        ] {
+            let mut listing = Command::new("docker");
+            listing.args(list);
+            if list[0] == "network" {
+                listing.arg("-q");
+            }
+            let Ok(found) = listing.args(["--filter", &filter]).output() else {
+                continue;
+            };
+            for id in String::from_utf8_lossy(&found.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(remove).arg(id).output();
+            }
+        }
+    }
+}
+
 /// The paths an image holds under `prefix`, each with its type as `docker
 /// export` shows it (`d` directory, `f` file, `l` symbolic link, `h` hard link).
 pub fn exported_paths(image: &str, prefix: &str) -> Vec<(String, char)> {

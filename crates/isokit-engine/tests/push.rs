@@ -1,0 +1,196 @@
+//! Pushes and pulls against a throwaway registry of our own: TLS from a CA
+//! made here, htpasswd authentication, on a free loopback port.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Images, TestRegistry, engine, fixtures, unique};
+use isokit_engine::{BuildOptions, ContextOptions, Engine, EngineError, PushOptions, RetryPolicy};
+use isokit_ui::Ui;
+
+/// Builds the hello fixture as `registry/repository:tag`.
+async fn build_for(
+    engine: &Engine,
+    images: &mut Images,
+    registry: &TestRegistry,
+    repository: &str,
+    tag: &str,
+) {
+    let reference = images.track(format!("{}/{repository}:{tag}", registry.host()));
+    let options = BuildOptions {
+        context: ContextOptions::new(fixtures().join("hello")),
+        tags: vec![reference],
+        ..Default::default()
+    };
+    engine
+        .build(&options, &Ui::quiet())
+        .await
+        .expect("build the image to push");
+}
+
+fn push_options(registry: &TestRegistry, repository: &str, tag: &str) -> PushOptions {
+    PushOptions {
+        repository: format!("{}/{repository}", registry.host()),
+        tag: tag.to_string(),
+        credentials: registry.credentials(),
+        retry: RetryPolicy::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_push_reports_the_digest_the_registry_serves_and_a_second_push_skips_every_layer() {
+    let registry = TestRegistry::start();
+    let engine = engine().await;
+    let mut images = Images::default();
+    let repository = format!("isokit/{}", unique("push"));
+    build_for(&engine, &mut images, &registry, &repository, "v1").await;
+    let options = push_options(&registry, &repository, "v1");
+
+    let first = engine
+        .push(&options, &Ui::quiet())
+        .await
+        .expect("first push");
+    assert!(
+        first.digest.starts_with("sha256:") && first.digest.len() == 71,
+        "{first:?}"
+    );
+    assert!(first.size > 0, "{first:?}");
+    assert!(first.layers_pushed >= 1, "{first:?}");
+    assert_eq!(first.layers_skipped, 0, "{first:?}");
+    assert_eq!(
+        registry.manifest_digest(&repository, "v1").await,
+        first.digest
+    );
+
+    let second = engine
+        .push(&options, &Ui::quiet())
+        .await
+        .expect("second push");
+    assert_eq!(second.digest, first.digest);
+    assert_eq!(second.layers_pushed, 0, "{second:?}");
+    assert_eq!(second.layers_skipped, first.layers_pushed, "{second:?}");
+
+    // Pulled back by digest, with the same credentials, it is the same image.
+    let by_digest = format!("{}/{repository}@{}", registry.host(), first.digest);
+    let local_id = engine
+        .image_inspect(&format!("{}/{repository}:v1", registry.host()))
+        .await
+        .expect("inspect")
+        .id;
+    for tag in [format!("{}/{repository}:v1", registry.host())] {
+        engine
+            .remove_image(&tag, true)
+            .await
+            .expect("remove the local tag");
+    }
+    let pulled = engine
+        .pull(&by_digest, Some(&registry.credentials()), &Ui::quiet())
+        .await
+        .expect("pull by digest");
+    images.track(by_digest.clone());
+    assert_eq!(pulled, local_id);
+    assert!(engine.image_exists(&by_digest).await.expect("exists"));
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_never_shown() {
+    let registry = TestRegistry::start();
+    let engine = engine().await;
+    let mut images = Images::default();
+    let repository = format!("isokit/{}", unique("refused"));
+    build_for(&engine, &mut images, &registry, &repository, "v1").await;
+    let wrong_password = format!("wrong-{}", unique("password"));
+    let options = PushOptions {
+        credentials: registry.credentials_with_password(&wrong_password),
+        retry: RetryPolicy {
+            attempts: 3,
+            first_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(10),
+        },
+        ..push_options(&registry, &repository, "v1")
+    };
+
+    let error = engine
+        .push(&options, &Ui::quiet())
+        .await
+        .expect_err("the registry must refuse");
+    assert!(
+        matches!(error, EngineError::RegistryRefused { .. }),
+        "{error:?}"
+    );
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "the registry {} refused the token: ",
+            registry.host()
+        )),
+        "{shown}"
+    );
+    for rendering in [shown, format!("{error:?}"), format!("{options:?}")] {
+        assert!(
+            !rendering.contains(&wrong_password),
+            "the password leaked: {rendering}"
+        );
+    }
+
+    let pull = engine
+        .pull(
+            &format!("{}/{repository}:v1", registry.host()),
+            Some(&options.credentials),
+            &Ui::quiet(),
+        )
+        .await
+        .expect_err("nothing to pull, and no access");
+    assert!(
+        !format!("{pull} {pull:?}").contains(&wrong_password),
+        "the password leaked: {pull:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_registry_that_is_not_up_yet_is_retried_until_it_is() {
+    let registry = TestRegistry::prepare();
+    let engine = engine().await;
+    let mut images = Images::default();
+    let repository = format!("isokit/{}", unique("late"));
+    build_for(&engine, &mut images, &registry, &repository, "v1").await;
+    let options = PushOptions {
+        retry: RetryPolicy {
+            attempts: 5,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(2),
+        },
+        ..push_options(&registry, &repository, "v1")
+    };
+
+    // The registry starts while the first attempts are failing.
+    let starter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        registry.launch()
+    });
+    let outcome = engine
+        .push(&options, &Ui::quiet())
+        .await
+        .expect("the push succeeds once the registry is up");
+    let registry = starter.join().expect("registry thread");
+    assert_eq!(
+        registry.manifest_digest(&repository, "v1").await,
+        outcome.digest
+    );
+}
+
+#[tokio::test]
+async fn pushing_an_image_that_does_not_exist_says_so() {
+    let registry = TestRegistry::start();
+    let engine = engine().await;
+    let options = push_options(&registry, &format!("isokit/{}", unique("absent")), "v1");
+    let error = engine
+        .push(&options, &Ui::quiet())
+        .await
+        .expect_err("nothing to push");
+    assert!(
+        matches!(error, EngineError::ImageNotFound { .. }),
+        "{error:?}"
+    );
+}
