@@ -148,6 +148,90 @@ impl StackSet {
         active_endpoints(&vpc, &vpc_values)
     }
 
+    /// The address plan of the VPC template: the VPC's range and its private
+    /// subnets' ranges, in template order.
+    pub fn network_plan(&self) -> Result<NetworkPlan, Error> {
+        let vpc = self.template(TemplateFile::IsolatedVpc)?;
+        let values = ParameterValues::new();
+        let scope = Scope::new(&vpc, &values);
+        let cidr_of = |resource: crate::template::Resource<'_>| -> Result<String, Error> {
+            let block = resource
+                .property("CidrBlock")
+                .ok_or_else(|| Error::Template {
+                    template: vpc.name().to_owned(),
+                    problem: format!("{} has no CidrBlock", resource.name),
+                })?;
+            match scope.value(block)? {
+                Value::Text(text) => Ok(text),
+                other => Err(Error::Evaluate {
+                    template: vpc.name().to_owned(),
+                    reason: format!("{}'s CidrBlock is not text but {other:?}", resource.name),
+                }),
+            }
+        };
+        let vpc_resource = vpc
+            .resources()
+            .find(|resource| resource.kind == "AWS::EC2::VPC")
+            .ok_or_else(|| Error::Template {
+                template: vpc.name().to_owned(),
+                problem: "has no AWS::EC2::VPC resource".to_owned(),
+            })?;
+        Ok(NetworkPlan {
+            vpc_cidr: cidr_of(vpc_resource)?,
+            private_subnets: vpc
+                .resources()
+                .filter(|resource| resource.kind == "AWS::EC2::Subnet")
+                .map(cidr_of)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The environment the service's task definition gives its container,
+    /// evaluated with `values`: the service template's parameters
+    /// (`Endpoints`, `VpcCidr`, ...) and the pseudo parameters
+    /// `AWS::Region` and `AWS::AccountId`.
+    pub fn task_environment(
+        &self,
+        values: &ParameterValues,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let service = self.template(TemplateFile::PrivateService)?;
+        let scope = Scope::new(&service, values);
+        let container = service
+            .resources()
+            .find(|resource| resource.kind == "AWS::ECS::TaskDefinition")
+            .and_then(|task| task.property("ContainerDefinitions"))
+            .and_then(|definitions| definitions.as_list())
+            .and_then(|definitions| definitions.first())
+            .ok_or_else(|| Error::Template {
+                template: service.name().to_owned(),
+                problem: "has no task definition with a container".to_owned(),
+            })?;
+        let mut environment = Vec::new();
+        for variable in container
+            .get("Environment")
+            .and_then(|e| e.as_list())
+            .unwrap_or_default()
+        {
+            let (Some(name), Some(value)) = (
+                variable.get("Name").and_then(|n| n.as_text()),
+                variable.get("Value"),
+            ) else {
+                continue;
+            };
+            match scope.value(value)? {
+                Value::Text(text) => environment.push((name, text)),
+                Value::Absent => {}
+                other => {
+                    return Err(Error::Evaluate {
+                        template: service.name().to_owned(),
+                        reason: format!("environment variable {name} is not text but {other:?}"),
+                    });
+                }
+            }
+        }
+        Ok(environment)
+    }
+
     /// Writes the four templates into `dir`, creating it if needed. Existing
     /// files are left alone, and nothing is written, unless `overwrite`.
     pub fn export(&self, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
@@ -186,6 +270,13 @@ impl StackSet {
         }
         Ok(paths)
     }
+}
+
+/// The address ranges the VPC template gives the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkPlan {
+    pub vpc_cidr: String,
+    pub private_subnets: Vec<String>,
 }
 
 /// A directory holding the four templates for `sam deploy`: a user's
@@ -266,6 +357,47 @@ mod tests {
                 "private-service.yml"
             ]
         );
+    }
+
+    #[test]
+    fn the_network_plan_puts_the_first_private_subnet_where_rehearsals_expect_it() {
+        let plan = StackSet::bundled().network_plan().expect("plan evaluates");
+        assert_eq!(plan.vpc_cidr, "10.0.0.0/16");
+        assert_eq!(plan.private_subnets, ["10.0.128.0/18", "10.0.192.0/18"]);
+    }
+
+    #[test]
+    fn the_task_environment_is_the_task_definitions_with_values_filled_in() {
+        let values = ParameterValues::new()
+            .with("AWS::Region", "eu-west-1")
+            .with("AWS::AccountId", "210987654321")
+            .with("Endpoints", "ecr.api,ecr.dkr")
+            .with("VpcCidr", "10.0.0.0/16");
+        let environment = StackSet::bundled()
+            .task_environment(&values)
+            .expect("evaluates");
+        let get = |name: &str| {
+            environment
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("ISOKIT_REGION"), Some("eu-west-1"));
+        assert_eq!(get("ISOKIT_ACCOUNT"), Some("210987654321"));
+        assert_eq!(get("ISOKIT_ENDPOINTS"), Some("ecr.api,ecr.dkr"));
+        assert_eq!(get("ISOKIT_VPC_CIDR"), Some("10.0.0.0/16"));
+        assert_eq!(get("ISOKIT_PORT"), Some("8080"));
+    }
+
+    #[test]
+    fn the_task_environment_needs_the_region_it_cannot_guess() {
+        let values = ParameterValues::new()
+            .with("Endpoints", "s3")
+            .with("VpcCidr", "10.0.0.0/16");
+        let err = StackSet::bundled()
+            .task_environment(&values)
+            .expect_err("no region");
+        assert!(err.to_string().contains("AWS::Region"), "{err}");
     }
 
     #[test]

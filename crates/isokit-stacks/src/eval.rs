@@ -103,6 +103,14 @@ impl<'a> Scope<'a> {
             .ok_or_else(|| self.error(format!("parameter {name} has no value and no default")))
     }
 
+    /// `AWS::Region`, `AWS::AccountId` and the like, when the caller knows
+    /// them (a rehearsal does; a static audit does not).
+    fn pseudo_parameter(&self, name: &str) -> Option<&str> {
+        name.starts_with("AWS::")
+            .then(|| self.values.get(name))
+            .flatten()
+    }
+
     pub(crate) fn condition(&self, name: &str) -> Result<bool, Error> {
         self.condition_at(name, 0)
     }
@@ -203,6 +211,9 @@ impl<'a> Scope<'a> {
                         "AWS::NoValue" => Ok(Value::Absent),
                         _ if self.template.parameter(target).is_some() => {
                             Ok(Value::Text(self.parameter(target)?))
+                        }
+                        _ if let Some(known) = self.pseudo_parameter(target) => {
+                            Ok(Value::Text(known.to_owned()))
                         }
                         _ => Err(self
                             .error(format!("{target} is only known once the stack is deployed"))),
@@ -309,10 +320,13 @@ impl<'a> Scope<'a> {
                 .find('}')
                 .ok_or_else(|| self.error(format!("unclosed ${{ in Fn::Sub {text:?}")))?;
             let name = &after[..end];
-            if self.template.parameter(name).is_none() {
+            if let Some(known) = self.pseudo_parameter(name) {
+                out.push_str(known);
+            } else if self.template.parameter(name).is_some() {
+                out.push_str(&self.parameter(name)?);
+            } else {
                 return Err(self.error(format!("{name} is only known once the stack is deployed")));
             }
-            out.push_str(&self.parameter(name)?);
             rest = &after[end + 1..];
         }
         out.push_str(rest);
