@@ -9,6 +9,7 @@
 mod archive;
 mod context;
 mod error;
+mod fingerprint;
 mod ignore;
 pub mod pattern;
 mod stream;

@@ -12,8 +12,8 @@ use bollard::models::{
     NetworkingConfig,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, ListNetworksOptions, LogsOptions,
-    RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListNetworksOptions,
+    LogsOptions, RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
 use futures_util::{Stream, StreamExt};
 
@@ -49,6 +49,9 @@ pub struct ContainerOptions {
     pub user: Option<String>,
     pub read_only_rootfs: bool,
     pub labels: BTreeMap<String, String>,
+    /// DNS servers the engine's resolver forwards unknown names to
+    /// (`docker run --dns`); empty keeps the engine's default.
+    pub dns: Vec<String>,
 }
 
 /// Which stream a piece of container output came from.
@@ -128,6 +131,7 @@ impl Engine {
         let host_config = HostConfig {
             network_mode: options.network.clone(),
             readonly_rootfs: Some(options.read_only_rootfs),
+            dns: (!options.dns.is_empty()).then(|| options.dns.clone()),
             ..Default::default()
         };
         let networking_config = options.network.as_ref().map(|network| NetworkingConfig {
@@ -173,6 +177,34 @@ impl Engine {
                 }
             })?;
         Ok(created.id)
+    }
+
+    /// The container's IPv4 address on `network`.
+    pub async fn container_address(
+        &self,
+        container: &str,
+        network: &str,
+    ) -> Result<String, EngineError> {
+        let inspected = self
+            .docker
+            .inspect_container(container, None::<InspectContainerOptions>)
+            .await
+            .map_err(|error| {
+                EngineError::daemon(format!("inspect container {container}"), error)
+            })?;
+        inspected
+            .network_settings
+            .and_then(|settings| settings.networks)
+            .and_then(|networks| {
+                networks
+                    .get(network)
+                    .and_then(|endpoint| endpoint.ip_address.clone())
+            })
+            .filter(|address| !address.is_empty())
+            .ok_or_else(|| EngineError::Daemon {
+                action: format!("find the address of container {container} on network {network}"),
+                message: "it has none (is it running and attached?)".to_owned(),
+            })
     }
 
     pub async fn start_container(&self, container: &str) -> Result<(), EngineError> {

@@ -1,0 +1,176 @@
+//! A digest of what a build context holds, for naming images by their inputs.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+
+use sha2::{Digest, Sha256};
+
+use crate::ContextError;
+use crate::context::{BuildContext, EntryKind};
+
+/// Stands in for the generated name of a Dockerfile taken from outside the
+/// context, which differs on every run.
+const OUTSIDE_DOCKERFILE: &[u8] = b"<dockerfile outside the context>";
+
+impl BuildContext {
+    /// SHA-256 over every entry's name, type, permission bits, and content
+    /// or link target, in archive order. Modification times are left out, so
+    /// a fresh checkout of the same files has the same fingerprint. Reads
+    /// every file once.
+    pub fn fingerprint(&self) -> Result<[u8; 32], ContextError> {
+        let outside_name = self.outside_dockerfile_name().map(str::as_bytes);
+        let stable = |bytes: &[u8]| -> Vec<u8> {
+            match outside_name {
+                Some(name) => replace(bytes, name, OUTSIDE_DOCKERFILE),
+                None => bytes.to_vec(),
+            }
+        };
+        let mut hasher = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            // Length-prefixed, so that no two different contexts hash alike.
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        for entry in &self.entries {
+            field(&stable(&entry.path));
+            field(&entry.mode.to_le_bytes());
+            match &entry.kind {
+                EntryKind::Directory => field(b"dir"),
+                EntryKind::Symlink { target } => {
+                    field(b"symlink");
+                    field(target);
+                }
+                EntryKind::HardLink { target } => {
+                    field(b"hardlink");
+                    field(target);
+                }
+                EntryKind::Generated { content } => {
+                    field(b"file");
+                    field(&stable(content));
+                }
+                EntryKind::File { .. } => {
+                    let path = self.root.join(std::ffi::OsStr::from_bytes(&entry.path));
+                    let read = |source: io::Error| ContextError::Unreadable {
+                        path: path.clone(),
+                        source,
+                    };
+                    let mut file = File::open(&path).map_err(read)?;
+                    let mut content = Sha256::new();
+                    io::copy(&mut file, &mut content).map_err(read)?;
+                    field(b"file");
+                    field(&content.finalize());
+                }
+            }
+        }
+        Ok(hasher.finalize().into())
+    }
+
+    /// The archive name of a Dockerfile isokit added from outside the context.
+    fn outside_dockerfile_name(&self) -> Option<&str> {
+        let name = self.dockerfile_in_archive();
+        self.entries
+            .iter()
+            .any(|entry| {
+                entry.path == name.as_bytes() && matches!(entry.kind, EntryKind::Generated { .. })
+            })
+            .then_some(name)
+    }
+}
+
+fn replace(haystack: &[u8], needle: &[u8], replacement: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(at) = rest
+        .windows(needle.len())
+        .position(|window| window == needle)
+    {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(replacement);
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::ContextOptions;
+
+    fn fingerprint(dir: &std::path::Path) -> [u8; 32] {
+        BuildContext::prepare(&ContextOptions::new(dir))
+            .expect("context")
+            .fingerprint()
+            .expect("fingerprint")
+    }
+
+    fn context() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY . /\n").expect("write");
+        fs::create_dir(dir.path().join("src")).expect("mkdir");
+        fs::write(dir.path().join("src/main.txt"), "hello").expect("write");
+        fs::write(dir.path().join(".dockerignore"), "ignored\n").expect("write");
+        dir
+    }
+
+    #[test]
+    fn times_do_not_count_but_contents_names_and_modes_do() {
+        let dir = context();
+        let first = fingerprint(dir.path());
+        let file = dir.path().join("src/main.txt");
+        File::open(&file)
+            .and_then(|f| f.set_modified(SystemTime::now() - Duration::from_secs(3600)))
+            .expect("set mtime");
+        assert_eq!(
+            fingerprint(dir.path()),
+            first,
+            "a touched file is the same input"
+        );
+
+        fs::write(dir.path().join("ignored"), "anything").expect("write");
+        assert_eq!(
+            fingerprint(dir.path()),
+            first,
+            "an ignored file is no input"
+        );
+
+        fs::write(&file, "hello!").expect("write");
+        let changed = fingerprint(dir.path());
+        assert_ne!(changed, first, "new content");
+
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_ne!(fingerprint(dir.path()), changed, "new mode");
+
+        fs::rename(&file, dir.path().join("src/other.txt")).expect("rename");
+        assert_ne!(fingerprint(dir.path()), changed, "new name");
+    }
+
+    #[test]
+    fn a_dockerfile_outside_the_context_hashes_the_same_every_run() {
+        let dir = context();
+        let outside = tempfile::tempdir().expect("temp dir");
+        let dockerfile = outside.path().join("Build.Dockerfile");
+        fs::write(&dockerfile, "FROM scratch\n").expect("write");
+        let options = ContextOptions::new(dir.path()).with_dockerfile(&dockerfile);
+        let once = BuildContext::prepare(&options)
+            .expect("context")
+            .fingerprint()
+            .expect("fingerprint");
+        let again = BuildContext::prepare(&options)
+            .expect("context")
+            .fingerprint()
+            .expect("fingerprint");
+        assert_eq!(once, again);
+        fs::write(&dockerfile, "FROM scratch\nLABEL a=b\n").expect("write");
+        let edited = BuildContext::prepare(&options)
+            .expect("context")
+            .fingerprint()
+            .expect("fingerprint");
+        assert_ne!(edited, once);
+    }
+}
