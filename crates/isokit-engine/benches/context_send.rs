@@ -10,6 +10,11 @@
 //!     TCP unthrottled and throttled to RATE_MBIT; prints each time.
 //! ```
 
+#![allow(
+    clippy::print_stdout,
+    reason = "the figures on stdout are what the script reads"
+)]
+
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
