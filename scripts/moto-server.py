@@ -10,7 +10,12 @@ scripts/local-aws runs this with the virtualenv's Python. The patches make
 2. Stacks created or updated through a change set (which is how SAM deploys)
    never get Outputs: `ChangeSet.apply` updates the resources but not the
    stack's template, so its output map stays the empty one of the placeholder
-   stack. We rebuild the template and the output map after applying.
+   stack. We rebuild the template, parameters and output map after applying.
+3. A redeploy with nothing changed must yield an empty change set (SAM then
+   says "No changes to deploy"). moto compares the parameters as sent, but
+   SAM sends `UsePreviousValue` for parameters it did not set the first time,
+   so the same values look different. We compare the effective values, with
+   the template's defaults filled in, as CloudFormation does.
 
 Each patch checks that the code it replaces still looks as expected, so a moto
 upgrade that changes it fails loudly here instead of deploying wrongly.
@@ -40,18 +45,31 @@ def apply_change_set_and_refresh_outputs(change_set):
     change_set.stack.resource_map.update(change_set.template_dict, change_set.parameters)
     stack = change_set.stack
     stack.template = change_set.template
+    stack.parameters = change_set.parameters
     stack._parse_template()
     stack.description = stack.template_dict.get("Description")
     stack.output_map = stack._create_output_map()
 
 
+def same_effective_parameters(stack, other_parameters):
+    declared = (stack.template_dict or {}).get("Parameters") or {}
+
+    def effective(given):
+        return {name: str(given.get(name, spec.get("Default"))) for name, spec in declared.items()}
+
+    return effective(stack.parameters) == effective(other_parameters)
+
+
 def patch():
     if "get_cfn_attribute" in vars(models.Stack):
         sys.exit("moto-server.py: moto's Stack now has get_cfn_attribute; review the nested-output patch")
-    if not hasattr(models.ChangeSet, "apply") or not hasattr(models.Stack, "_create_output_map"):
+    if not all(hasattr(models.Stack, name) for name in ("_create_output_map", "has_parameters")) or not hasattr(
+        models.ChangeSet, "apply"
+    ):
         sys.exit("moto-server.py: moto's ChangeSet/Stack changed shape; review the change-set patch")
     models.Stack.get_cfn_attribute = nested_stack_attribute
     models.ChangeSet.apply = apply_change_set_and_refresh_outputs
+    models.Stack.has_parameters = same_effective_parameters
 
 
 if __name__ == "__main__":

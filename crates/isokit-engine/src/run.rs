@@ -52,6 +52,9 @@ pub struct ContainerOptions {
     /// DNS servers the engine's resolver forwards unknown names to
     /// (`docker run --dns`); empty keeps the engine's default.
     pub dns: Vec<String>,
+    /// `host:address` lines for the container's `/etc/hosts`
+    /// (`docker run --add-host`).
+    pub extra_hosts: Vec<String>,
 }
 
 /// Which stream a piece of container output came from.
@@ -132,6 +135,7 @@ impl Engine {
             network_mode: options.network.clone(),
             readonly_rootfs: Some(options.read_only_rootfs),
             dns: (!options.dns.is_empty()).then(|| options.dns.clone()),
+            extra_hosts: (!options.extra_hosts.is_empty()).then(|| options.extra_hosts.clone()),
             ..Default::default()
         };
         let networking_config = options.network.as_ref().map(|network| NetworkingConfig {

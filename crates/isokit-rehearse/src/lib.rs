@@ -1,1 +1,515 @@
-//! `isokit rehearse`: run a task image on the local engine inside a network built like the isolated VPC.
+//! `isokit rehearse`: run a task image on the local Docker Engine inside a
+//! network built like the isolated VPC, and read back what the task reports.
+//!
+//! The emulated AWS runs no tasks, and a user wants to know before deploying
+//! whether the image starts and works with no internet. A rehearsal builds
+//! the VPC in miniature: an internal network whose subnet mirrors the private
+//! subnet, a stand-in for each endpoint the VPC stack creates answering TLS
+//! on 443 under the endpoint's host name (with a certificate from a CA made
+//! for this rehearsal, handed to the task so that its TLS checks really run),
+//! and an "internet" stand-in on a network the task has no route to. The task
+//! runs with the environment its task definition gives it. Everything created
+//! carries one label and is removed afterwards, also on failure and Ctrl-C.
+
+mod plan;
+mod tls;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use isokit_aws::{Aws, ImageUri};
+use isokit_endpoints::{Endpoint, EndpointKind};
+use isokit_engine::{ContainerOptions, Engine, LogSource, NetworkOptions, RegistryCredentials};
+use isokit_report::{LogLine, Report};
+use isokit_ui::Ui;
+use serde::Serialize;
+
+pub use plan::{Plan, PlanSource};
+
+/// The label every container and network of one rehearsal carries.
+const LABEL: &str = "dev.isokit.rehearsal";
+/// The subnet rehearsals use when no deployed stack says otherwise.
+pub const DEFAULT_SUBNET: &str = "10.0.128.0/18";
+/// How long a stand-in may take to start listening.
+const STANDIN_START: Duration = Duration::from_secs(20);
+/// Output lines kept to explain a task that failed or stayed silent.
+const TAIL_LINES: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Aws(#[from] isokit_aws::Error),
+
+    #[error(transparent)]
+    Engine(#[from] isokit_engine::EngineError),
+
+    #[error(transparent)]
+    Stacks(#[from] isokit_stacks::Error),
+
+    #[error("cannot make the rehearsal's certificates: {0}")]
+    Certificates(String),
+
+    #[error(
+        "the stand-in image {image} is not in the Docker engine: build it from an isokit checkout \
+         with `scripts/build-service-image`, or name an isokit-service image with --standin-image"
+    )]
+    StandinImageMissing { image: String },
+
+    #[error("the stand-in for {endpoint} did not start listening within {seconds} s:\n{tail}")]
+    StandinSilent {
+        endpoint: String,
+        seconds: u64,
+        tail: String,
+    },
+
+    #[error("--without {0}: the rehearsal has no such endpoint (it has: {1})")]
+    UnknownEndpoint(String, String),
+
+    #[error("the deployed stack's {output} output `{value}` cannot be read: {reason}")]
+    BadStackOutput {
+        output: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error("the subnet {0} is not an IPv4 CIDR with room for containers (such as 10.0.128.0/18)")]
+    BadSubnet(String),
+
+    #[error("interrupted: the rehearsal's containers and networks were removed")]
+    Interrupted,
+}
+
+/// What to rehearse.
+#[derive(Debug, Clone)]
+pub struct RehearseOptions {
+    /// An ECR image URI, by tag or digest.
+    pub image: String,
+    /// Endpoints whose stand-ins are left out.
+    pub without: Vec<Endpoint>,
+    /// A deployed stack to mirror, when it exists.
+    pub stack_name: String,
+    /// Overrides the subnet of the plan.
+    pub subnet: Option<String>,
+    /// `None`: `isokit-service:<version>`.
+    pub standin_image: Option<String>,
+    /// How long to wait for the task's first report.
+    pub timeout: Duration,
+}
+
+/// What a rehearsal found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rehearsal {
+    /// The image that ran, pinned by digest.
+    pub image: String,
+    pub plan: Plan,
+    /// Endpoints whose stand-ins were left out on request.
+    pub without: Vec<String>,
+    /// The environment the task ran with (the CA, being long, is left out).
+    pub environment: BTreeMap<String, String>,
+    pub task: TaskOutcome,
+    /// The task's first report, when it wrote one.
+    pub report: Option<Report>,
+}
+
+/// How the task container fared.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TaskOutcome {
+    /// It wrote a report and was still running.
+    Reported,
+    /// It exited before writing a report.
+    Exited { code: i64, last_output: Vec<String> },
+    /// It ran, but wrote no report in time (not an isokit-service image?).
+    Silent {
+        seconds: u64,
+        last_output: Vec<String>,
+    },
+}
+
+impl Rehearsal {
+    /// Every endpoint reachable over private addresses and the internet
+    /// unreachable, as the task itself saw it.
+    pub fn passed(&self) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|report| report.healthy && report.isolated)
+    }
+}
+
+/// Runs the rehearsal and removes what it created, whatever happens.
+pub async fn rehearse(aws: &Aws, options: &RehearseOptions, ui: &Ui) -> Result<Rehearsal, Error> {
+    let uri = ImageUri::parse(&options.image)?;
+    let engine = Engine::connect().await?;
+    let plan = Plan::resolve(aws, &uri, options).await?;
+    let known: Vec<&str> = plan.endpoints.iter().map(String::as_str).collect();
+    for endpoint in &options.without {
+        if !known.contains(&endpoint.service()) {
+            return Err(Error::UnknownEndpoint(
+                endpoint.to_string(),
+                known.join(", "),
+            ));
+        }
+    }
+
+    let ecr = aws.ecr();
+    let image = ecr.resolve(&uri).await?;
+    let pinned = uri.pinned(&image.digest);
+    let auth = ecr.authorization().await?;
+    let credentials = RegistryCredentials::new(uri.registry.clone(), auth.username, auth.password);
+    ui.status(format!("pulling {pinned}"));
+    engine.pull(&pinned, Some(&credentials), ui).await?;
+    let standin_image = options
+        .standin_image
+        .clone()
+        .unwrap_or_else(|| format!("isokit-service:{}", env!("CARGO_PKG_VERSION")));
+    if !engine.image_exists(&standin_image).await? {
+        return Err(Error::StandinImageMissing {
+            image: standin_image,
+        });
+    }
+
+    let id = rehearsal_id();
+    let stage = Stage {
+        engine: &engine,
+        id: &id,
+        ui,
+    };
+    let run = stage.run(&plan, &pinned, &standin_image, options);
+    let outcome = tokio::select! {
+        outcome = run => outcome,
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+    };
+    stage.clear().await;
+    outcome
+}
+
+/// What a left-out endpoint's host name resolves to inside the rehearsal,
+/// as it would in a VPC without that endpoint. An interface endpoint's name
+/// then answers the service's public address: a documentation address
+/// (TEST-NET-3) stands in, which the task never connects to, since a public
+/// answer fails the check at DNS. A gateway endpoint's name answers as
+/// always, but nothing routes the traffic: an address of the rehearsal's own
+/// subnet that no container holds stands in, so the connection times out
+/// without leaving the rehearsal.
+fn missing_endpoint_address(endpoint: &Endpoint, subnet: &str) -> Result<String, Error> {
+    match endpoint.kind() {
+        EndpointKind::Interface => Ok("203.0.113.10".to_owned()),
+        EndpointKind::Gateway => {
+            last_host_address(subnet).ok_or_else(|| Error::BadSubnet(subnet.to_owned()))
+        }
+    }
+}
+
+/// The highest host address of an IPv4 CIDR: the engine hands addresses out
+/// from the bottom, so this one stays free.
+fn last_host_address(cidr: &str) -> Option<String> {
+    let (address, prefix) = cidr.split_once('/')?;
+    let address: std::net::Ipv4Addr = address.parse().ok()?;
+    let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 30)?;
+    let host_bits = 32 - prefix;
+    let network = u32::from(address) & (u32::MAX << host_bits);
+    Some(std::net::Ipv4Addr::from(network + (1u32 << host_bits) - 2).to_string())
+}
+
+/// A name unique on this engine: the process and the time.
+fn rehearsal_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "isokit-rehearsal-{}-{:x}",
+        std::process::id(),
+        nanos % 0xff_ffff
+    )
+}
+
+/// One rehearsal's containers and networks, all labelled with its ID.
+struct Stage<'a> {
+    engine: &'a Engine,
+    id: &'a str,
+    ui: &'a Ui,
+}
+
+impl Stage<'_> {
+    fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([(LABEL.to_owned(), self.id.to_owned())])
+    }
+
+    async fn run(
+        &self,
+        plan: &Plan,
+        image: &str,
+        standin_image: &str,
+        options: &RehearseOptions,
+    ) -> Result<Rehearsal, Error> {
+        let ca = tls::RehearsalCa::new()?;
+        let vpc = format!("{}-vpc", self.id);
+        let internet = format!("{}-internet", self.id);
+        self.ui.status(format!(
+            "creating network {vpc} ({}, internal) and the endpoint stand-ins",
+            plan.subnet
+        ));
+        self.network(&vpc, Some(plan.subnet.clone())).await?;
+        self.network(&internet, None).await?;
+
+        // The "internet": a server that answers, on a network the task has
+        // no route to. Reaching it would mean the isolation leaks.
+        let internet_host = "internet.isokit.invalid";
+        let internet_standin = self
+            .standin(standin_image, &internet, "internet", internet_host, &ca)
+            .await?;
+        let mut standins = vec![("internet".to_owned(), internet_standin.clone())];
+        let mut missing_hosts = Vec::new();
+        for (endpoint, host) in plan.hosts() {
+            if options.without.contains(&endpoint) {
+                let address = missing_endpoint_address(&endpoint, &plan.subnet)?;
+                self.ui.status(format!("leaving out the {endpoint} stand-in: {host} answers {address}, as without the endpoint"));
+                missing_hosts.push(format!("{host}:{address}"));
+                continue;
+            }
+            let service = endpoint.to_string();
+            let container = self
+                .standin(standin_image, &vpc, &service, &host, &ca)
+                .await?;
+            standins.push((service, container));
+        }
+        for (service, container) in &standins {
+            self.wait_listening(service, container).await?;
+        }
+        let internet_address = self
+            .engine
+            .container_address(&internet_standin, &internet)
+            .await?;
+
+        let mut environment: BTreeMap<String, String> = plan.environment.iter().cloned().collect();
+        environment.insert(
+            "ISOKIT_EGRESS_PROBES".to_owned(),
+            format!("{internet_address}:443,{internet_host}:443"),
+        );
+        let mut task_env = environment.clone();
+        task_env.insert("ISOKIT_CA_PEM".to_owned(), ca.pem());
+        let task = self
+            .create(ContainerOptions {
+                name: format!("{}-task", self.id),
+                image: image.to_owned(),
+                env: task_env,
+                network: Some(vpc.clone()),
+                read_only_rootfs: true,
+                extra_hosts: missing_hosts,
+                ..self.container_defaults()
+            })
+            .await?;
+        self.ui.status(format!("starting the task on {vpc}"));
+        self.engine.start_container(&task).await?;
+        let (task_outcome, report) = self.await_report(&task, options.timeout).await?;
+        Ok(Rehearsal {
+            image: image.to_owned(),
+            plan: plan.clone(),
+            without: options.without.iter().map(ToString::to_string).collect(),
+            environment,
+            task: task_outcome,
+            report,
+        })
+    }
+
+    fn container_defaults(&self) -> ContainerOptions {
+        ContainerOptions {
+            labels: self.labels(),
+            // The engine's DNS answers the stand-ins' aliases itself and
+            // forwards every other name to these servers: loopback inside
+            // the container, where nothing listens, so no lookup leaves the
+            // rehearsal, as no lookup leaves the isolated VPC.
+            dns: vec!["127.0.0.1".to_owned()],
+            ..ContainerOptions::default()
+        }
+    }
+
+    async fn network(&self, name: &str, subnet: Option<String>) -> Result<(), Error> {
+        self.engine
+            .create_network(&NetworkOptions {
+                name: name.to_owned(),
+                internal: true,
+                subnet,
+                labels: self.labels(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn create(&self, options: ContainerOptions) -> Result<String, Error> {
+        Ok(self.engine.create_container(&options).await?)
+    }
+
+    /// A stand-in endpoint: the isokit-service image in `standin` mode,
+    /// answering TLS on 443 as `host`.
+    async fn standin(
+        &self,
+        image: &str,
+        network: &str,
+        service: &str,
+        host: &str,
+        ca: &tls::RehearsalCa,
+    ) -> Result<String, Error> {
+        let leaf = ca.leaf(host)?;
+        let container = self
+            .create(ContainerOptions {
+                name: format!("{}-{}", self.id, service.replace('.', "-")),
+                image: image.to_owned(),
+                command: Some(vec!["standin".to_owned()]),
+                env: BTreeMap::from([
+                    ("ISOKIT_STANDIN_CERT_PEM".to_owned(), leaf.cert_pem),
+                    ("ISOKIT_STANDIN_KEY_PEM".to_owned(), leaf.key_pem),
+                ]),
+                network: Some(network.to_owned()),
+                network_aliases: vec![host.to_owned()],
+                read_only_rootfs: true,
+                ..self.container_defaults()
+            })
+            .await?;
+        self.engine.start_container(&container).await?;
+        Ok(container)
+    }
+
+    /// Waits for the stand-in's "listening" line, so that the task's first
+    /// round never races a stand-in still starting.
+    async fn wait_listening(&self, service: &str, container: &str) -> Result<(), Error> {
+        let mut seen = Vec::new();
+        let listening = async {
+            let mut logs = std::pin::pin!(self.engine.container_logs(container, true));
+            while let Some(piece) = logs.next().await {
+                let piece = piece?;
+                if piece.text.contains("listening on") {
+                    return Ok(true);
+                }
+                seen.push(piece.text);
+            }
+            Ok::<bool, Error>(false)
+        };
+        match tokio::time::timeout(STANDIN_START, listening).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Err(error)) => Err(error),
+            Ok(Ok(false)) | Err(_) => Err(Error::StandinSilent {
+                endpoint: service.to_owned(),
+                seconds: STANDIN_START.as_secs(),
+                tail: seen.concat(),
+            }),
+        }
+    }
+
+    /// Reads the task's output until its first round report, its exit, or
+    /// the time limit.
+    async fn await_report(
+        &self,
+        task: &str,
+        limit: Duration,
+    ) -> Result<(TaskOutcome, Option<Report>), Error> {
+        let mut tail = Tail::default();
+        let reading = async {
+            let mut logs = std::pin::pin!(self.engine.container_logs(task, true));
+            let mut pending = String::new();
+            while let Some(piece) = logs.next().await {
+                let piece = piece?;
+                pending.push_str(&piece.text);
+                while let Some(end) = pending.find('\n') {
+                    let line: String = pending.drain(..=end).collect();
+                    let line = line.trim_end();
+                    if piece.source == LogSource::Stdout
+                        && let Ok(parsed) = serde_json::from_str::<LogLine>(line)
+                        && let Some(report) = parsed.into_round()
+                    {
+                        return Ok(Some(report));
+                    }
+                    tail.push(line);
+                }
+            }
+            Ok::<_, Error>(None)
+        };
+        match tokio::time::timeout(limit, reading).await {
+            Ok(Ok(Some(report))) => Ok((TaskOutcome::Reported, Some(report))),
+            Ok(Ok(None)) => {
+                let code = self.engine.wait_container(task).await?;
+                Ok((
+                    TaskOutcome::Exited {
+                        code,
+                        last_output: tail.lines,
+                    },
+                    None,
+                ))
+            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => Ok((
+                TaskOutcome::Silent {
+                    seconds: limit.as_secs(),
+                    last_output: tail.lines,
+                },
+                None,
+            )),
+        }
+    }
+
+    /// Removes every container and network of this rehearsal.
+    async fn clear(&self) {
+        match self.engine.remove_labelled(&format!("{LABEL}={}", self.id)).await {
+            Ok((containers, networks)) => {
+                tracing::debug!(containers, networks, "removed the rehearsal");
+            }
+            Err(error) => self.ui.warn(format!(
+                "could not remove everything rehearsal {} created ({error}); remove what is left with \
+                 `docker rm -f $(docker ps -aq --filter label={LABEL}={id})` and \
+                 `docker network prune --filter label={LABEL}={id}`",
+                self.id,
+                id = self.id
+            )),
+        }
+    }
+}
+
+/// The last lines of output, for explaining a failure.
+#[derive(Debug, Default)]
+struct Tail {
+    lines: Vec<String>,
+}
+
+impl Tail {
+    fn push(&mut self, line: &str) {
+        if self.lines.len() == TAIL_LINES {
+            self.lines.remove(0);
+        }
+        self.lines.push(line.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(name: &str) -> Endpoint {
+        name.parse().expect("endpoint name")
+    }
+
+    #[test]
+    fn the_last_host_address_is_below_the_broadcast_address() {
+        assert_eq!(
+            last_host_address("10.0.128.0/18").as_deref(),
+            Some("10.0.191.254")
+        );
+        assert_eq!(
+            last_host_address("192.168.1.77/24").as_deref(),
+            Some("192.168.1.254")
+        );
+        for bad in ["10.0.0.0", "10.0.0.0/31", "10.0.0.0/x", "fd00::/64"] {
+            assert_eq!(last_host_address(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn missing_interface_endpoints_answer_public_and_gateways_answer_unrouted() {
+        let public =
+            missing_endpoint_address(&endpoint("ecr.dkr"), "10.0.128.0/18").expect("address");
+        assert_eq!(public, "203.0.113.10");
+        let unrouted = missing_endpoint_address(&endpoint("s3"), "10.0.128.0/18").expect("address");
+        assert_eq!(unrouted, "10.0.191.254");
+    }
+}

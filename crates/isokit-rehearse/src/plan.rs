@@ -1,0 +1,129 @@
+//! What a rehearsal mirrors: the endpoints, the subnet and the task's
+//! environment, read back from the deployed stack when there is one, and
+//! otherwise taken from the bundled templates: the same single source of
+//! truth either way, never a list of our own.
+
+use isokit_aws::{Aws, ImageUri};
+use isokit_endpoints::Endpoint;
+use isokit_stacks::{ParameterValues, StackSet};
+use serde::Serialize;
+
+use crate::{DEFAULT_SUBNET, Error, RehearseOptions};
+
+/// Where the plan came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanSource {
+    /// The outputs of this deployed stack.
+    Stack { name: String },
+    /// The templates bundled in isokit, with their default parameters.
+    Bundled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub source: PlanSource,
+    pub region: String,
+    pub account: String,
+    /// The rehearsal network's subnet: the first private subnet.
+    pub subnet: String,
+    pub vpc_cidr: String,
+    /// Endpoint service names, as the VPC stack creates them.
+    pub endpoints: Vec<String>,
+    /// The task definition's environment, filled in.
+    pub environment: Vec<(String, String)>,
+}
+
+impl Plan {
+    pub(crate) async fn resolve(
+        aws: &Aws,
+        uri: &ImageUri,
+        options: &RehearseOptions,
+    ) -> Result<Plan, Error> {
+        let stacks = StackSet::bundled();
+        let deployed = aws.stacks().describe(&options.stack_name).await?;
+        let from_stack = deployed.as_ref().and_then(|stack| {
+            let output = |name: &str| stack.outputs.get(name).cloned();
+            Some((
+                output("Endpoints")?,
+                output("VpcCidr")?,
+                output("PrivateSubnetCidrs")?,
+            ))
+        });
+        let (source, endpoints, vpc_cidr, subnet) = match from_stack {
+            Some((endpoints, vpc_cidr, subnets)) => {
+                let subnet = subnets
+                    .split(',')
+                    .map(str::trim)
+                    .find(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::BadStackOutput {
+                        output: "PrivateSubnetCidrs",
+                        value: subnets.clone(),
+                        reason: "it names no subnet".to_owned(),
+                    })?;
+                let endpoints = isokit_endpoints::parse_list(&endpoints).map_err(|err| {
+                    Error::BadStackOutput {
+                        output: "Endpoints",
+                        value: endpoints.clone(),
+                        reason: err.to_string(),
+                    }
+                })?;
+                (
+                    PlanSource::Stack {
+                        name: options.stack_name.clone(),
+                    },
+                    endpoints,
+                    vpc_cidr,
+                    subnet,
+                )
+            }
+            None => {
+                let network = stacks.network_plan()?;
+                let subnet = network
+                    .private_subnets
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| DEFAULT_SUBNET.to_owned());
+                (
+                    PlanSource::Bundled,
+                    stacks.endpoints(&ParameterValues::new())?,
+                    network.vpc_cidr,
+                    subnet,
+                )
+            }
+        };
+        // A subnet of the user's choosing is the whole of the miniature VPC.
+        let (subnet, vpc_cidr) = match &options.subnet {
+            Some(subnet) => (subnet.clone(), subnet.clone()),
+            None => (subnet, vpc_cidr),
+        };
+        let names: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
+        let values = ParameterValues::new()
+            .with("AWS::Region", aws.region())
+            .with("AWS::AccountId", uri.account.clone())
+            .with("Endpoints", names.join(","))
+            .with("VpcCidr", vpc_cidr.clone());
+        Ok(Plan {
+            source,
+            region: aws.region().to_owned(),
+            account: uri.account.clone(),
+            subnet,
+            vpc_cidr,
+            endpoints: names,
+            environment: stacks.task_environment(&values)?,
+        })
+    }
+
+    /// Each endpoint with the host name the task resolves for it.
+    pub fn hosts(&self) -> Vec<(Endpoint, String)> {
+        self.endpoints
+            .iter()
+            .filter_map(|name| name.parse::<Endpoint>().ok())
+            .map(|endpoint| {
+                let host = endpoint.hostname(&self.region, &self.account);
+                (endpoint, host)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,297 @@
+//! The command line, as clap parses it. Each command's raw arguments are
+//! turned into the owning library's options struct in `run.rs`, once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run containers on Amazon ECS inside a fully isolated VPC: no internet
+/// gateway, no NAT gateway, no public IP, only PrivateLink endpoints.
+///
+/// A typical session:
+///
+///   isokit push                              # build and push ./Dockerfile to ECR
+///   isokit deploy --image <printed URI>      # VPC, endpoints, cluster, service
+///   isokit rehearse --image <same URI>       # try the task offline, locally
+///   isokit teardown                          # remove it all
+///
+/// AWS settings come from the standard places (AWS_PROFILE, AWS_REGION,
+/// ~/.aws/config, AWS_ENDPOINT_URL); AWS_CA_BUNDLE adds trusted CAs; the
+/// Docker Engine is found through DOCKER_HOST.
+#[derive(Debug, Parser)]
+#[command(
+    name = "isokit",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    verbatim_doc_comment
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// How results are written on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, global = true)]
+    pub(crate) output: OutputFormat,
+
+    /// Print no progress on stderr, only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+
+    /// Log more on stderr (-v: isokit's steps, -vv: everything). ISOKIT_LOG
+    /// takes a full filter instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+
+    #[command(flatten)]
+    pub(crate) aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON document, for scripts.
+    Json,
+}
+
+/// The AWS settings every command shares. Anything not given comes from the
+/// standard chain: environment, ~/.aws/config and ~/.aws/credentials.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "AWS")]
+pub(crate) struct AwsArgs {
+    /// AWS region [default: AWS_REGION, or the profile's region]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub(crate) region: Option<String>,
+
+    /// Named profile from ~/.aws/config [default: AWS_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+
+    /// Send every AWS call to this URL instead of AWS's own endpoints
+    /// [default: AWS_ENDPOINT_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
+
+    /// PEM file of CA certificates to trust for AWS calls, beside the
+    /// system's (for TLS-inspecting proxies and private endpoints)
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_CA_BUNDLE",
+        value_name = "PEM",
+        hide_env_values = true
+    )]
+    pub(crate) ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    Push(PushArgs),
+    Deploy(DeployArgs),
+    Teardown(TeardownArgs),
+    Rehearse(RehearseArgs),
+    #[command(subcommand)]
+    Stacks(StacksCommand),
+}
+
+/// Build an image through the Docker Engine and push it to a private ECR
+/// repository, with a token from the AWS SDK: no credential helper, no
+/// `docker login`, nothing written to disk.
+///
+/// The repository is created when missing (scan on push, encrypted). The
+/// result is the image pinned by digest, ready for `isokit deploy --image`.
+/// When the repository already holds this image under this tag, nothing is
+/// pushed.
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// Build context directory; `.dockerignore` in it is honoured as Docker does.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub(crate) context: PathBuf,
+
+    /// Dockerfile to build, inside or outside the context [default: <context>/Dockerfile]
+    #[arg(short = 'f', long, value_name = "PATH")]
+    pub(crate) file: Option<PathBuf>,
+
+    /// ECR repository name.
+    #[arg(long, value_name = "NAME", default_value = "sample-app-repo")]
+    pub(crate) repo: String,
+
+    /// Image tag [default: `ctx-` and 12 hex digits of a digest of the build
+    /// inputs (context files, Dockerfile, build arguments, labels, target,
+    /// platform), so the same inputs always get the same tag]
+    #[arg(long, value_name = "TAG")]
+    pub(crate) tag: Option<String>,
+
+    /// Build only up to this stage of a multi-stage Dockerfile.
+    #[arg(long, value_name = "STAGE")]
+    pub(crate) target: Option<String>,
+
+    /// Build argument (repeatable).
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub(crate) build_args: Vec<String>,
+
+    /// Image label (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub(crate) labels: Vec<String>,
+
+    /// Target platform, such as linux/amd64 or linux/arm64 (Fargate runs both).
+    #[arg(long, value_name = "PLATFORM")]
+    pub(crate) platform: Option<String>,
+
+    /// Create the repository with immutable tags (an existing repository is left as it is).
+    #[arg(long)]
+    pub(crate) immutable_tags: bool,
+}
+
+/// Deploy the bundled stacks (isolated VPC with endpoints, ECS cluster,
+/// Fargate service) through `sam deploy`.
+///
+/// The image must already be in ECR; a tag is resolved to its digest so the
+/// task definition pins `repo@sha256:…` and a re-pushed tag really
+/// redeploys. A task that cannot start fails the deployment in minutes (the
+/// deployment circuit breaker rolls it back), not hours.
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// ECR image to run: <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag> or @sha256:…
+    #[arg(long, value_name = "URI")]
+    pub(crate) image: String,
+
+    #[command(flatten)]
+    pub(crate) stack: StackArgs,
+
+    /// Name of the ECS service.
+    #[arg(long, value_name = "NAME", default_value = "isokit-service")]
+    pub(crate) service_name: String,
+
+    /// Number of tasks to run.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub(crate) desired_count: u32,
+
+    /// Task CPU units (256 = 0.25 vCPU); must pair with --memory as Fargate allows.
+    #[arg(long, value_name = "UNITS", default_value_t = 256)]
+    pub(crate) cpu: u32,
+
+    /// Task memory in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    pub(crate) memory: u32,
+
+    /// Also create the ecs, ecs-agent and ecs-telemetry endpoints that EC2
+    /// container instances need.
+    #[arg(long)]
+    pub ec2: bool,
+
+    /// Allow ECS Exec into the tasks (through the ssmmessages endpoint).
+    #[arg(long)]
+    pub(crate) enable_exec: bool,
+
+    /// Days to keep the service's logs.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub(crate) log_retention_days: u32,
+
+    /// S3 bucket for SAM's packaged templates [default: SAM's managed bucket (--resolve-s3)]
+    #[arg(long, value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// Deploy templates from this folder instead of the bundled ones (see `isokit stacks export`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) stacks_dir: Option<PathBuf>,
+
+    /// Extra template parameter (repeatable), passed to `sam deploy --parameter-overrides`.
+    #[arg(long = "parameter", value_name = "KEY=VALUE")]
+    pub(crate) parameters: Vec<String>,
+}
+
+/// Which stack, and which SAM CLI runs it.
+#[derive(Debug, Args)]
+pub(crate) struct StackArgs {
+    /// CloudFormation stack name.
+    #[arg(long, value_name = "NAME", default_value = "isolated-vpc-environment")]
+    pub(crate) stack_name: String,
+
+    /// The SAM CLI to run [default: ISOKIT_SAM, then `sam` on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) sam: Option<PathBuf>,
+}
+
+/// Remove the deployed stacks with `sam delete`; optionally the ECR
+/// repository too. A stack that does not exist is not an error.
+#[derive(Debug, Args)]
+pub(crate) struct TeardownArgs {
+    #[command(flatten)]
+    pub(crate) stack: StackArgs,
+
+    /// Also delete this ECR repository and every image in it.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) delete_repo: Option<String>,
+
+    /// Do not ask before deleting the repository.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
+}
+
+/// Run a task image on the local Docker Engine inside a network built like
+/// the isolated VPC, and report what the task sees.
+///
+/// The image is pulled from ECR with an SDK token; an internal network
+/// mirrors the private subnet; stand-in endpoints answer TLS on 443 under
+/// exactly the names of the endpoints the VPC stack creates, with
+/// certificates from a CA made for this rehearsal. Everything created is
+/// removed afterwards, also on failure and on Ctrl-C.
+#[derive(Debug, Args)]
+pub(crate) struct RehearseArgs {
+    /// ECR image to run: <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag> or @sha256:…
+    #[arg(long, value_name = "URI")]
+    pub(crate) image: String,
+
+    /// Leave this endpoint's stand-in out, to see what the task does
+    /// without it (repeatable).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub(crate) without: Vec<String>,
+
+    /// Deployed stack to mirror (its endpoints and subnet), when it exists.
+    #[arg(long, value_name = "NAME", default_value = "isolated-vpc-environment")]
+    pub(crate) stack_name: String,
+
+    /// Subnet of the rehearsal network [default: the deployed stack's first
+    /// private subnet, else 10.0.128.0/18]
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) subnet: Option<String>,
+
+    /// Image of the stand-in endpoints: an isokit-service image, which has a
+    /// `standin` mode [default: the image under rehearsal when it is one,
+    /// else isokit-service:<isokit version>]
+    #[arg(long, value_name = "IMAGE")]
+    pub(crate) standin_image: Option<String>,
+
+    /// How long to wait for the task's first report.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub(crate) timeout: String,
+}
+
+/// The bundled CloudFormation templates.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StacksCommand {
+    /// Write the bundled templates to a folder, to customise and deploy with --stacks-dir.
+    Export {
+        /// Folder to write parent.yml, isolated-vpc.yml, cluster.yml and private-service.yml into.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Overwrite templates already there.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check templates for anything that breaks isolation: internet or NAT
+    /// gateways, public IPs, routes to 0.0.0.0/0, missing endpoints.
+    Audit {
+        /// Audit the templates in this folder instead of the bundled ones.
+        #[arg(long, value_name = "DIR")]
+        stacks_dir: Option<PathBuf>,
+    },
+}

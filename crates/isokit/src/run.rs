@@ -1,0 +1,128 @@
+//! Each command: raw arguments resolved into the library's options, the
+//! library called, the result rendered.
+
+use std::error::Error;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use isokit_aws::{Aws, AwsSettings};
+use isokit_ui::{Style, Ui};
+
+use crate::cli::{Cli, Command, GlobalArgs, StacksCommand, TeardownArgs};
+use crate::output::{Render, emit};
+use crate::render::{AuditResult, Exported};
+
+pub(crate) type Failure = Box<dyn Error + Send + Sync>;
+
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let global = &cli.global;
+    let ui = Ui::new(if global.quiet {
+        Style::Quiet
+    } else {
+        Style::detect()
+    });
+    match cli.command {
+        Command::Push(args) => {
+            let aws = load_aws(global).await?;
+            let options = crate::args::push_options(args)?;
+            let pushed = isokit_push::push(&aws, &options, &ui).await?;
+            ui.status(crate::render::push_summary(&pushed));
+            finish(global, &pushed)
+        }
+        Command::Deploy(args) => {
+            let aws = load_aws(global).await?;
+            let options = crate::args::deploy_options(args, global);
+            let deployment = isokit_deploy::deploy(&aws, &options, &ui).await?;
+            finish(global, &deployment)
+        }
+        Command::Teardown(args) => {
+            let aws = load_aws(global).await?;
+            confirm_repository_deletion(&args)?;
+            let options = crate::args::teardown_options(args, global);
+            let teardown = isokit_deploy::teardown(&aws, &options, &ui).await?;
+            finish(global, &teardown)
+        }
+        Command::Rehearse(args) => {
+            let aws = load_aws(global).await?;
+            let options = crate::args::rehearse_options(args)?;
+            let rehearsal = isokit_rehearse::rehearse(&aws, &options, &ui).await?;
+            emit(global.output, &rehearsal)?;
+            // A rehearsal that ran but found the task unhealthy or not
+            // isolated is a result, not an error: distinct exit code 3.
+            Ok(if rehearsal.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+        Command::Stacks(StacksCommand::Export { dir, force }) => {
+            let written = isokit_stacks::StackSet::bundled().export(&dir, force)?;
+            finish(
+                global,
+                &Exported {
+                    dir,
+                    files: written,
+                },
+            )
+        }
+        Command::Stacks(StacksCommand::Audit { stacks_dir }) => {
+            let stacks = match &stacks_dir {
+                Some(dir) => isokit_stacks::StackSet::from_dir(dir)?,
+                None => isokit_stacks::StackSet::bundled(),
+            };
+            let result = AuditResult::new(stacks_dir, stacks.audit()?);
+            emit(global.output, &result)?;
+            Ok(if result.findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+    }
+}
+
+fn finish(global: &GlobalArgs, result: &impl Render) -> Result<ExitCode, Failure> {
+    emit(global.output, result)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The one place the shared AWS settings are resolved.
+async fn load_aws(global: &GlobalArgs) -> Result<Aws, Failure> {
+    let settings = AwsSettings {
+        region: global.aws.region.clone(),
+        profile: global.aws.profile.clone(),
+        endpoint_url: global.aws.endpoint_url.clone(),
+        ca_bundle: global
+            .aws
+            .ca_bundle
+            .clone()
+            .filter(|path| !path.as_os_str().is_empty()),
+    };
+    Ok(Aws::load(&settings).await?)
+}
+
+/// Deleting a repository deletes every image in it: ask first, unless told
+/// not to. Without a terminal to ask on, refuse rather than guess.
+fn confirm_repository_deletion(args: &TeardownArgs) -> Result<(), Failure> {
+    let Some(repository) = &args.delete_repo else {
+        return Ok(());
+    };
+    if args.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "not deleting ECR repository {repository} without confirmation: pass --yes to delete it and every image in it"
+        )
+        .into());
+    }
+    eprint!("Delete ECR repository {repository} and every image in it? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(format!("kept ECR repository {repository}; nothing was deleted").into())
+    }
+}
