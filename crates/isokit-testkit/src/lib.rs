@@ -1,10 +1,16 @@
 //! Test support shared by the integration tests: finding the local AWS that
-//! `scripts/local-aws` runs, and naming things so that tests running at the
-//! same time never collide. Never a dependency of the product.
+//! `scripts/local-aws` runs, running the real `isokit` binary against it,
+//! asking standard clients (the AWS CLI, curl) what the emulated AWS holds,
+//! and naming things so that tests running at the same time never collide.
+//! Never a dependency of the product.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
 
 const HOW_TO_START: &str = "the local AWS is not in this environment: start it with \
     `scripts/local-aws up && eval \"$(scripts/local-aws env)\"`, or run the whole suite with `scripts/test`";
@@ -52,11 +58,234 @@ impl LocalAws {
     pub fn token_password(&self) -> String {
         format!("{}-auth-token", self.account)
     }
+
+    /// The token as GetAuthorizationToken returns it: base64 of `AWS:password`.
+    pub fn token(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", self.token_password()))
+    }
+
+    /// Panics if the ECR token, in either form, appears in `text`.
+    pub fn assert_no_token(&self, what: &str, text: &str) {
+        for secret in [self.token(), self.token_password()] {
+            assert!(
+                !text.contains(&secret),
+                "the ECR token appears in {what}:\n{text}"
+            );
+        }
+    }
+
+    /// Runs the AWS CLI of the local AWS's virtualenv and parses its JSON
+    /// answer; panics, with its error, when it fails.
+    pub fn aws(&self, args: &[&str]) -> serde_json::Value {
+        let output = Command::new("aws")
+            .args(args)
+            .args(["--output", "json"])
+            .output()
+            .unwrap_or_else(|err| {
+                panic!("cannot run the AWS CLI (is the local AWS's PATH set?): {err}")
+            });
+        assert!(
+            output.status.success(),
+            "aws {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if output.stdout.iter().all(u8::is_ascii_whitespace) {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+            panic!(
+                "aws {} printed no JSON ({err}): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+
+    /// The digest the registry serves for `repository:tag` (its
+    /// `Docker-Content-Digest`), asked with curl and the token, or `None`
+    /// when it holds no such manifest.
+    pub fn registry_digest(&self, repository: &str, tag: &str) -> Option<String> {
+        let url = format!(
+            "https://{}/v2/{repository}/manifests/{tag}",
+            self.registry()
+        );
+        // The credentials reach curl on stdin, never on its command line.
+        let mut child = Command::new("curl")
+            .args(["-sS", "-I", "--cacert"])
+            .arg(&self.ca_bundle)
+            .args([
+                "-H",
+                "Accept: application/vnd.docker.distribution.manifest.v2+json",
+                "-H",
+                "Accept: application/vnd.oci.image.manifest.v1+json",
+                "-K",
+                "-",
+                &url,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run curl");
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().expect("curl's stdin");
+            writeln!(stdin, "user = \"AWS:{}\"", self.token_password()).expect("write to curl");
+        }
+        let output = child.wait_with_output().expect("curl finishes");
+        let headers = String::from_utf8_lossy(&output.stdout);
+        if !headers.starts_with("HTTP/1.1 200") && !headers.starts_with("HTTP/2 200") {
+            return None;
+        }
+        headers.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("docker-content-digest")
+                .then(|| value.trim().to_owned())
+        })
+    }
+}
+
+/// What a run of the `isokit` binary left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Panics, showing the run, unless it exited 0.
+    pub fn assert_success(&self) -> &Run {
+        assert!(self.success(), "isokit failed: {self:#?}");
+        self
+    }
+
+    /// Panics unless it failed with an `error:` line on stderr that contains
+    /// `needle`, nothing on stdout, and no backtrace.
+    pub fn assert_error(&self, needle: &str) -> &Run {
+        assert!(
+            !self.success(),
+            "isokit succeeded, expected an error containing {needle:?}: {self:#?}"
+        );
+        assert!(self.stderr.contains("error: "), "no error line: {self:#?}");
+        assert!(
+            self.stderr.contains(needle),
+            "expected {needle:?} in stderr: {self:#?}"
+        );
+        assert!(
+            self.stdout.trim().is_empty(),
+            "an error printed a result: {self:#?}"
+        );
+        assert!(
+            !self.stderr.contains("stack backtrace"),
+            "a backtrace reached the user: {self:#?}"
+        );
+        self
+    }
+
+    /// The JSON document printed with `--output json`.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {self:#?}"))
+    }
+}
+
+/// The `isokit` binary under test, run with an empty `HOME` of its own so
+/// that a test can prove nothing was written there.
+#[derive(Debug)]
+pub struct Isokit {
+    program: PathBuf,
+    home: tempfile::TempDir,
+    current_dir: Option<PathBuf>,
+    env: Vec<(String, Option<String>)>,
+}
+
+impl Isokit {
+    /// `program` is `env!("CARGO_BIN_EXE_isokit")` of the calling test.
+    pub fn new(program: impl Into<PathBuf>) -> Isokit {
+        Isokit {
+            program: program.into(),
+            home: tempfile::tempdir().expect("temporary HOME"),
+            current_dir: None,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Isokit {
+        self.current_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets a variable for every run.
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> Isokit {
+        self.env.push((name.to_owned(), Some(value.into())));
+        self
+    }
+
+    /// Removes an inherited variable for every run.
+    pub fn env_remove(mut self, name: &str) -> Isokit {
+        self.env.push((name.to_owned(), None));
+        self
+    }
+
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(&self.program);
+        command
+            .args(args)
+            .env("HOME", self.home.path())
+            .env_remove("RUST_BACKTRACE");
+        if let Some(dir) = &self.current_dir {
+            command.current_dir(dir);
+        }
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let output = command.output().expect("run isokit");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Every file and folder under the run's HOME, relative to it.
+    pub fn home_contents(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, root: &Path, found: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                found.push(path.strip_prefix(root).unwrap_or(&path).to_owned());
+                if path.is_dir() {
+                    walk(&path, root, found);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(self.home.path(), self.home.path(), &mut found);
+        found
+    }
 }
 
 /// A name no other test, in this process or another, is using right now:
 /// `<prefix>-<pid>-<counter><time>`, lower-case so that it is a valid
-/// repository, container or network name.
+/// repository, container, network or stack name.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -82,5 +311,24 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, a.to_ascii_lowercase());
         assert!(a.starts_with("it-"));
+    }
+
+    #[test]
+    fn the_token_is_base64_of_user_and_password() {
+        let local = LocalAws {
+            endpoint_url: String::new(),
+            ca_bundle: PathBuf::new(),
+            region: "eu-west-1".into(),
+            account: "210987654321".into(),
+            state_dir: PathBuf::new(),
+        };
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(local.token())
+            .expect("base64");
+        assert_eq!(decoded, b"AWS:210987654321-auth-token");
+        assert_eq!(
+            local.registry(),
+            "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
+        );
     }
 }
