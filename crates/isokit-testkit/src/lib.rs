@@ -332,3 +332,25 @@ mod tests {
         );
     }
 }
+
+/// The repository's root: the build context of the top-level `Dockerfile`.
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const HOW_TO_BUILD_THE_SERVICE: &str = "these tests need the isokit-service image: build it with \
+    `export ISOKIT_SERVICE_IMAGE=$(scripts/build-service-image)`, or run the whole suite with `scripts/test`";
+
+/// The isokit-service image the tests use as a task and as stand-ins, named
+/// by `ISOKIT_SERVICE_IMAGE` (scripts/test builds it and sets it), with its
+/// binary staged at `dist/isokit-service` so that the top-level Dockerfile
+/// builds. Panics with instructions otherwise.
+pub fn service_image() -> String {
+    let image = std::env::var("ISOKIT_SERVICE_IMAGE")
+        .unwrap_or_else(|_| panic!("{HOW_TO_BUILD_THE_SERVICE} (ISOKIT_SERVICE_IMAGE is not set)"));
+    assert!(
+        repository_root().join("dist/isokit-service").is_file(),
+        "{HOW_TO_BUILD_THE_SERVICE} (dist/isokit-service is missing)"
+    );
+    image
+}
