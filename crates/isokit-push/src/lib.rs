@@ -9,9 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use isokit_aws::{Aws, ImageReference, RepositorySettings, validate_repository_name, validate_tag};
+use isokit_aws::{
+    Aws, Ecr, EcrImage, ImageReference, RepositorySettings, validate_repository_name, validate_tag,
+};
 use isokit_context::{BuildContext, ContextOptions};
 use isokit_engine::{BuildOptions, Engine, RegistryCredentials, RetryPolicy};
 use isokit_ui::Ui;
@@ -202,19 +204,50 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
             ui,
         )
         .await?;
+    let recorded = await_in_ecr(&ecr, &options.repository, &outcome.digest).await?;
+    if recorded.is_none() {
+        ui.warn(format!(
+            "the registry took {tagged_uri}, but the ECR API does not list {} yet",
+            outcome.digest
+        ));
+    }
     Ok(Pushed {
         repository: options.repository.clone(),
         tag,
         image_uri: format!("{repository_uri}@{}", outcome.digest),
         digest: outcome.digest,
         tagged_uri,
-        size: Some(outcome.size),
+        size: recorded
+            .and_then(|image| image.size_bytes)
+            .and_then(|s| u64::try_from(s).ok()),
         layers_pushed: outcome.layers_pushed,
         layers_skipped: outcome.layers_skipped,
         already_present: false,
         repository_created,
         duration_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// How long a pushed image may take to show in the ECR API.
+const ECR_LISTING_WAIT: Duration = Duration::from_secs(10);
+
+/// The pushed image as the ECR API describes it. The push is only done
+/// when `isokit deploy` can find it there; ECR lists an image as soon as
+/// its manifest is in, so this is normally one call.
+async fn await_in_ecr(
+    ecr: &Ecr,
+    repository: &str,
+    digest: &str,
+) -> Result<Option<EcrImage>, Error> {
+    let reference = ImageReference::Digest(digest.to_owned());
+    let deadline = Instant::now() + ECR_LISTING_WAIT;
+    loop {
+        match ecr.find_image(repository, &reference).await? {
+            Some(image) => return Ok(Some(image)),
+            None if Instant::now() >= deadline => return Ok(None),
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// `ctx-` and 12 hex digits of a digest over everything that decides the
