@@ -28,11 +28,13 @@ use serde::Serialize;
 pub use plan::{Plan, PlanSource};
 
 /// The label every container and network of one rehearsal carries.
-const LABEL: &str = "dev.isokit.rehearsal";
+pub const LABEL: &str = "dev.isokit.rehearsal";
 /// The subnet rehearsals use when no deployed stack says otherwise.
 pub const DEFAULT_SUBNET: &str = "10.0.128.0/18";
 /// How long a stand-in may take to start listening.
 const STANDIN_START: Duration = Duration::from_secs(20);
+/// How long a rehearsal waits for another one to free its subnet.
+const SUBNET_WAIT: Duration = Duration::from_secs(180);
 /// Output lines kept to explain a task that failed or stayed silent.
 const TAIL_LINES: usize = 20;
 
@@ -76,6 +78,13 @@ pub enum Error {
     #[error("the subnet {0} is not an IPv4 CIDR with room for containers (such as 10.0.128.0/18)")]
     BadSubnet(String),
 
+    #[error(
+        "the subnet {subnet} stayed taken by another network on this engine for {seconds} s: pass \
+         --subnet, or remove the network that holds it (`docker network ls`; rehearsals label theirs \
+         {LABEL})"
+    )]
+    SubnetTaken { subnet: String, seconds: u64 },
+
     #[error("interrupted: the rehearsal's containers and networks were removed")]
     Interrupted,
 }
@@ -100,6 +109,9 @@ pub struct RehearseOptions {
 /// What a rehearsal found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rehearsal {
+    /// The label value every container and network of this rehearsal
+    /// carried (`dev.isokit.rehearsal=<id>`).
+    pub id: String,
     /// The image that ran, pinned by digest.
     pub image: String,
     pub plan: Plan,
@@ -305,6 +317,7 @@ impl Stage<'_> {
         self.engine.start_container(&task).await?;
         let (task_outcome, report) = self.await_report(&task, options.timeout).await?;
         Ok(Rehearsal {
+            id: self.id.to_owned(),
             image: image.to_owned(),
             plan: plan.clone(),
             without: options.without.iter().map(ToString::to_string).collect(),
@@ -326,16 +339,42 @@ impl Stage<'_> {
         }
     }
 
+    /// Creates an internal network. Two rehearsals mirroring the same subnet
+    /// cannot run side by side on one engine, so a rehearsal whose subnet
+    /// is taken waits for it, as in a queue.
     async fn network(&self, name: &str, subnet: Option<String>) -> Result<(), Error> {
-        self.engine
-            .create_network(&NetworkOptions {
-                name: name.to_owned(),
-                internal: true,
-                subnet,
-                labels: self.labels(),
-            })
-            .await?;
-        Ok(())
+        let options = NetworkOptions {
+            name: name.to_owned(),
+            internal: true,
+            subnet,
+            labels: self.labels(),
+        };
+        let deadline = tokio::time::Instant::now() + SUBNET_WAIT;
+        let mut announced = false;
+        loop {
+            match self.engine.create_network(&options).await {
+                Ok(_) => return Ok(()),
+                Err(isokit_engine::EngineError::Daemon { message, .. })
+                    if message.contains("overlaps") =>
+                {
+                    let subnet = options.subnet.as_deref().unwrap_or("its subnet");
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(Error::SubnetTaken {
+                            subnet: subnet.to_owned(),
+                            seconds: SUBNET_WAIT.as_secs(),
+                        });
+                    }
+                    if !announced {
+                        self.ui.status(format!(
+                            "waiting: another network on this engine uses {subnet} (another rehearsal?)"
+                        ));
+                        announced = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     async fn create(&self, options: ContainerOptions) -> Result<String, Error> {

@@ -1,0 +1,379 @@
+//! `isokit rehearse` through the binary, on the real engine: the service
+//! image pulled from the local ECR with an SDK token, run on an internal
+//! network beside TLS stand-ins for its endpoints, its report read back;
+//! left-out endpoints, images that exit or stay silent, bad input, Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use isokit_testkit::{Isokit, LocalAws, Run, repository_root, service_image, unique_name};
+
+const LABEL: &str = "dev.isokit.rehearsal";
+
+/// An ECR repository made for one test, deleted afterwards.
+struct Repository<'a> {
+    isokit: &'a Isokit,
+    name: String,
+}
+
+impl Drop for Repository<'_> {
+    fn drop(&mut self) {
+        let _ = self.isokit.run([
+            "teardown",
+            "--stack-name",
+            &unique_name("none"),
+            "--delete-repo",
+            &self.name,
+            "--yes",
+        ]);
+    }
+}
+
+impl Repository<'_> {
+    /// Pushes the image of `context` (the repository root: the service) and
+    /// returns its pinned URI.
+    fn push(&self, context: &Path) -> String {
+        let run = self.isokit.run([
+            "push".as_ref(),
+            "--context".as_ref(),
+            context.as_os_str(),
+            "--repo".as_ref(),
+            self.name.as_ref(),
+            "--output".as_ref(),
+            "json".as_ref(),
+        ]);
+        run.assert_success();
+        run.json()["image_uri"]
+            .as_str()
+            .expect("image_uri")
+            .to_owned()
+    }
+}
+
+fn rehearse(isokit: &Isokit, image: &str, extra: &[&str]) -> Run {
+    let standin = service_image();
+    let mut args = vec![
+        "rehearse",
+        "--image",
+        image,
+        "--standin-image",
+        &standin,
+        "--output",
+        "json",
+    ];
+    // A stack that does not exist: the plan comes from the bundled templates.
+    let stack = unique_name("no-such-stack");
+    args.extend(["--stack-name", &stack]);
+    args.extend(extra);
+    isokit.run(args)
+}
+
+/// Containers and networks still labelled with this rehearsal's ID.
+fn leftovers(id: &str) -> Vec<String> {
+    let filter = format!("label={LABEL}={id}");
+    let mut found = Vec::new();
+    for listing in [
+        vec!["ps", "-aq", "--filter", &filter],
+        vec!["network", "ls", "-q", "--filter", &filter],
+    ] {
+        let output = Command::new("docker")
+            .args(&listing)
+            .output()
+            .expect("docker lists");
+        found.extend(
+            String::from_utf8_lossy(&output.stdout)
+                .split_whitespace()
+                .map(str::to_owned),
+        );
+    }
+    found
+}
+
+/// A build context with a static busybox as its only program, started as
+/// `busybox <args>`: an image that is not isokit-service.
+fn busybox_context(args: &[&str]) -> tempfile::TempDir {
+    let busybox = Path::new("/bin/busybox");
+    assert!(
+        busybox.is_file(),
+        "these tests need a static busybox: apt-get install busybox-static (scripts/test does)"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(busybox, dir.path().join("busybox")).expect("copy busybox");
+    let entrypoint: Vec<String> = std::iter::once("/busybox")
+        .chain(args.iter().copied())
+        .map(|a| format!("{a:?}"))
+        .collect();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /busybox\nENTRYPOINT [{}]\n",
+            entrypoint.join(", ")
+        ),
+    )
+    .expect("write Dockerfile");
+    dir
+}
+
+#[test]
+fn the_service_rehearses_green_on_the_bundled_plan_and_leaves_nothing() {
+    let local = LocalAws::require();
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
+    let repository = Repository {
+        isokit: &isokit,
+        name: unique_name("isokit-rehearse"),
+    };
+    let image = repository.push(&repository_root());
+
+    let run = rehearse(&isokit, &image, &[]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let rehearsal = run.json();
+    assert_eq!(rehearsal["plan"]["source"]["kind"], "bundled");
+    assert_eq!(rehearsal["plan"]["subnet"], "10.0.128.0/18");
+    assert_eq!(
+        rehearsal["environment"]["ISOKIT_ENDPOINTS"],
+        "ecr.api,ecr.dkr,s3,logs,secretsmanager,ssm,ssmmessages"
+    );
+    assert_eq!(
+        rehearsal["environment"]["ISOKIT_ACCOUNT"],
+        local.account.as_str()
+    );
+    let report = &rehearsal["report"];
+    assert_eq!(
+        (&report["healthy"], &report["isolated"]),
+        (&true.into(), &true.into()),
+        "{report:#}"
+    );
+    for endpoint in report["endpoints"].as_array().expect("endpoints") {
+        let steps: Vec<&str> = endpoint["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter_map(|s| s["step"].as_str())
+            .collect();
+        assert_eq!(
+            steps,
+            ["dns", "tcp", "tls"],
+            "every step ran for {}",
+            endpoint["service"]
+        );
+        for address in endpoint["addresses"].as_array().expect("addresses") {
+            assert!(
+                address.as_str().is_some_and(|a| a.starts_with("10.0.1")),
+                "{endpoint:#}"
+            );
+        }
+    }
+    let egress = report["egress"].as_array().expect("egress");
+    assert!(
+        !egress.is_empty() && egress.iter().all(|probe| probe["reachable"] == false),
+        "{report:#}"
+    );
+    assert_eq!(
+        leftovers(rehearsal["id"].as_str().expect("id")),
+        Vec::<String>::new()
+    );
+    local.assert_no_token("stderr", &run.stderr);
+    assert!(isokit.home_contents().is_empty(), "isokit wrote under HOME");
+}
+
+#[test]
+fn left_out_endpoints_fail_as_they_would_in_a_vpc_without_them() {
+    let _local = LocalAws::require();
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
+    let repository = Repository {
+        isokit: &isokit,
+        name: unique_name("isokit-rehearse"),
+    };
+    let image = repository.push(&repository_root());
+
+    let run = rehearse(
+        &isokit,
+        &image,
+        &["--without", "ecr.dkr", "--without", "s3"],
+    );
+    assert_eq!(
+        run.code,
+        Some(3),
+        "a rehearsal that finds problems exits 3: {run:#?}"
+    );
+    let rehearsal = run.json();
+    let report = &rehearsal["report"];
+    let failure = |service: &str| {
+        report["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .iter()
+            .find(|e| e["service"] == service)
+            .map(|e| e["failure"].clone())
+            .expect("the endpoint is reported")
+    };
+    let ecr = failure("ecr.dkr");
+    assert_eq!(ecr["step"], "dns");
+    assert!(
+        ecr["cause"].as_str().is_some_and(
+            |c| c.contains("public address") && c.contains("interface endpoint is missing")
+        ),
+        "{ecr:#}"
+    );
+    let s3 = failure("s3");
+    assert_eq!(s3["step"], "tcp");
+    assert!(
+        s3["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("gateway endpoint")),
+        "{s3:#}"
+    );
+    let failing = report["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .filter(|e| e["ok"] == false)
+        .count();
+    assert_eq!(failing, 2, "only the left-out endpoints fail: {report:#}");
+    assert!(
+        run.stderr.contains("leaving out the ecr.dkr stand-in"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        leftovers(rehearsal["id"].as_str().expect("id")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn images_that_exit_or_never_report_are_described() {
+    let _local = LocalAws::require();
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
+    let repository = Repository {
+        isokit: &isokit,
+        name: unique_name("isokit-rehearse"),
+    };
+
+    let exits = busybox_context(&["false"]);
+    let image = repository.push(exits.path());
+    let run = rehearse(&isokit, &image, &[]);
+    assert_eq!(run.code, Some(3), "{run:#?}");
+    let task = &run.json()["task"];
+    assert_eq!(
+        (&task["state"], &task["code"]),
+        (&"exited".into(), &1.into()),
+        "{task:#}"
+    );
+
+    let silent = busybox_context(&["sleep", "600"]);
+    let image = repository.push(silent.path());
+    let run = rehearse(&isokit, &image, &["--timeout", "3s"]);
+    assert_eq!(run.code, Some(3), "{run:#?}");
+    let rehearsal = run.json();
+    assert_eq!(rehearsal["task"]["state"], "silent");
+    assert_eq!(
+        leftovers(rehearsal["id"].as_str().expect("id")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn ctrl_c_removes_everything_the_rehearsal_made() {
+    let local = LocalAws::require();
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
+    let repository = Repository {
+        isokit: &isokit,
+        name: unique_name("isokit-rehearse"),
+    };
+    let silent = busybox_context(&["sleep", "600"]);
+    let image = repository.push(silent.path());
+
+    let standin = service_image();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isokit"))
+        .args([
+            "rehearse",
+            "--image",
+            &image,
+            "--standin-image",
+            &standin,
+            "--timeout",
+            "300s",
+        ])
+        .args(["--stack-name", &unique_name("no-such-stack")])
+        .env("HOME", isokit.home())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start isokit");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    let mut id = None;
+    let mut line = String::new();
+    while stderr.read_line(&mut line).expect("read stderr") > 0 {
+        seen.push_str(&line);
+        if let Some(rest) = line.strip_prefix("creating network ") {
+            id = rest
+                .split_whitespace()
+                .next()
+                .and_then(|vpc| vpc.strip_suffix("-vpc"))
+                .map(str::to_owned);
+        }
+        if line.starts_with("starting the task") {
+            break;
+        }
+        line.clear();
+    }
+    let id = id.unwrap_or_else(|| panic!("no network was announced:\n{seen}"));
+    assert!(
+        !leftovers(&id).is_empty(),
+        "the rehearsal runs before it is interrupted"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("isokit stops");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read stderr");
+    assert!(!status.success(), "an interrupted rehearsal fails");
+    assert!(rest.contains("interrupted"), "{seen}{rest}");
+    assert_eq!(
+        leftovers(&id),
+        Vec::<String>::new(),
+        "everything is removed"
+    );
+    local.assert_no_token("stderr", &rest);
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_runs() {
+    let _local = LocalAws::require();
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
+    let repository = Repository {
+        isokit: &isokit,
+        name: unique_name("isokit-rehearse"),
+    };
+    let image = repository.push(&repository_root());
+
+    rehearse(&isokit, &image, &["--without", "ecr.dkrr"])
+        .assert_error("it has: ecr.api, ecr.dkr, s3");
+    rehearse(&isokit, &image, &["--without", "Not An Endpoint"])
+        .assert_error("is not an endpoint service name");
+    rehearse(&isokit, &image, &["--timeout", "soon"]).assert_error("--timeout soon");
+    rehearse(&isokit, "docker.io/library/busybox:1", &[])
+        .assert_error("is not an ECR image reference");
+    let missing = image
+        .split('@')
+        .next()
+        .map(|repo| format!("{repo}:no-such-tag"))
+        .expect("uri");
+    rehearse(&isokit, &missing, &[]).assert_error("not in ECR repository");
+    let run = isokit.run([
+        "rehearse",
+        "--image",
+        &image,
+        "--standin-image",
+        "isokit-missing:0",
+        "--stack-name",
+        &unique_name("none"),
+    ]);
+    run.assert_error("the stand-in image isokit-missing:0 is not in the Docker engine");
+}
