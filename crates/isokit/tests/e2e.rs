@@ -102,15 +102,19 @@ fn push_deploy_rehearse_and_teardown_from_one_image() {
     }
 
     // Rehearse the task against the deployed stack's endpoints: all green.
-    let rehearsal = step(&[
-        "rehearse",
-        "--image",
-        &image,
-        "--stack-name",
-        &cleanup.stack,
-        "--standin-image",
-        &standin_image,
-    ]);
+    let rehearse_args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "rehearse",
+            "--image",
+            image.as_str(),
+            "--stack-name",
+            cleanup.stack.as_str(),
+        ];
+        args.extend(["--standin-image", standin_image.as_str()]);
+        args.extend_from_slice(extra);
+        args
+    };
+    let rehearsal = step(&rehearse_args(&[]));
     assert_eq!(
         rehearsal.code,
         Some(0),
@@ -135,17 +139,7 @@ fn push_deploy_rehearse_and_teardown_from_one_image() {
     }
 
     // Without ecr.dkr, the report names it and says what to create.
-    let without = step(&[
-        "rehearse",
-        "--image",
-        &image,
-        "--stack-name",
-        &cleanup.stack,
-        "--standin-image",
-        &standin_image,
-        "--without",
-        "ecr.dkr",
-    ]);
+    let without = step(&rehearse_args(&["--without", "ecr.dkr"]));
     assert_eq!(
         without.code,
         Some(3),

@@ -30,7 +30,14 @@ impl Drop for Repository<'_> {
     }
 }
 
-impl Repository<'_> {
+impl<'a> Repository<'a> {
+    fn new(isokit: &'a Isokit) -> Repository<'a> {
+        Repository {
+            isokit,
+            name: unique_name("isokit-rehearse"),
+        }
+    }
+
     /// Pushes the image of `context` (the repository root: the service) and
     /// returns its pinned URI.
     fn push(&self, context: &Path) -> String {
@@ -90,6 +97,16 @@ fn leftovers(id: &str) -> Vec<String> {
     found
 }
 
+/// Panics unless every container and network of the rehearsal is gone.
+fn assert_nothing_left(rehearsal: &serde_json::Value) {
+    let id = rehearsal["id"].as_str().expect("the rehearsal's id");
+    assert_eq!(
+        leftovers(id),
+        Vec::<String>::new(),
+        "rehearsal {id} left these behind"
+    );
+}
+
 /// A build context with a static busybox as its only program, started as
 /// `busybox <args>`: an image that is not isokit-service.
 fn busybox_context(args: &[&str]) -> tempfile::TempDir {
@@ -119,10 +136,7 @@ fn busybox_context(args: &[&str]) -> tempfile::TempDir {
 fn the_service_rehearses_green_on_the_bundled_plan_and_leaves_nothing() {
     let local = LocalAws::require();
     let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
-    let repository = Repository {
-        isokit: &isokit,
-        name: unique_name("isokit-rehearse"),
-    };
+    let repository = Repository::new(&isokit);
     let image = repository.push(&repository_root());
 
     let run = rehearse(&isokit, &image, &[]);
@@ -169,10 +183,7 @@ fn the_service_rehearses_green_on_the_bundled_plan_and_leaves_nothing() {
         !egress.is_empty() && egress.iter().all(|probe| probe["reachable"] == false),
         "{report:#}"
     );
-    assert_eq!(
-        leftovers(rehearsal["id"].as_str().expect("id")),
-        Vec::<String>::new()
-    );
+    assert_nothing_left(&rehearsal);
     local.assert_no_token("stderr", &run.stderr);
     assert!(isokit.home_contents().is_empty(), "isokit wrote under HOME");
 }
@@ -181,10 +192,7 @@ fn the_service_rehearses_green_on_the_bundled_plan_and_leaves_nothing() {
 fn left_out_endpoints_fail_as_they_would_in_a_vpc_without_them() {
     let _local = LocalAws::require();
     let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
-    let repository = Repository {
-        isokit: &isokit,
-        name: unique_name("isokit-rehearse"),
-    };
+    let repository = Repository::new(&isokit);
     let image = repository.push(&repository_root());
 
     let run = rehearse(
@@ -235,20 +243,14 @@ fn left_out_endpoints_fail_as_they_would_in_a_vpc_without_them() {
         run.stderr.contains("leaving out the ecr.dkr stand-in"),
         "{run:#?}"
     );
-    assert_eq!(
-        leftovers(rehearsal["id"].as_str().expect("id")),
-        Vec::<String>::new()
-    );
+    assert_nothing_left(&rehearsal);
 }
 
 #[test]
 fn images_that_exit_or_never_report_are_described() {
     let _local = LocalAws::require();
     let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
-    let repository = Repository {
-        isokit: &isokit,
-        name: unique_name("isokit-rehearse"),
-    };
+    let repository = Repository::new(&isokit);
 
     let exits = busybox_context(&["false"]);
     let image = repository.push(exits.path());
@@ -267,20 +269,14 @@ fn images_that_exit_or_never_report_are_described() {
     assert_eq!(run.code, Some(3), "{run:#?}");
     let rehearsal = run.json();
     assert_eq!(rehearsal["task"]["state"], "silent");
-    assert_eq!(
-        leftovers(rehearsal["id"].as_str().expect("id")),
-        Vec::<String>::new()
-    );
+    assert_nothing_left(&rehearsal);
 }
 
 #[test]
 fn ctrl_c_removes_everything_the_rehearsal_made() {
     let local = LocalAws::require();
     let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
-    let repository = Repository {
-        isokit: &isokit,
-        name: unique_name("isokit-rehearse"),
-    };
+    let repository = Repository::new(&isokit);
     let silent = busybox_context(&["sleep", "600"]);
     let image = repository.push(silent.path());
 
@@ -347,10 +343,7 @@ fn ctrl_c_removes_everything_the_rehearsal_made() {
 fn bad_input_is_refused_before_anything_runs() {
     let _local = LocalAws::require();
     let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
-    let repository = Repository {
-        isokit: &isokit,
-        name: unique_name("isokit-rehearse"),
-    };
+    let repository = Repository::new(&isokit);
     let image = repository.push(&repository_root());
 
     rehearse(&isokit, &image, &["--without", "ecr.dkrr"])
