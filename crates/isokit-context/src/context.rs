@@ -143,7 +143,8 @@ impl BuildContext {
         }
         let matcher = match &ignore {
             Some(ignore) => ignore.matcher(&forced)?,
-            None => PatternMatcher::new(&forced).unwrap_or_default(),
+            // Without patterns nothing is excluded, so nothing needs forcing back in.
+            None => PatternMatcher::default(),
         };
 
         let mut walker = Walker::new(&matcher);

@@ -62,8 +62,9 @@ impl Engine {
             .compression
             .unwrap_or_else(|| self.host.context_compression());
         let dockerfile = context.dockerfile_in_archive().to_string();
-        let sending = ui.task("sending build context", Some(context.archive_len_hint()));
+        let archive_len = context.archive_len_hint();
         let (stream, monitor) = context.into_stream(compression)?;
+        let sending = ui.task("sending build context", Some(archive_len));
         let progress = (sending.clone(), monitor.clone());
         let body = stream.inspect(move |_| progress.0.set_position(progress.1.archived_bytes()));
 

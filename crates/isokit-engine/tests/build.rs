@@ -209,20 +209,33 @@ async fn context_problems_are_reported_before_the_engine_sees_anything() {
     );
 }
 
+/// Where the unreachable-daemon test points `DOCKER_HOST`, in the copy of
+/// the test binary it starts with that setting.
+const MISSING_SOCKET: &str = "/nonexistent/isokit-engine-test/docker.sock";
+
 #[tokio::test]
 async fn an_unreachable_daemon_says_where_it_looked_and_what_to_do() {
-    let missing = tempfile::tempdir()
-        .expect("directory")
-        .path()
-        .join("docker.sock");
-    let host =
-        DockerHost::parse(&format!("unix://{}", missing.display())).expect("DOCKER_HOST value");
-    let error = Engine::connect_to(host).await.expect_err("no daemon there");
-    assert_eq!(
-        error.to_string(),
-        format!(
-            "cannot reach the Docker daemon at unix://{}: is it running? (set DOCKER_HOST to use another)",
-            missing.display()
-        )
+    let expected = format!(
+        "cannot reach the Docker daemon at unix://{MISSING_SOCKET}: is it running? (set DOCKER_HOST to use another)"
     );
+    if std::env::var("DOCKER_HOST").ok().as_deref() != Some(&format!("unix://{MISSING_SOCKET}")) {
+        // Set as a user sets it: in the environment of a fresh process.
+        let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "an_unreachable_daemon_says_where_it_looked_and_what_to_do",
+            ])
+            .env("DOCKER_HOST", format!("unix://{MISSING_SOCKET}"))
+            .status()
+            .expect("run the test with DOCKER_HOST set");
+        assert!(status.success(), "the check failed with DOCKER_HOST set");
+
+        let host =
+            DockerHost::parse(&format!("unix://{MISSING_SOCKET}")).expect("DOCKER_HOST value");
+        let error = Engine::connect_to(host).await.expect_err("no daemon there");
+        assert_eq!(error.to_string(), expected);
+        return;
+    }
+    let error = Engine::connect().await.expect_err("no daemon there");
+    assert_eq!(error.to_string(), expected);
 }
