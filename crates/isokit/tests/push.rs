@@ -1,0 +1,874 @@
+//! `isokit push` through the binary, against the real Docker Engine, the
+//! local registry that answers as ECR, and moto as the ECR API.
+//!
+//! Every run goes through [`Pusher::run`], which checks what must hold for
+//! any push, good or bad: the ECR token, in either form, appears nowhere in
+//! stdout or stderr, and nothing was written under the run's empty HOME.
+//! Each test removes the repositories it made and the images tagged for
+//! them, also when it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use isokit_testkit::{Isokit, LocalAws, Run, unique_name};
+
+const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/push")
+        .join(name)
+}
+
+/// The `.dockerignore` fixtures the engine's own parity test uses.
+fn dockerignore_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../isokit-engine/tests/fixtures/dockerignore")
+        .join(name)
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// Runs the binary for one test and cleans up after it.
+struct Pusher {
+    local: LocalAws,
+    isokit: Isokit,
+    /// Arguments put before `push`: the binary itself when `isokit` is a wrapper.
+    prefix: Vec<String>,
+    repositories: Vec<String>,
+}
+
+impl Pusher {
+    fn new() -> Pusher {
+        Pusher::with(Isokit::new(ISOKIT))
+    }
+
+    /// With the environment `isokit` sets.
+    fn with(isokit: Isokit) -> Pusher {
+        Pusher::wrapped(isokit, &[])
+    }
+
+    /// `isokit` runs another program, which runs the binary with `prefix` first.
+    fn wrapped(isokit: Isokit, prefix: &[&str]) -> Pusher {
+        Pusher {
+            local: LocalAws::require(),
+            isokit,
+            prefix: prefix.iter().map(ToString::to_string).collect(),
+            repositories: Vec::new(),
+        }
+    }
+
+    /// A repository name of this test's own, removed (with what it holds,
+    /// in ECR and in the engine) when the test ends.
+    fn repository(&mut self, what: &str) -> String {
+        let name = unique_name(&format!("isokit-push-{what}"));
+        self.repositories.push(name.clone());
+        name
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let run = self.isokit.run(
+            self.prefix
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::once("push"))
+                .chain(args.iter().copied()),
+        );
+        self.local.assert_no_token("stdout", &run.stdout);
+        self.local.assert_no_token("stderr", &run.stderr);
+        let home = self.isokit.home_contents();
+        assert!(
+            home.is_empty(),
+            "isokit push wrote under HOME: {home:?}\n{run:#?}"
+        );
+        run
+    }
+
+    /// `<registry>/<repository>`
+    fn image_name(&self, repository: &str) -> String {
+        format!("{}/{repository}", self.local.registry())
+    }
+
+    /// Whether ECR has the repository.
+    fn repository_exists(&self, repository: &str) -> bool {
+        aws_quietly(&[
+            "ecr",
+            "describe-repositories",
+            "--repository-names",
+            repository,
+        ])
+    }
+
+    /// The engine's images named `<registry>/<repository>`, as `name:tag`.
+    fn local_images(&self, repository: &str) -> Vec<String> {
+        let listed = Command::new("docker")
+            .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .arg(self.image_name(repository))
+            .output()
+            .expect("run docker images");
+        assert!(listed.status.success(), "docker images failed");
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits until the ECR API lists `repository:tag`. The local registry
+    /// tells moto about a push a moment after it happens; in AWS the two
+    /// are one service.
+    fn await_listed(&self, repository: &str, tag: &str) {
+        let image = format!("imageTag={tag}");
+        let args = [
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            repository,
+            "--image-ids",
+            &image,
+        ];
+        for _ in 0..100 {
+            if aws_quietly(&args) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("ECR does not list {repository}:{tag} 10 s after the push");
+    }
+
+    /// Checks that a bad input was refused with `needle`, and that nothing
+    /// was left half-done: no repository in ECR, no image in the engine and,
+    /// when the check comes before building, no build started.
+    fn assert_refused(&self, run: &Run, needle: &str, repository: &str, build_started: bool) {
+        run.assert_error(needle);
+        assert_eq!(run.code, Some(1), "{run:#?}");
+        assert!(
+            !self.repository_exists(repository),
+            "a failed push created ECR repository {repository}: {run:#?}"
+        );
+        assert_eq!(
+            self.local_images(repository),
+            Vec::<String>::new(),
+            "a failed push left an image: {run:#?}"
+        );
+        if !build_started {
+            assert!(
+                !run.stderr.contains("sending build context") && !run.stderr.contains("Step 1/"),
+                "the check should come before the build: {run:#?}"
+            );
+        }
+    }
+}
+
+impl Drop for Pusher {
+    fn drop(&mut self) {
+        for repository in &self.repositories {
+            let images = self.local_images(repository);
+            if !images.is_empty() {
+                let _ = Command::new("docker")
+                    .args(["rmi", "--force"])
+                    .args(&images)
+                    .output();
+            }
+            aws_quietly(&[
+                "ecr",
+                "delete-repository",
+                "--force",
+                "--repository-name",
+                repository,
+            ]);
+        }
+    }
+}
+
+/// Runs the AWS CLI; whether it succeeded.
+fn aws_quietly(args: &[&str]) -> bool {
+    Command::new("aws")
+        .args(args)
+        .output()
+        .expect("run the AWS CLI (is the local AWS's PATH set?)")
+        .status
+        .success()
+}
+
+/// A copy of the `hello` fixture with a file no other run has, so that its
+/// layer is new to the registry and really uploaded.
+fn fresh_hello_context() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary context");
+    for file in ["Dockerfile", "hello.txt"] {
+        std::fs::copy(fixture("hello").join(file), dir.path().join(file)).expect("copy fixture");
+    }
+    std::fs::write(dir.path().join("run-id"), unique_name("run")).expect("write run-id");
+    dir
+}
+
+fn str_field<'a>(json: &'a serde_json::Value, name: &str) -> &'a str {
+    json[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string `{name}` in {json:#}"))
+}
+
+fn u64_field(json: &serde_json::Value, name: &str) -> u64 {
+    json[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no number `{name}` in {json:#}"))
+}
+
+#[test]
+fn a_push_lands_in_the_registry_under_the_printed_tag_and_digest() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("e2e");
+    let context = fresh_hello_context();
+    let run = pusher.run(&[
+        "--context",
+        text(context.path()),
+        "--repo",
+        &repository,
+        "--output",
+        "json",
+    ]);
+    run.assert_success();
+    let pushed = run.json();
+
+    assert_eq!(str_field(&pushed, "repository"), repository);
+    let tag = str_field(&pushed, "tag");
+    assert!(
+        tag.starts_with("ctx-") && tag.len() == 16,
+        "a content tag: {pushed:#}"
+    );
+    let digest = str_field(&pushed, "digest");
+    assert_eq!(
+        pusher.local.registry_digest(&repository, tag).as_deref(),
+        Some(digest),
+        "the registry serves the printed digest under the printed tag"
+    );
+    let image = pusher.image_name(&repository);
+    assert_eq!(str_field(&pushed, "image_uri"), format!("{image}@{digest}"));
+    assert_eq!(str_field(&pushed, "tagged_uri"), format!("{image}:{tag}"));
+    assert!(u64_field(&pushed, "size") > 0, "{pushed:#}");
+    assert_eq!(
+        u64_field(&pushed, "layers_pushed"),
+        1,
+        "one new layer: {pushed:#}"
+    );
+    assert_eq!(u64_field(&pushed, "layers_skipped"), 0, "{pushed:#}");
+    assert!(
+        pushed["duration_seconds"].as_f64().is_some_and(|s| s > 0.0),
+        "{pushed:#}"
+    );
+    assert_eq!(pushed["already_present"], false);
+    assert_eq!(pushed["repository_created"], true);
+
+    let described = pusher.local.aws(&[
+        "ecr",
+        "describe-repositories",
+        "--repository-names",
+        &repository,
+    ]);
+    let created = &described["repositories"][0];
+    assert_eq!(created["imageScanningConfiguration"]["scanOnPush"], true);
+    assert_eq!(
+        created["encryptionConfiguration"]["encryptionType"],
+        "AES256"
+    );
+    assert_eq!(created["imageTagMutability"], "MUTABLE");
+
+    // The same image under a tag of the user's, in text, with isokit's
+    // debug lines and then everyone's: the token stays out of all of it.
+    for (verbosity, explicit) in [("-v", "release-v"), ("-vv", "release-vv")] {
+        let run = pusher.run(&[
+            "--context",
+            text(context.path()),
+            "--repo",
+            &repository,
+            "--tag",
+            explicit,
+            verbosity,
+        ]);
+        run.assert_success();
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(
+            lines,
+            [format!("{image}@{digest}"), format!("{image}:{explicit}")],
+            "the pinned reference first, then the tagged one: {run:#?}"
+        );
+        assert!(run.stderr.contains("DEBUG"), "{verbosity} logs: {run:#?}");
+        assert_eq!(
+            pusher
+                .local
+                .registry_digest(&repository, explicit)
+                .as_deref(),
+            Some(digest)
+        );
+    }
+}
+
+#[test]
+fn pushing_the_same_image_again_does_no_work() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("again");
+    let context = fresh_hello_context();
+    let push = |extra: &[&str]| {
+        let common = [
+            "--context",
+            text(context.path()),
+            "--repo",
+            &repository,
+            "--output",
+            "json",
+        ];
+        let args = [&common[..], extra].concat();
+        let run = pusher.run(&args);
+        run.assert_success();
+        run
+    };
+
+    let first = push(&[]).json();
+    let tag = str_field(&first, "tag");
+    pusher.await_listed(&repository, tag);
+    let again = push(&[]);
+    let second = again.json();
+    assert_eq!(second["already_present"], true, "{again:#?}");
+    assert_eq!(second["tag"], first["tag"]);
+    assert_eq!(second["digest"], first["digest"]);
+    assert_eq!(second["image_uri"], first["image_uri"]);
+    assert_eq!(u64_field(&second, "layers_pushed"), 0);
+    assert!(
+        !again.stderr.contains("sending build context") && !again.stderr.contains("push refers"),
+        "a content tag ECR holds needs neither a build nor a push: {again:#?}"
+    );
+
+    let explicit = push(&["--tag", "stable"]).json();
+    assert_eq!(explicit["already_present"], false);
+    assert_eq!(explicit["digest"], first["digest"]);
+    pusher.await_listed(&repository, "stable");
+    let again = push(&["--tag", "stable"]);
+    let repeated = again.json();
+    assert_eq!(repeated["already_present"], true, "{again:#?}");
+    assert_eq!(repeated["digest"], first["digest"]);
+    assert_eq!(u64_field(&repeated, "layers_pushed"), 0);
+    assert!(
+        !again.stderr.contains("push refers"),
+        "an image ECR holds under this tag is not pushed again: {again:#?}"
+    );
+}
+
+#[test]
+fn a_missing_context_is_refused_before_anything_else() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("no-context");
+    let missing = fixture("no-such-context");
+    let run = pusher.run(&["--context", text(&missing), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        &format!("the build context {} does not exist", missing.display()),
+        &repository,
+        false,
+    );
+}
+
+#[test]
+fn a_context_that_is_a_file_is_refused() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("file-context");
+    let file = fixture("hello").join("hello.txt");
+    let run = pusher.run(&["--context", text(&file), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        &format!("the build context {} is not a directory", file.display()),
+        &repository,
+        false,
+    );
+}
+
+#[test]
+fn a_context_without_a_dockerfile_is_refused() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("no-dockerfile");
+    let context = fixture("no-dockerfile");
+    let run = pusher.run(&["--context", text(&context), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        &format!(
+            "the Dockerfile {} does not exist: pass its path, or put a Dockerfile in the context",
+            context.join("Dockerfile").display()
+        ),
+        &repository,
+        false,
+    );
+}
+
+#[test]
+fn a_dockerfile_syntax_error_is_reported_by_line() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("syntax");
+    let run = pusher.run(&[
+        "--context",
+        text(&fixture("syntax-error")),
+        "--repo",
+        &repository,
+    ]);
+    pusher.assert_refused(
+        &run,
+        "the Dockerfile is invalid: dockerfile parse error line 3: unknown instruction: RUNN",
+        &repository,
+        true,
+    );
+}
+
+#[test]
+fn a_failing_step_is_reported_with_its_instruction_and_output() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("failing-step");
+    let run = pusher.run(&[
+        "--context",
+        text(&fixture("failing-step")),
+        "--repo",
+        &repository,
+    ]);
+    pusher.assert_refused(
+        &run,
+        "the build failed at Step 2/2 : RUN echo hello: ",
+        &repository,
+        true,
+    );
+    let error = &run.stderr[run.stderr.find("error: ").expect("an error line")..];
+    assert!(
+        error.contains("/bin/sh") && error.contains("no such file or directory"),
+        "the engine's reason: {run:#?}"
+    );
+    assert!(
+        error.contains("\n  last output of the step:\n") && error.contains("Running in"),
+        "the step's last output follows: {run:#?}"
+    );
+}
+
+#[test]
+fn a_malformed_dockerignore_pattern_is_refused_with_its_line() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("bad-ignore");
+    let context = fixture("bad-ignore");
+    let run = pusher.run(&["--context", text(&context), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        &format!(
+            "{}, line 3: invalid pattern `[`",
+            context.join(".dockerignore").display()
+        ),
+        &repository,
+        false,
+    );
+}
+
+/// Root reads anything, so the binary runs without the two capabilities
+/// that let it: as any user meeting a file they may not read.
+#[test]
+fn an_unreadable_file_in_the_context_is_refused_before_the_build() {
+    let context = fresh_hello_context();
+    let locked = context.path().join("locked.key");
+    std::fs::write(&locked, "not for the image").expect("write locked file");
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000))
+        .expect("chmod 000");
+    let caps = "-dac_override,-dac_read_search";
+    let mut pusher = Pusher::wrapped(
+        Isokit::new("setpriv"),
+        &[
+            &format!("--inh-caps={caps}"),
+            &format!("--bounding-set={caps}"),
+            "--",
+            ISOKIT,
+        ],
+    );
+    let repository = pusher.repository("unreadable");
+    let run = pusher.run(&["--context", text(context.path()), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        &format!(
+            "cannot read {} in the build context: fix its permissions, or exclude it in .dockerignore",
+            locked.display()
+        ),
+        &repository,
+        false,
+    );
+    assert!(run.stderr.contains("Permission denied"), "{run:#?}");
+}
+
+#[test]
+fn a_repository_name_ecr_rejects_is_refused_before_the_build() {
+    let pusher = Pusher::new();
+    let name = format!("Upper_{}", unique_name("case"));
+    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &name]);
+    run.assert_error(&format!(
+        "the repository name `{name}` is not valid in ECR: only lower-case letters"
+    ));
+    assert!(!run.stderr.contains("sending build context"), "{run:#?}");
+    assert!(
+        !pusher.repository_exists(&name.to_lowercase()),
+        "nothing was created under a similar name"
+    );
+}
+
+#[test]
+fn a_tag_ecr_rejects_is_refused_before_the_build() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("bad-tag");
+    let run = pusher.run(&[
+        "--context",
+        text(&fixture("hello")),
+        "--repo",
+        &repository,
+        "--tag",
+        "release/1",
+    ]);
+    pusher.assert_refused(
+        &run,
+        "the tag `release/1` is not valid: only letters, digits, '_', '.' and '-' are allowed",
+        &repository,
+        false,
+    );
+}
+
+#[test]
+fn an_unreachable_docker_daemon_is_named_with_what_to_do() {
+    let mut pusher =
+        Pusher::with(Isokit::new(ISOKIT).env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
+    let repository = pusher.repository("no-daemon");
+    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        "cannot reach the Docker daemon at unix:///nonexistent/docker.sock: is it running? \
+         (set DOCKER_HOST to use another)",
+        &repository,
+        false,
+    );
+}
+
+/// An empty file for AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, so
+/// that no profile on this machine can help.
+fn empty_aws_file() -> tempfile::NamedTempFile {
+    tempfile::NamedTempFile::new().expect("empty AWS file")
+}
+
+#[test]
+fn no_aws_credentials_are_refused_with_where_to_set_them() {
+    let empty = empty_aws_file();
+    // AWS_EC2_METADATA_DISABLED stays set: the SDK must never try the
+    // instance metadata address from here.
+    let mut pusher = Pusher::with(
+        Isokit::new(ISOKIT)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", text(empty.path()))
+            .env("AWS_SHARED_CREDENTIALS_FILE", text(empty.path())),
+    );
+    let repository = pusher.repository("no-credentials");
+    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        "ECR GetAuthorizationToken failed: no AWS credentials found",
+        &repository,
+        false,
+    );
+    assert!(
+        run.stderr
+            .contains("set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn no_region_is_refused_with_where_to_set_it() {
+    let empty = empty_aws_file();
+    let mut pusher = Pusher::with(
+        Isokit::new(ISOKIT)
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", text(empty.path()))
+            .env("AWS_SHARED_CREDENTIALS_FILE", text(empty.path())),
+    );
+    let repository = pusher.repository("no-region");
+    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        "no AWS region is set: pass --region, set AWS_REGION, or set `region` in your AWS profile",
+        &repository,
+        false,
+    );
+}
+
+/// One `.dockerignore` case: the files that reach the image through
+/// `isokit push` against those that reach it through `docker build`.
+struct Parity {
+    fixture: &'static str,
+    dockerfile: &'static str,
+    /// The ignore file the classic CLI must be given to match BuildKit's
+    /// precedence, which isokit follows.
+    cli_ignore_file: Option<&'static str>,
+    /// Paths under `/ctx` that only BuildKit's walk sends, with their type.
+    buildkit_only: &'static [(&'static str, char)],
+    /// One path that must arrive and one that must not, so that two empty
+    /// trees cannot agree.
+    sent: &'static str,
+    kept_out: &'static str,
+}
+
+const PARITY: Parity = Parity {
+    fixture: "",
+    dockerfile: "Dockerfile",
+    cli_ignore_file: None,
+    buildkit_only: &[],
+    sent: "",
+    kept_out: "",
+};
+
+fn check_parity(case: Parity) {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository(&format!("parity-{}", case.fixture));
+    let ours = copy_with_hard_link(&dockerignore_fixture(case.fixture));
+    let theirs = copy_with_hard_link(&dockerignore_fixture(case.fixture));
+    if let Some(ignore_file) = case.cli_ignore_file {
+        std::fs::copy(
+            theirs.path().join(ignore_file),
+            theirs.path().join(".dockerignore"),
+        )
+        .expect("give the CLI the Dockerfile's ignore file");
+    }
+
+    let run = pusher.run(&[
+        "--context",
+        text(ours.path()),
+        "--file",
+        text(&ours.path().join(case.dockerfile)),
+        "--repo",
+        &repository,
+        "--output",
+        "json",
+    ]);
+    run.assert_success();
+    let pushed = str_field(&run.json(), "tagged_uri").to_owned();
+
+    let cli_image = format!("{}:cli", pusher.image_name(&repository));
+    let built = Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "--quiet", "--tag", &cli_image, "--file"])
+        .arg(theirs.path().join(case.dockerfile))
+        .arg(theirs.path())
+        .output()
+        .expect("run docker build");
+    assert!(
+        built.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+
+    let sent_by_isokit = files_under_ctx(&pushed);
+    let mut sent_by_cli = files_under_ctx(&cli_image);
+    for &(extra, kind) in case.buildkit_only {
+        assert!(
+            !sent_by_cli.iter().any(|(path, _)| path == extra),
+            "{}: the CLI sent {extra} too; it is not BuildKit-only",
+            case.fixture
+        );
+        sent_by_cli.push((extra.to_owned(), kind));
+    }
+    sent_by_cli.sort();
+    assert_eq!(
+        sent_by_isokit, sent_by_cli,
+        "{}: isokit push (left) and docker build (right) sent different files",
+        case.fixture
+    );
+    let has = |path: &str| sent_by_isokit.iter().any(|(sent, _)| sent == path);
+    assert!(
+        has(case.sent),
+        "{}: {} must arrive",
+        case.fixture,
+        case.sent
+    );
+    assert!(
+        !has(case.kept_out),
+        "{}: {} must stay out",
+        case.fixture,
+        case.kept_out
+    );
+}
+
+/// A copy of a fixture, plus a hard link, which git cannot hold.
+fn copy_with_hard_link(fixture: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().expect("context copy");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(fixture.join("."))
+        .arg(copy.path())
+        .status()
+        .expect("run cp");
+    assert!(copied.success(), "copy {}", fixture.display());
+    std::fs::hard_link(
+        copy.path().join(".dockerignore"),
+        copy.path().join("hard-linked-ignore-file"),
+    )
+    .expect("hard link");
+    copy
+}
+
+/// The paths an image holds under `/ctx`, relative to it, each with its
+/// type as `tar` lists it: `d` directory, `-` file, `l` symbolic link, `h`
+/// hard link.
+fn files_under_ctx(image: &str) -> Vec<(String, char)> {
+    let created = Command::new("docker")
+        .args(["create", image, "unused"])
+        .output()
+        .expect("docker create");
+    assert!(
+        created.status.success(),
+        "docker create {image}: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let container = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let exported = Command::new("docker")
+        .args(["export", &container])
+        .output()
+        .expect("docker export");
+    let _ = Command::new("docker")
+        .args(["rm", "--force", &container])
+        .output();
+    assert!(exported.status.success(), "docker export {image}");
+    let list = |verbose: bool| -> Vec<String> {
+        let mut tar = Command::new("tar")
+            .arg(if verbose { "-tvf" } else { "-tf" })
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tar");
+        std::io::Write::write_all(
+            &mut tar.stdin.take().expect("tar's stdin"),
+            &exported.stdout,
+        )
+        .expect("feed tar");
+        let listed = tar.wait_with_output().expect("tar lists");
+        assert!(listed.status.success(), "tar -t of {image}");
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut paths: Vec<(String, char)> = list(false)
+        .into_iter()
+        .zip(list(true))
+        .filter_map(|(name, verbose)| {
+            let inside = name.strip_prefix("ctx/")?.trim_end_matches('/');
+            let kind = verbose.chars().next()?;
+            (!inside.is_empty()).then(|| (inside.to_owned(), kind))
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn parity_negations() {
+    check_parity(Parity {
+        fixture: "negations",
+        sent: "docs/keep/c.txt",
+        kept_out: "README-old.md",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_double_star() {
+    check_parity(Parity {
+        fixture: "double-star",
+        sent: "build/keep/k.txt",
+        kept_out: "x/y/z.log",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_parent_exclusion_with_child_exception() {
+    check_parity(Parity {
+        fixture: "parent-exception",
+        sent: "target/release/app",
+        kept_out: "target/release/other",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_wildcard_exceptions_under_excluded_directories() {
+    check_parity(Parity {
+        fixture: "wildcard-exception",
+        buildkit_only: &[("dir", 'd'), ("dir/sub", 'd'), ("dir/sub/keep.txt", '-')],
+        sent: "lib/sub/keep.txt",
+        kept_out: "dir/sub/drop.txt",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_escaped_characters() {
+    check_parity(Parity {
+        fixture: "escapes",
+        sent: "rooted/x.txt",
+        kept_out: "rooted/y.txt",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_docker_quirks() {
+    check_parity(Parity {
+        fixture: "quirks",
+        sent: "a^bc",
+        kept_out: "x/foo",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_a_dockerfile_specific_ignore_file() {
+    check_parity(Parity {
+        fixture: "dockerfile-specific",
+        cli_ignore_file: Some("Dockerfile.dockerignore"),
+        sent: "public.txt",
+        kept_out: "secret.txt",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_symbolic_and_hard_links() {
+    check_parity(Parity {
+        fixture: "symlinks",
+        sent: "hard-linked-ignore-file",
+        kept_out: "skipped.txt",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_excluded_build_files() {
+    check_parity(Parity {
+        fixture: "build-files-excluded",
+        sent: "src/a.rs",
+        kept_out: "Dockerfile",
+        ..PARITY
+    });
+}
+
+#[test]
+fn parity_a_dockerfile_in_an_excluded_directory() {
+    check_parity(Parity {
+        fixture: "nested-dockerfile",
+        dockerfile: "docker/Dockerfile",
+        sent: "docker/assets/logo.svg",
+        kept_out: "docker/Dockerfile",
+        ..PARITY
+    });
+}
