@@ -52,7 +52,7 @@ async fn containers_on_an_internal_network_find_each_other_and_are_cleaned_up_by
             image: image.clone(),
             command: Some(vec!["sleep".into(), "60".into()]),
             network: Some(run.clone()),
-            network_aliases: vec!["logs.eu-west-1.amazonaws.com".into()],
+            network_aliases: vec!["logs.rehearsal.test".into()],
             labels: labels.clone(),
             ..Default::default()
         })
@@ -64,7 +64,7 @@ async fn containers_on_an_internal_network_find_each_other_and_are_cleaned_up_by
         .expect("start the server");
 
     let script = "echo \"greeting=$GREETING\"; id -u; touch /probe 2>/dev/null || echo read-only root; \
-                  nslookup logs.eu-west-1.amazonaws.com; echo done >&2; exit 7";
+                  nslookup logs.rehearsal.test; echo done >&2; exit 7";
     let client = engine
         .create_container(&ContainerOptions {
             name: format!("{run}-client"),
