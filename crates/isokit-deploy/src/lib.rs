@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use isokit_aws::{Aws, ImageUri};
+use isokit_aws::{Aws, ImageUri, Stack};
 use isokit_stacks::{
     Artifacts, DeleteOptions, DeleteOutcome, DeployOutcome, ParameterValues, Sam, StackSet,
     StacksDir,
@@ -43,6 +43,14 @@ pub enum Error {
         status: String,
         reason: String,
     },
+
+    #[error(
+        "stack {stack} exists only as a change set that was never executed (REVIEW_IN_PROGRESS), \
+         left by a deployment that failed or was stopped before executing it; unless another \
+         deployment of it is running right now, remove it with `isokit teardown --stack-name {stack}`, then \
+         deploy again"
+    )]
+    StackNeverExecuted { stack: String },
 
     #[error("stack {stack} is busy ({status}); wait for that operation to finish, then try again")]
     StackBusy { stack: String, status: String },
@@ -117,23 +125,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     }
 
     if let Some(existing) = aws.stacks().describe(&options.stack_name).await? {
-        if existing.needs_teardown_before_deploy() {
-            let reason = existing
-                .status_reason
-                .map(|r| format!(" (it failed: {r})"))
-                .unwrap_or_default();
-            return Err(Error::StackNeedsTeardown {
-                stack: existing.name,
-                status: existing.status,
-                reason,
-            });
-        }
-        if existing.is_in_progress() {
-            return Err(Error::StackBusy {
-                stack: existing.name,
-                status: existing.status,
-            });
-        }
+        check_deployable(existing)?;
     }
 
     ui.status(format!("resolving {uri}"));
@@ -191,6 +183,39 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         outputs: stack.outputs,
     })
 }
+
+/// Refuses a stack that `sam deploy` cannot update, before SAM starts.
+fn check_deployable(existing: Stack) -> Result<(), Error> {
+    if existing.needs_teardown_before_deploy() {
+        let reason = existing
+            .status_reason
+            .map(|r| format!(" (it failed: {r})"))
+            .unwrap_or_default();
+        return Err(Error::StackNeedsTeardown {
+            stack: existing.name,
+            status: existing.status,
+            reason,
+        });
+    }
+    // A change set that was created but never executed (SAM failed or was
+    // interrupted before execution) leaves the stack in this state for good:
+    // it is no operation that will ever finish, so "busy" would be a dead end.
+    if existing.status == NEVER_EXECUTED {
+        return Err(Error::StackNeverExecuted {
+            stack: existing.name,
+        });
+    }
+    if existing.is_in_progress() {
+        return Err(Error::StackBusy {
+            stack: existing.name,
+            status: existing.status,
+        });
+    }
+    Ok(())
+}
+
+/// The status of a stack that exists only through a change set never executed.
+const NEVER_EXECUTED: &str = "REVIEW_IN_PROGRESS";
 
 fn parse_parameters(raw: &[String]) -> Result<Vec<(String, String)>, Error> {
     raw.iter()
@@ -295,6 +320,75 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stack(status: &str, reason: Option<&str>) -> Stack {
+        Stack {
+            name: "isolated-vpc-environment".into(),
+            status: status.into(),
+            status_reason: reason.map(str::to_owned),
+            outputs: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+        }
+    }
+
+    /// moto never rolls a stack back, so this path is proven here, with the
+    /// stack as DescribeStacks would report it.
+    #[test]
+    fn a_rolled_back_creation_must_be_torn_down_first() {
+        let error = check_deployable(stack(
+            "ROLLBACK_COMPLETE",
+            Some("The following resource(s) failed to create: [ServiceStack]."),
+        ))
+        .expect_err("cannot be updated")
+        .to_string();
+        assert!(
+            error.contains("ROLLBACK_COMPLETE")
+                && error.contains("isokit teardown --stack-name isolated-vpc-environment")
+                && error.contains("failed to create: [ServiceStack]"),
+            "{error}"
+        );
+        let error = check_deployable(stack("ROLLBACK_FAILED", None))
+            .expect_err("cannot be updated")
+            .to_string();
+        assert!(
+            error.contains("ROLLBACK_FAILED") && !error.contains("(it failed"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_change_set_never_executed_is_no_operation_to_wait_for() {
+        let error = check_deployable(stack("REVIEW_IN_PROGRESS", None))
+            .expect_err("SAM cannot update it")
+            .to_string();
+        assert!(
+            error.contains("never executed")
+                && error.contains("isokit teardown --stack-name isolated-vpc-environment")
+                && !error.contains("wait for"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn running_operations_are_waited_for_and_settled_stacks_deploy() {
+        for busy in [
+            "UPDATE_IN_PROGRESS",
+            "DELETE_IN_PROGRESS",
+            "CREATE_IN_PROGRESS",
+        ] {
+            let error = check_deployable(stack(busy, None))
+                .expect_err("busy")
+                .to_string();
+            assert!(error.contains("wait for that operation"), "{error}");
+        }
+        for settled in [
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_ROLLBACK_COMPLETE",
+        ] {
+            assert!(check_deployable(stack(settled, None)).is_ok(), "{settled}");
+        }
+    }
 
     #[test]
     fn extra_parameters_split_at_the_first_equals_sign() {

@@ -121,12 +121,14 @@ pub enum Error {
 
     #[error(
         "sam {command} failed ({status}){}\nlast lines of its output:\n{tail}",
-        failure.as_ref().map(|f| format!(": {f}")).unwrap_or_default()
+        headline(failure.as_deref(), error_line.as_deref())
     )]
     SamFailed {
         command: &'static str,
         status: String,
         failure: Option<Box<FailedResource>>,
+        /// SAM's last `Error: ` line, without that prefix.
+        error_line: Option<String>,
         tail: OutputTail,
     },
 
@@ -145,6 +147,17 @@ pub enum Error {
          updated: tear it down first (`isokit teardown`), then deploy again"
     )]
     StackNeedsTeardown { stack: String },
+}
+
+/// What a failed SAM run is about, in one line: the first failed resource
+/// when the stack events name one (SAM's own error line then only says that
+/// a waiter failed), else SAM's error line.
+fn headline(failure: Option<&FailedResource>, error_line: Option<&str>) -> String {
+    match (failure, error_line) {
+        (Some(failure), _) => format!(": {failure}"),
+        (None, Some(line)) => format!(": {line}"),
+        (None, None) => String::new(),
+    }
 }
 
 fn join(values: &[u32]) -> String {

@@ -363,6 +363,7 @@ pub(crate) struct OutputWatcher {
     tail: VecDeque<String>,
     table: EventsTable,
     failure: Option<FailedResource>,
+    error_line: Option<String>,
     no_changes: bool,
     stack_missing: bool,
     needs_teardown: bool,
@@ -374,6 +375,9 @@ impl OutputWatcher {
             self.tail.pop_front();
         }
         self.tail.push_back(line.to_owned());
+        if let Some(error) = line.strip_prefix("Error: ") {
+            self.error_line = Some(error.trim().to_owned());
+        }
         if line.starts_with("No changes to deploy. Stack ") {
             self.no_changes = true;
         }
@@ -422,6 +426,7 @@ impl OutputWatcher {
             command,
             status: describe_status(status),
             failure: self.failure.take().map(Box::new),
+            error_line: self.error_line.take(),
             tail: OutputTail(self.tail.into_iter().collect()),
         })
     }
@@ -828,17 +833,31 @@ mod tests {
         let error = watch(EXECUTE_FAILED, 1).expect_err("exit status 1");
         let Error::SamFailed {
             failure: None,
+            error_line: Some(error_line),
             tail,
             ..
         } = &error
         else {
-            panic!("expected SamFailed without a failed resource, got {error:?}");
+            panic!(
+                "expected SamFailed with SAM's error line and no failed resource, got {error:?}"
+            );
         };
         assert!(
             tail.0
                 .iter()
                 .any(|line| line.contains("InvalidVpcID.NotFound")),
             "{tail}"
+        );
+        assert!(
+            error_line.starts_with("Failed to create/update the stack: isokit-stacks-probe-fail, ")
+                && error_line.ends_with("VpcID vpc-0000000000000000a does not exist."),
+            "{error_line}"
+        );
+        assert!(
+            error.to_string().starts_with(
+                "sam deploy failed (exit status 1): Failed to create/update the stack: isokit-stacks-probe-fail, An error occurred (InvalidVpcID.NotFound)"
+            ),
+            "{error}"
         );
     }
 

@@ -43,6 +43,7 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
         command,
         status,
         failure,
+        error_line,
         tail,
     } = &error
     else {
@@ -58,6 +59,12 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
             .iter()
             .any(|line| line.contains("Template file not found")),
         "{tail}"
+    );
+    assert!(
+        error_line
+            .as_deref()
+            .is_some_and(|line| line.contains("Template file not found")),
+        "SAM's error line heads the message: {error}"
     );
 }
 

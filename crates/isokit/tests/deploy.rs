@@ -1,0 +1,1029 @@
+//! `isokit deploy` and `isokit teardown` through the real binary, against the
+//! local AWS of `scripts/local-aws`: moto behind the real SAM CLI, and the
+//! registry that mirrors pushes into moto's ECR. What a deployment created is
+//! read back with the AWS CLI, a standard client. Each test works under names
+//! of its own and removes what it made, also when an assertion fails.
+//!
+//! moto never rolls a stack back, so a stack in ROLLBACK_COMPLETE is proven
+//! by unit tests instead: isokit-deploy's check of the stack DescribeStacks
+//! reports, and isokit-stacks' reading of SAM's recorded output.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use isokit_testkit::{Isokit, LocalAws, Run, unique_name};
+
+/// The tag every test pushes and deploys.
+const TAG: &str = "v1";
+
+/// What the VPC stack creates by default, in the order of its `Endpoints` output.
+const FARGATE_ENDPOINTS: [&str; 7] = [
+    "ecr.api",
+    "ecr.dkr",
+    "s3",
+    "logs",
+    "secretsmanager",
+    "ssm",
+    "ssmmessages",
+];
+
+/// The endpoints `--ec2` adds, after the Fargate ones.
+const EC2_ENDPOINTS: [&str; 3] = ["ecs", "ecs-agent", "ecs-telemetry"];
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/deploy")
+        .join(name)
+        .to_str()
+        .expect("the fixture path is text")
+        .to_owned()
+}
+
+/// Runs isokit and checks what every run must keep: the ECR token out of
+/// its output, and nothing written to HOME.
+fn checked_run<I, S>(local: &LocalAws, isokit: &Isokit, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let run = isokit.run(args);
+    local.assert_no_token("isokit's stdout", &run.stdout);
+    local.assert_no_token("isokit's stderr", &run.stderr);
+    assert_eq!(
+        isokit.home_contents(),
+        Vec::<PathBuf>::new(),
+        "isokit wrote to HOME: {run:#?}"
+    );
+    run
+}
+
+/// One test's stack, artifacts bucket, ECR repository and local images, all
+/// named after it, removed when it is dropped.
+struct Sandbox {
+    local: LocalAws,
+    isokit: Isokit,
+    /// The stack, the repository and the ECS service all have this name.
+    name: String,
+    bucket: String,
+    /// isokit's working directory, so that nothing lands in the checkout.
+    _workdir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new(prefix: &str) -> Sandbox {
+        let local = LocalAws::require();
+        let name = unique_name(prefix);
+        let workdir = tempfile::tempdir().expect("working directory");
+        let sandbox = Sandbox {
+            isokit: Isokit::new(env!("CARGO_BIN_EXE_isokit")).current_dir(workdir.path()),
+            bucket: format!("{name}-artifacts"),
+            local,
+            name,
+            _workdir: workdir,
+        };
+        // SAM needs an existing bucket against moto (see local-aws.md).
+        sandbox
+            .local
+            .aws(&["s3api", "create-bucket", "--bucket", &sandbox.bucket]);
+        sandbox
+    }
+
+    fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        checked_run(&self.local, &self.isokit, args)
+    }
+
+    fn tagged_image(&self) -> String {
+        format!("{}/{}:{TAG}", self.local.registry(), self.name)
+    }
+
+    /// Builds and pushes a fixture under the sandbox's tag; returns the
+    /// pinned URI `isokit push` printed first.
+    fn push(&self, fixture_name: &str) -> String {
+        let label = format!("isokit.test={}", self.name);
+        let context = fixture(fixture_name);
+        let run = self.run([
+            "push",
+            "--context",
+            &context,
+            "--repo",
+            &self.name,
+            "--tag",
+            TAG,
+            "--label",
+            &label,
+        ]);
+        run.assert_success();
+        let pinned = run.stdout.lines().next().expect("a pinned URI").to_owned();
+        assert!(
+            pinned.starts_with(&format!("{}/{}@sha256:", self.local.registry(), self.name)),
+            "{run:#?}"
+        );
+        pinned
+    }
+
+    /// `isokit deploy` of `image` as this sandbox's stack and service.
+    fn deploy(&self, image: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "deploy",
+            "--image",
+            image,
+            "--stack-name",
+            &self.name,
+            "--service-name",
+            &self.name,
+            "--s3-bucket",
+            &self.bucket,
+        ];
+        args.extend_from_slice(extra);
+        self.run(args)
+    }
+
+    fn teardown(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["teardown", "--stack-name", &self.name];
+        args.extend_from_slice(extra);
+        self.run(args)
+    }
+
+    /// The digest ECR holds under the sandbox's tag.
+    fn ecr_digest(&self) -> String {
+        let tag = format!("imageTag={TAG}");
+        let images = self.local.aws(&[
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            &self.name,
+            "--image-ids",
+            &tag,
+        ]);
+        images["imageDetails"][0]["imageDigest"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no digest for {TAG}: {images}"))
+            .to_owned()
+    }
+
+    /// Every stack of this sandbox CloudFormation lists, deleted ones too:
+    /// `(name, status)`. Nested stacks are named `<parent>-<logical id>-…`.
+    fn stacks(&self) -> Vec<(String, String)> {
+        let listed = self.local.aws(&["cloudformation", "list-stacks"]);
+        let nested = format!("{}-", self.name);
+        listed["StackSummaries"]
+            .as_array()
+            .expect("StackSummaries")
+            .iter()
+            .filter_map(|stack| {
+                let name = stack["StackName"].as_str()?;
+                (name == self.name || name.starts_with(&nested)).then(|| {
+                    (
+                        name.to_owned(),
+                        stack["StackStatus"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn assert_no_stack(&self, after: &Run) {
+        assert_eq!(
+            self.stacks(),
+            Vec::<(String, String)>::new(),
+            "a stack was created: {after:#?}"
+        );
+    }
+
+    fn stack_status(&self, name_or_id: &str) -> String {
+        let described = self.local.aws(&[
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            name_or_id,
+        ]);
+        described["Stacks"][0]["StackStatus"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no status: {described}"))
+            .to_owned()
+    }
+
+    fn repository_exists(&self) -> bool {
+        let listed = self.local.aws(&["ecr", "describe-repositories"]);
+        listed["repositories"]
+            .as_array()
+            .expect("repositories")
+            .iter()
+            .any(|repository| repository["repositoryName"] == self.name.as_str())
+    }
+
+    /// The image the deployed service's task definition runs.
+    fn service_image(&self, outputs: &BTreeMap<String, String>) -> String {
+        let services = self.local.aws(&[
+            "ecs",
+            "describe-services",
+            "--cluster",
+            &outputs["ClusterName"],
+            "--services",
+            &outputs["ServiceName"],
+        ]);
+        let task_definition = services["services"][0]["taskDefinition"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no service: {services}"))
+            .to_owned();
+        let described = self.local.aws(&[
+            "ecs",
+            "describe-task-definition",
+            "--task-definition",
+            &task_definition,
+        ]);
+        described["taskDefinition"]["containerDefinitions"][0]["image"]
+            .as_str()
+            .expect("image")
+            .to_owned()
+    }
+}
+
+impl Drop for Sandbox {
+    /// Best effort and silent, so that it never hides the test's own failure.
+    fn drop(&mut self) {
+        let listed = quietly(
+            "aws",
+            &[
+                "cloudformation",
+                "list-stacks",
+                "--query",
+                "StackSummaries[?StackStatus!='DELETE_COMPLETE'].[StackName,StackId]",
+                "--output",
+                "text",
+            ],
+        )
+        .unwrap_or_default();
+        let nested = format!("{}-", self.name);
+        let mut stacks: Vec<(&str, &str)> = listed
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter(|(name, _)| *name == self.name || name.starts_with(&nested))
+            .collect();
+        // The parent first, which takes its nested stacks with it; then any
+        // nested stack a failed execution left behind (moto does not roll back).
+        stacks.sort_by_key(|(name, _)| name.len());
+        for (_, id) in stacks {
+            quietly(
+                "aws",
+                &["cloudformation", "delete-stack", "--stack-name", id],
+            );
+        }
+        quietly(
+            "aws",
+            &["s3", "rb", &format!("s3://{}", self.bucket), "--force"],
+        );
+        quietly(
+            "aws",
+            &[
+                "ecr",
+                "delete-repository",
+                "--repository-name",
+                &self.name,
+                "--force",
+            ],
+        );
+        let label = format!("label=isokit.test={}", self.name);
+        let images =
+            quietly("docker", &["images", "--quiet", "--filter", &label]).unwrap_or_default();
+        let mut ids: Vec<&str> = images.split_whitespace().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if !ids.is_empty() {
+            let mut args = vec!["rmi", "--force"];
+            args.extend(ids);
+            quietly("docker", &args);
+        }
+    }
+}
+
+/// Runs a command; its stdout when it succeeded.
+fn quietly(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The `outputs` of a `--output json` deployment.
+fn outputs(run: &Run) -> BTreeMap<String, String> {
+    let result = run.json();
+    result["outputs"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no outputs: {run:#?}"))
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.clone(),
+                value.as_str().expect("outputs are text").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn texts(list: &[impl AsRef<str>]) -> Vec<String> {
+    list.iter().map(|item| item.as_ref().to_owned()).collect()
+}
+
+fn sorted(mut list: Vec<String>) -> Vec<String> {
+    list.sort();
+    list
+}
+
+/// The VPC the outputs name: 10.0.0.0/16, two private subnets in two zones,
+/// no internet gateway, no NAT gateway, no route out; the endpoint security
+/// group admits TCP 443 from the VPC only.
+fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>) {
+    let vpc = outputs["VpcId"].as_str();
+    let vpc_filter = format!("Name=vpc-id,Values={vpc}");
+    let vpcs = local.aws(&["ec2", "describe-vpcs", "--vpc-ids", vpc]);
+    assert_eq!(vpcs["Vpcs"][0]["CidrBlock"], "10.0.0.0/16", "{vpcs}");
+    assert_eq!(outputs["VpcCidr"], "10.0.0.0/16");
+
+    let attachment = format!("Name=attachment.vpc-id,Values={vpc}");
+    let gateways = local.aws(&[
+        "ec2",
+        "describe-internet-gateways",
+        "--filters",
+        &attachment,
+    ]);
+    assert_eq!(
+        gateways["InternetGateways"].as_array().map(Vec::len),
+        Some(0),
+        "an internet gateway is attached: {gateways}"
+    );
+    let nat = local.aws(&["ec2", "describe-nat-gateways", "--filter", &vpc_filter]);
+    assert_eq!(
+        nat["NatGateways"].as_array().map(Vec::len),
+        Some(0),
+        "a NAT gateway exists: {nat}"
+    );
+
+    let subnets = local.aws(&["ec2", "describe-subnets", "--filters", &vpc_filter]);
+    let subnets = subnets["Subnets"].as_array().expect("Subnets");
+    let field = |name: &str| -> Vec<String> {
+        sorted(
+            subnets
+                .iter()
+                .map(|subnet| subnet[name].as_str().expect(name).to_owned())
+                .collect(),
+        )
+    };
+    assert_eq!(field("CidrBlock"), ["10.0.128.0/18", "10.0.192.0/18"]);
+    assert_eq!(
+        field("SubnetId"),
+        sorted(texts(
+            &outputs["PrivateSubnetIds"].split(',').collect::<Vec<_>>()
+        ))
+    );
+    let zones = field("AvailabilityZone");
+    assert_ne!(zones[0], zones[1], "the subnets share a zone");
+    assert!(
+        subnets
+            .iter()
+            .all(|subnet| subnet["MapPublicIpOnLaunch"] == false),
+        "a subnet gives out public addresses: {subnets:?}"
+    );
+
+    let tables = local.aws(&["ec2", "describe-route-tables", "--filters", &vpc_filter]);
+    for table in tables["RouteTables"].as_array().expect("RouteTables") {
+        for route in table["Routes"].as_array().expect("Routes") {
+            let gateway = route["GatewayId"].as_str().unwrap_or_default();
+            assert!(
+                route["DestinationCidrBlock"] != "0.0.0.0/0"
+                    && route.get("NatGatewayId").is_none()
+                    && !gateway.starts_with("igw-"),
+                "a route leads out of the VPC: {route}"
+            );
+        }
+    }
+
+    let groups = local.aws(&[
+        "ec2",
+        "describe-security-groups",
+        "--group-ids",
+        &outputs["EndpointSecurityGroupId"],
+    ]);
+    let ingress = &groups["SecurityGroups"][0]["IpPermissions"];
+    assert_eq!(ingress.as_array().map(Vec::len), Some(1), "{groups}");
+    assert_eq!(ingress[0]["IpProtocol"], "tcp");
+    assert_eq!(ingress[0]["FromPort"], 443);
+    assert_eq!(ingress[0]["ToPort"], 443);
+    assert_eq!(ingress[0]["IpRanges"][0]["CidrIp"], "10.0.0.0/16");
+}
+
+/// The stack's `Endpoints` output is `expected`, and the VPC holds exactly
+/// those endpoints: interface ones with private DNS in both private subnets
+/// behind the endpoint security group, and the S3 gateway on the route table.
+fn assert_endpoints(local: &LocalAws, outputs: &BTreeMap<String, String>, expected: &[&str]) {
+    let listed: Vec<String> = outputs["Endpoints"].split(',').map(str::to_owned).collect();
+    assert_eq!(listed, texts(expected), "the Endpoints output");
+
+    let vpc_filter = format!("Name=vpc-id,Values={}", outputs["VpcId"]);
+    let described = local.aws(&["ec2", "describe-vpc-endpoints", "--filters", &vpc_filter]);
+    let endpoints = described["VpcEndpoints"].as_array().expect("VpcEndpoints");
+    let prefix = format!("com.amazonaws.{}.", local.region);
+    let created: Vec<String> = endpoints
+        .iter()
+        .map(|endpoint| {
+            let service = endpoint["ServiceName"].as_str().expect("ServiceName");
+            service
+                .strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("{service} is not a service of {}", local.region))
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        sorted(created),
+        sorted(listed),
+        "the VPC holds exactly the endpoints its stack lists"
+    );
+
+    let subnets = sorted(texts(
+        &outputs["PrivateSubnetIds"].split(',').collect::<Vec<_>>(),
+    ));
+    for endpoint in endpoints {
+        let service = endpoint["ServiceName"].as_str().expect("ServiceName");
+        if service.ends_with(".s3") {
+            assert_eq!(endpoint["VpcEndpointType"], "Gateway", "{endpoint}");
+            let table = endpoint["RouteTableIds"][0]
+                .as_str()
+                .expect("a route table");
+            assert_eq!(endpoint["RouteTableIds"].as_array().map(Vec::len), Some(1));
+            let tables = local.aws(&["ec2", "describe-route-tables", "--route-table-ids", table]);
+            let routes = tables["RouteTables"][0]["Routes"]
+                .as_array()
+                .expect("Routes");
+            assert!(
+                routes
+                    .iter()
+                    .any(|route| route["GatewayId"] == endpoint["VpcEndpointId"]
+                        && route["DestinationPrefixListId"].is_string()),
+                "no S3 prefix-list route through the gateway endpoint: {tables}"
+            );
+        } else {
+            assert_eq!(endpoint["VpcEndpointType"], "Interface", "{endpoint}");
+            assert_eq!(endpoint["PrivateDnsEnabled"], true, "{endpoint}");
+            let endpoint_subnets: Vec<String> = endpoint["SubnetIds"]
+                .as_array()
+                .expect("SubnetIds")
+                .iter()
+                .map(|id| id.as_str().expect("subnet id").to_owned())
+                .collect();
+            assert_eq!(sorted(endpoint_subnets), subnets, "{endpoint}");
+            let groups: Vec<&str> = endpoint["Groups"]
+                .as_array()
+                .expect("Groups")
+                .iter()
+                .filter_map(|group| group["GroupId"].as_str())
+                .collect();
+            assert_eq!(groups, [outputs["EndpointSecurityGroupId"].as_str()]);
+        }
+    }
+}
+
+/// The cluster, the service, and the task definition it runs: the image as
+/// `pinned`, the in-task checks told exactly the endpoints the VPC has, the
+/// container locked down, its logs kept for 30 days.
+fn assert_service(local: &LocalAws, outputs: &BTreeMap<String, String>, pinned: &str) {
+    let clusters = local.aws(&[
+        "ecs",
+        "describe-clusters",
+        "--clusters",
+        &outputs["ClusterName"],
+    ]);
+    assert_eq!(clusters["clusters"][0]["status"], "ACTIVE", "{clusters}");
+
+    let services = local.aws(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &outputs["ClusterName"],
+        "--services",
+        &outputs["ServiceName"],
+    ]);
+    let service = &services["services"][0];
+    assert_eq!(service["status"], "ACTIVE", "{services}");
+    assert_eq!(service["desiredCount"], 2);
+    assert_eq!(
+        service["taskDefinition"],
+        outputs["TaskDefinitionArn"].as_str()
+    );
+
+    let described = local.aws(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &outputs["TaskDefinitionArn"],
+    ]);
+    let container = &described["taskDefinition"]["containerDefinitions"][0];
+    assert_eq!(
+        container["image"], pinned,
+        "the task definition pins the digest"
+    );
+    let environment: BTreeMap<String, String> = container["environment"]
+        .as_array()
+        .expect("environment")
+        .iter()
+        .map(|variable| {
+            (
+                variable["name"].as_str().expect("name").to_owned(),
+                variable["value"].as_str().expect("value").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(environment["ISOKIT_ENDPOINTS"], outputs["Endpoints"]);
+    assert_eq!(environment["ISOKIT_REGION"], local.region);
+    assert_eq!(environment["ISOKIT_ACCOUNT"], local.account);
+    assert_eq!(environment["ISOKIT_VPC_CIDR"], "10.0.0.0/16");
+    assert_eq!(container["readonlyRootFilesystem"], true);
+    assert_eq!(container["user"], "65532:65532");
+    assert_eq!(
+        container["healthCheck"]["command"][1], "/isokit-service",
+        "{container}"
+    );
+    let logging = &container["logConfiguration"];
+    assert_eq!(logging["logDriver"], "awslogs");
+    assert_eq!(logging["options"]["mode"], "non-blocking");
+    assert_eq!(
+        logging["options"]["awslogs-group"],
+        outputs["LogGroupName"].as_str()
+    );
+
+    let groups = local.aws(&[
+        "logs",
+        "describe-log-groups",
+        "--log-group-name-prefix",
+        &outputs["LogGroupName"],
+    ]);
+    assert_eq!(groups["logGroups"][0]["retentionInDays"], 30, "{groups}");
+}
+
+#[test]
+fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinned_by_digest() {
+    let sandbox = Sandbox::new("deploy-create");
+    let pinned = sandbox.push("first");
+    let digest = sandbox.ecr_digest();
+    assert_eq!(
+        pinned,
+        format!("{}/{}@{digest}", sandbox.local.registry(), sandbox.name),
+        "push printed the digest ECR holds"
+    );
+
+    let run = sandbox.deploy(&sandbox.tagged_image(), &["--output", "json"]);
+    run.assert_success();
+    let result = run.json();
+    assert_eq!(result["stack_name"], sandbox.name.as_str());
+    assert_eq!(result["status"], "CREATE_COMPLETE");
+    assert_eq!(result["changed"], true);
+    assert_eq!(
+        result["image"],
+        pinned.as_str(),
+        "the tag resolved to its digest"
+    );
+    assert_eq!(sandbox.stack_status(&sandbox.name), "CREATE_COMPLETE");
+
+    let outputs = outputs(&run);
+    let described = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    let stack_outputs: BTreeMap<String, String> = described["Stacks"][0]["Outputs"]
+        .as_array()
+        .expect("Outputs")
+        .iter()
+        .map(|output| {
+            (
+                output["OutputKey"].as_str().expect("key").to_owned(),
+                output["OutputValue"].as_str().expect("value").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(outputs, stack_outputs, "isokit prints the stack's outputs");
+    assert_eq!(
+        outputs.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "ClusterName",
+            "EndpointSecurityGroupId",
+            "Endpoints",
+            "LogGroupName",
+            "PrivateSubnetCidrs",
+            "PrivateSubnetIds",
+            "ServiceName",
+            "TaskDefinitionArn",
+            "VpcCidr",
+            "VpcId"
+        ]
+    );
+    assert_eq!(outputs["ServiceName"], sandbox.name);
+    assert_eq!(outputs["PrivateSubnetCidrs"], "10.0.128.0/18,10.0.192.0/18");
+
+    assert_isolated_vpc(&sandbox.local, &outputs);
+    assert_endpoints(&sandbox.local, &outputs, &FARGATE_ENDPOINTS);
+    assert_service(&sandbox.local, &outputs, &pinned);
+}
+
+#[test]
+fn deploying_to_ec2_adds_the_ecs_endpoints_and_lists_exactly_what_was_created() {
+    let sandbox = Sandbox::new("deploy-ec2");
+    let pinned = sandbox.push("first");
+    let run = sandbox.deploy(&sandbox.tagged_image(), &["--ec2", "--output", "json"]);
+    run.assert_success();
+    let outputs = outputs(&run);
+    let expected: Vec<&str> = FARGATE_ENDPOINTS
+        .iter()
+        .chain(EC2_ENDPOINTS.iter())
+        .copied()
+        .collect();
+    assert_endpoints(&sandbox.local, &outputs, &expected);
+    assert_service(&sandbox.local, &outputs, &pinned);
+}
+
+#[test]
+fn the_same_image_again_changes_nothing_and_a_repushed_tag_redeploys() {
+    let sandbox = Sandbox::new("deploy-again");
+    let first = sandbox.push("first");
+    let created = sandbox.deploy(&sandbox.tagged_image(), &[]);
+    created.assert_success();
+    assert!(created.stdout.starts_with("deployed\n"), "{created:#?}");
+
+    let again = sandbox.deploy(&sandbox.tagged_image(), &[]);
+    again.assert_success();
+    assert!(
+        again
+            .stdout
+            .starts_with("no change: the stack already runs this\n"),
+        "{again:#?}"
+    );
+    let row = |run: &Run, name: &str| -> String {
+        run.stdout
+            .lines()
+            .find_map(|line| {
+                let (key, value) = line.split_once(' ')?;
+                (key == name).then(|| value.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no {name} row: {run:#?}"))
+    };
+    assert_eq!(row(&again, "Stack"), sandbox.name);
+    assert_eq!(row(&again, "Status"), "CREATE_COMPLETE");
+    assert_eq!(row(&again, "Image"), first);
+    assert_eq!(row(&again, "Endpoints"), FARGATE_ENDPOINTS.join(","));
+    assert!(row(&again, "VpcId").starts_with("vpc-"));
+    let unchanged = sandbox.deploy(&sandbox.tagged_image(), &["--output", "json"]);
+    unchanged.assert_success();
+    assert_eq!(unchanged.json()["changed"], false, "{unchanged:#?}");
+    assert_eq!(unchanged.json()["status"], "CREATE_COMPLETE");
+    assert_eq!(sandbox.stack_status(&sandbox.name), "CREATE_COMPLETE");
+
+    let second = sandbox.push("second");
+    assert_ne!(second, first, "new content, new digest");
+    assert_eq!(
+        second,
+        format!(
+            "{}/{}@{}",
+            sandbox.local.registry(),
+            sandbox.name,
+            sandbox.ecr_digest()
+        )
+    );
+    let updated = sandbox.deploy(&sandbox.tagged_image(), &["--output", "json"]);
+    updated.assert_success();
+    let result = updated.json();
+    assert_eq!(result["changed"], true, "{updated:#?}");
+    assert_eq!(result["status"], "UPDATE_COMPLETE");
+    assert_eq!(result["image"], second.as_str());
+    assert_eq!(sandbox.service_image(&outputs(&updated)), second);
+}
+
+#[test]
+fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
+    let sandbox = Sandbox::new("teardown");
+    sandbox.push("first");
+    sandbox
+        .deploy(&sandbox.tagged_image(), &["--output", "json"])
+        .assert_success();
+    let described = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    let stack_id = described["Stacks"][0]["StackId"]
+        .as_str()
+        .expect("StackId")
+        .to_owned();
+
+    // No terminal to ask on and no --yes: refused before anything is deleted.
+    let refused = sandbox.teardown(&["--delete-repo", &sandbox.name]);
+    refused.assert_error(&format!(
+        "not deleting ECR repository {} without confirmation: pass --yes",
+        sandbox.name
+    ));
+    assert_eq!(sandbox.stack_status(&stack_id), "CREATE_COMPLETE");
+    assert!(sandbox.repository_exists());
+
+    let removed = sandbox.teardown(&[]);
+    removed.assert_success();
+    assert_eq!(
+        removed.stdout.trim(),
+        format!("stack {}: deleted", sandbox.name)
+    );
+    assert_eq!(sandbox.stack_status(&stack_id), "DELETE_COMPLETE");
+    let left: Vec<(String, String)> = sandbox
+        .stacks()
+        .into_iter()
+        .filter(|(_, status)| status != "DELETE_COMPLETE")
+        .collect();
+    assert_eq!(
+        left,
+        Vec::<(String, String)>::new(),
+        "nested stacks left behind"
+    );
+    assert!(
+        sandbox.repository_exists(),
+        "only asked to remove the stack"
+    );
+
+    let again = sandbox.teardown(&["--output", "json"]);
+    again.assert_success();
+    let result = again.json();
+    assert_eq!(result["stack"], "nothing_to_delete", "{again:#?}");
+    assert!(result["repository"].is_null());
+    assert!(
+        again.stderr.contains("does not exist: nothing to delete"),
+        "{again:#?}"
+    );
+
+    let with_repository = sandbox.teardown(&["--delete-repo", &sandbox.name, "--yes"]);
+    with_repository.assert_success();
+    assert_eq!(
+        with_repository.stdout.trim(),
+        format!(
+            "stack {0}: nothing to delete\nECR repository {0}: deleted",
+            sandbox.name
+        )
+    );
+    assert!(!sandbox.repository_exists());
+    let once_more = sandbox.teardown(&["--delete-repo", &sandbox.name, "--yes"]);
+    once_more.assert_success();
+    assert!(
+        once_more.stdout.contains(&format!(
+            "ECR repository {}: nothing to delete",
+            sandbox.name
+        )),
+        "{once_more:#?}"
+    );
+}
+
+/// Every check isokit can make on its own comes before any AWS call: the
+/// runs here send AWS calls to a closed loopback port, so an error from
+/// anything but the check under test would be a connection error.
+#[test]
+fn local_mistakes_are_refused_before_anything_reaches_aws() {
+    let local = LocalAws::require();
+    let workdir = tempfile::tempdir().expect("working directory");
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"))
+        .current_dir(workdir.path())
+        .env("AWS_ENDPOINT_URL", "https://127.0.0.1:1");
+    let stack = unique_name("deploy-refused");
+    let image = format!("{}/{stack}:{TAG}", local.registry());
+    let deploy = |image: &str, extra: &[&str]| -> Run {
+        let mut args = vec!["deploy", "--image", image, "--stack-name", &stack];
+        args.extend_from_slice(extra);
+        checked_run(&local, &isokit, args)
+    };
+    let refused = |run: Run, needle: &str| {
+        run.assert_error(needle);
+        assert!(
+            !run.stderr.contains("127.0.0.1:1") && !run.stderr.contains("Deploying with"),
+            "something was attempted: {run:#?}"
+        );
+    };
+
+    refused(
+        deploy("docker.io/library/alpine:3.20", &[]),
+        "`docker.io/library/alpine:3.20` is not an ECR image reference: the registry must be <account>.dkr.ecr.<region>.amazonaws.com",
+    );
+    refused(
+        deploy(&format!("{}/{stack}", local.registry()), &[]),
+        "isokit never assumes `latest`",
+    );
+    refused(
+        deploy(&image, &["--region", "eu-west-1"]),
+        &format!(
+            "the image is in ECR in {0}, but the stack deploys to eu-west-1: a task in an isolated VPC \
+             reaches only its own region's ECR through the endpoints; push the image to eu-west-1 \
+             (isokit push --region eu-west-1) or deploy with --region {0}",
+            local.region
+        ),
+    );
+    refused(
+        deploy(&image, &["--cpu", "256", "--memory", "4096"]),
+        "Fargate has no task size of 256 CPU units with 4096 MiB: with 256 CPU units, memory must be one of 512, 1024, 2048 MiB",
+    );
+    refused(
+        deploy(&image, &["--cpu", "300"]),
+        "Fargate has no 300 CPU unit size: use one of 256, 512, 1024",
+    );
+    refused(
+        deploy(&image, &["--desired-count", "0"]),
+        "a desired count of 0 tasks is out of range",
+    );
+    refused(
+        deploy(&image, &["--parameter", "NoValue"]),
+        "`NoValue` is not a template parameter of the form KEY=VALUE",
+    );
+    refused(
+        deploy(&image, &["--sam", "/nonexistent/sam"]),
+        "/nonexistent/sam (from the path given) is not an executable SAM CLI: install it with `pip install aws-sam-cli`",
+    );
+    let no_sam_on_path = Isokit::new(env!("CARGO_BIN_EXE_isokit"))
+        .current_dir(workdir.path())
+        .env("AWS_ENDPOINT_URL", "https://127.0.0.1:1")
+        .env_remove("ISOKIT_SAM")
+        .env("PATH", "");
+    refused(
+        checked_run(
+            &local,
+            &no_sam_on_path,
+            ["deploy", "--image", &image, "--stack-name", &stack],
+        ),
+        "cannot find the SAM CLI (`sam`) on PATH: install it with `pip install aws-sam-cli`",
+    );
+    refused(
+        checked_run(
+            &local,
+            &no_sam_on_path,
+            ["teardown", "--stack-name", &stack],
+        ),
+        "or set ISOKIT_SAM to its path",
+    );
+    let named_sam = Isokit::new(env!("CARGO_BIN_EXE_isokit"))
+        .current_dir(workdir.path())
+        .env("AWS_ENDPOINT_URL", "https://127.0.0.1:1")
+        .env("ISOKIT_SAM", "/nonexistent/sam");
+    refused(
+        checked_run(
+            &local,
+            &named_sam,
+            ["deploy", "--image", &image, "--stack-name", &stack],
+        ),
+        "/nonexistent/sam (from ISOKIT_SAM) is not an executable SAM CLI",
+    );
+
+    let stacks = tempfile::tempdir().expect("stacks folder");
+    let stacks_dir = stacks.path().to_str().expect("path is text").to_owned();
+    checked_run(&local, &isokit, ["stacks", "export", &stacks_dir]).assert_success();
+    std::fs::remove_file(stacks.path().join("cluster.yml")).expect("remove a template");
+    refused(
+        deploy(&image, &["--stacks-dir", &stacks_dir]),
+        &format!(
+            "{stacks_dir} has no cluster.yml: a stacks directory needs parent.yml, isolated-vpc.yml, \
+             cluster.yml and private-service.yml (`isokit stacks export DIR` writes the bundled ones to start from)"
+        ),
+    );
+    checked_run(
+        &local,
+        &isokit,
+        ["stacks", "export", &stacks_dir, "--force"],
+    )
+    .assert_success();
+    let vpc = stacks.path().join("isolated-vpc.yml");
+    let text = std::fs::read_to_string(&vpc).expect("read template");
+    let opened = text.replace(
+        "Resources:\n",
+        "Resources:\n  Door:\n    Type: AWS::EC2::InternetGateway\n",
+    );
+    assert_ne!(opened, text, "the template has a Resources section");
+    std::fs::write(&vpc, opened).expect("write template");
+    refused(
+        deploy(&image, &["--stacks-dir", &stacks_dir]),
+        "the templates would break the VPC's isolation:\nisolated-vpc.yml: Door: creates an internet gateway",
+    );
+
+    // Nothing was created under the real endpoint either.
+    let listed = local.aws(&["cloudformation", "list-stacks"]);
+    assert!(
+        !listed.to_string().contains(&format!("\"{stack}\"")),
+        "a stack was created"
+    );
+}
+
+#[test]
+fn an_image_missing_from_ecr_fails_before_sam_runs() {
+    let sandbox = Sandbox::new("deploy-missing");
+    sandbox.push("first");
+    let registry = sandbox.local.registry();
+    let absent_digest = format!("sha256:{}", "0".repeat(64));
+    for (image, needle) in [
+        (
+            format!("{registry}/{}:absent", sandbox.name),
+            format!(
+                "the image tag absent is not in ECR repository {}: push it first (isokit push)",
+                sandbox.name
+            ),
+        ),
+        (
+            format!("{registry}/{}@{absent_digest}", sandbox.name),
+            format!(
+                "the image {absent_digest} is not in ECR repository {}: push it first",
+                sandbox.name
+            ),
+        ),
+        (
+            format!("{registry}/{}-absent:{TAG}", sandbox.name),
+            format!(
+                "ECR repository {}-absent does not exist: push an image to it first (isokit push creates it)",
+                sandbox.name
+            ),
+        ),
+    ] {
+        let run = sandbox.deploy(&image, &[]);
+        run.assert_error(&needle);
+        assert!(!run.stderr.contains("Deploying with"), "SAM ran: {run:#?}");
+        sandbox.assert_no_stack(&run);
+    }
+}
+
+#[test]
+fn sam_failing_before_any_change_set_shows_why_and_creates_no_stack() {
+    let sandbox = Sandbox::new("deploy-nobucket");
+    sandbox.push("first");
+    let absent = format!("{}-absent", sandbox.bucket);
+    let run = sandbox.run([
+        "deploy",
+        "--image",
+        &sandbox.tagged_image(),
+        "--stack-name",
+        &sandbox.name,
+        "--s3-bucket",
+        &absent,
+    ]);
+    run.assert_error(
+        "sam deploy failed (exit status 1): Unable to upload artifact isolated-vpc.yml referenced by \
+         TemplateURL parameter of VpcStack resource.",
+    );
+    run.assert_error("last lines of its output:\n");
+    run.assert_error("  | S3 Bucket does not exist.");
+    sandbox.assert_no_stack(&run);
+}
+
+/// A customised template AWS rejects: a subnet outside the VPC's range.
+/// CloudFormation would roll the stack back (ROLLBACK_COMPLETE); moto fails
+/// ExecuteChangeSet instead and leaves the stack REVIEW_IN_PROGRESS. Either
+/// way SAM's reason heads the error, the next deployment is told to tear
+/// the stack down first, and after a teardown it deploys.
+#[test]
+fn a_template_aws_rejects_fails_with_sams_last_lines_and_teardown_recovers() {
+    let sandbox = Sandbox::new("deploy-rejected");
+    let pinned = sandbox.push("first");
+    let stacks = tempfile::tempdir().expect("stacks folder");
+    let stacks_dir = stacks.path().to_str().expect("path is text").to_owned();
+    sandbox
+        .run(["stacks", "export", &stacks_dir, "--force"])
+        .assert_success();
+    let vpc = stacks.path().join("isolated-vpc.yml");
+    let text = std::fs::read_to_string(&vpc).expect("read template");
+    let outside = text.replace("CIDR: 10.0.192.0/18", "CIDR: 10.1.192.0/18");
+    assert_ne!(outside, text, "the template has the second subnet's range");
+    std::fs::write(&vpc, outside).expect("write template");
+
+    let failed = sandbox.deploy(&sandbox.tagged_image(), &["--stacks-dir", &stacks_dir]);
+    failed.assert_error(&format!(
+        "sam deploy failed (exit status 1): Failed to create/update the stack: {}, An error occurred \
+         (InvalidSubnet.Range) when calling the ExecuteChangeSet operation: The CIDR '10.1.192.0/18' is invalid.\n\
+         last lines of its output:\n",
+        sandbox.name
+    ));
+    failed.assert_error("  | Changeset created successfully.");
+    assert_eq!(sandbox.stack_status(&sandbox.name), "REVIEW_IN_PROGRESS");
+
+    let blocked = sandbox.deploy(&sandbox.tagged_image(), &[]);
+    blocked.assert_error(&format!(
+        "stack {0} exists only as a change set that was never executed (REVIEW_IN_PROGRESS)",
+        sandbox.name
+    ));
+    blocked.assert_error(&format!(
+        "remove it with `isokit teardown --stack-name {}`",
+        sandbox.name
+    ));
+    assert!(
+        !blocked.stderr.contains("Deploying with"),
+        "SAM ran: {blocked:#?}"
+    );
+
+    sandbox.teardown(&[]).assert_success();
+    let recovered = sandbox.deploy(&sandbox.tagged_image(), &["--output", "json"]);
+    recovered.assert_success();
+    assert_eq!(recovered.json()["status"], "CREATE_COMPLETE");
+    assert_eq!(recovered.json()["image"], pinned.as_str());
+}
