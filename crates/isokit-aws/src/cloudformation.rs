@@ -18,18 +18,6 @@ pub struct Stack {
     pub parameters: BTreeMap<String, String>,
 }
 
-impl Stack {
-    /// A stack whose creation failed and rolled back cannot be updated; it
-    /// must be deleted first.
-    pub fn needs_teardown_before_deploy(&self) -> bool {
-        self.status == "ROLLBACK_COMPLETE" || self.status == "ROLLBACK_FAILED"
-    }
-
-    pub fn is_in_progress(&self) -> bool {
-        self.status.ends_with("_IN_PROGRESS")
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Stacks {
     client: Client,

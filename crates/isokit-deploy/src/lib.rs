@@ -52,6 +52,12 @@ pub enum Error {
     )]
     StackNeverExecuted { stack: String },
 
+    #[error(
+        "stack {stack} is UPDATE_ROLLBACK_FAILED: finish its rollback with `aws cloudformation \
+         continue-update-rollback --stack-name {stack}`, then deploy again"
+    )]
+    StackRollbackStuck { stack: String },
+
     #[error("stack {stack} is busy ({status}); wait for that operation to finish, then try again")]
     StackBusy { stack: String, status: String },
 
@@ -186,36 +192,35 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
 
 /// Refuses a stack that `sam deploy` cannot update, before SAM starts.
 fn check_deployable(existing: Stack) -> Result<(), Error> {
-    if existing.needs_teardown_before_deploy() {
-        let reason = existing
-            .status_reason
-            .map(|r| format!(" (it failed: {r})"))
-            .unwrap_or_default();
-        return Err(Error::StackNeedsTeardown {
-            stack: existing.name,
-            status: existing.status,
-            reason,
-        });
+    let Stack {
+        name: stack,
+        status,
+        status_reason,
+        ..
+    } = existing;
+    match status.as_str() {
+        // A first creation that rolled back, or a failed deletion: such a
+        // stack can only be deleted.
+        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" => {
+            let reason = status_reason
+                .map(|r| format!(" (it failed: {r})"))
+                .unwrap_or_default();
+            Err(Error::StackNeedsTeardown {
+                stack,
+                status,
+                reason,
+            })
+        }
+        "UPDATE_ROLLBACK_FAILED" => Err(Error::StackRollbackStuck { stack }),
+        // A change set that was created but never executed (SAM failed or
+        // was interrupted before executing it) leaves the stack in this
+        // state for good: no operation will ever finish, so "busy" would be
+        // a dead end.
+        "REVIEW_IN_PROGRESS" => Err(Error::StackNeverExecuted { stack }),
+        busy if busy.ends_with("_IN_PROGRESS") => Err(Error::StackBusy { stack, status }),
+        _ => Ok(()),
     }
-    // A change set that was created but never executed (SAM failed or was
-    // interrupted before execution) leaves the stack in this state for good:
-    // it is no operation that will ever finish, so "busy" would be a dead end.
-    if existing.status == NEVER_EXECUTED {
-        return Err(Error::StackNeverExecuted {
-            stack: existing.name,
-        });
-    }
-    if existing.is_in_progress() {
-        return Err(Error::StackBusy {
-            stack: existing.name,
-            status: existing.status,
-        });
-    }
-    Ok(())
 }
-
-/// The status of a stack that exists only through a change set never executed.
-const NEVER_EXECUTED: &str = "REVIEW_IN_PROGRESS";
 
 fn parse_parameters(raw: &[String]) -> Result<Vec<(String, String)>, Error> {
     raw.iter()
@@ -352,6 +357,17 @@ mod tests {
             .to_string();
         assert!(
             error.contains("ROLLBACK_FAILED") && !error.contains("(it failed"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_failed_deletion_can_only_be_deleted_and_a_stuck_rollback_continued() {
+        let error = check_deployable(stack("DELETE_FAILED", None)).expect_err("cannot be updated");
+        assert!(error.to_string().contains("isokit teardown"), "{error}");
+        let error = check_deployable(stack("UPDATE_ROLLBACK_FAILED", None)).expect_err("stuck");
+        assert!(
+            error.to_string().contains("continue-update-rollback"),
             "{error}"
         );
     }

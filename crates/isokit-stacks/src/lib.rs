@@ -120,7 +120,7 @@ pub enum Error {
     SamWait { source: std::io::Error },
 
     #[error(
-        "sam {command} failed ({status}){}\nlast lines of its output:\n{tail}",
+        "sam {command} failed ({status}){}{tail}",
         headline(failure.as_deref(), error_line.as_deref())
     )]
     SamFailed {

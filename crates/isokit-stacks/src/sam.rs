@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::process::{ExitStatus, Stdio};
 
-use isokit_ui::Ui;
+use isokit_ui::{Style, Ui};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
@@ -151,6 +151,10 @@ pub struct OutputTail(pub Vec<String>);
 
 impl fmt::Display for OutputTail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        writeln!(f, "\nlast lines of its output:")?;
         for line in &self.0 {
             writeln!(f, "  | {line}")?;
         }
@@ -293,7 +297,26 @@ impl Sam {
                 region: region.to_owned(),
             });
         }
-        watcher.verdict(command, stack, status)
+        watcher
+            .verdict(command, stack, status)
+            .map_err(|error| match error {
+                // The user has just seen SAM's output go by; only a quiet run
+                // needs its last lines repeated in the error.
+                Error::SamFailed {
+                    command,
+                    status,
+                    failure,
+                    error_line,
+                    ..
+                } if ui.style() != Style::Quiet => Error::SamFailed {
+                    command,
+                    status,
+                    failure,
+                    error_line,
+                    tail: OutputTail::default(),
+                },
+                other => other,
+            })
     }
 }
 

@@ -185,7 +185,7 @@ pub(crate) struct DeployArgs {
     /// Also create the ecs, ecs-agent and ecs-telemetry endpoints that EC2
     /// container instances need.
     #[arg(long)]
-    pub ec2: bool,
+    pub(crate) ec2: bool,
 
     /// Allow ECS Exec into the tasks (through the ssmmessages endpoint).
     #[arg(long)]
@@ -197,7 +197,7 @@ pub(crate) struct DeployArgs {
 
     /// S3 bucket for SAM's packaged templates [default: SAM's managed bucket (--resolve-s3)]
     #[arg(long, value_name = "BUCKET")]
-    pub s3_bucket: Option<String>,
+    pub(crate) s3_bucket: Option<String>,
 
     /// Deploy templates from this folder instead of the bundled ones (see `isokit stacks export`).
     #[arg(long, value_name = "DIR")]
