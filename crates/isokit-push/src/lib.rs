@@ -100,21 +100,42 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         context_dir: options.context.clone(),
         dockerfile: options.dockerfile.clone(),
     };
+    // Sockets and the like are warned about by the build, which sends the context.
     let context = BuildContext::prepare(&context_options)?;
-    for skipped in context.skipped() {
-        ui.warn(skipped);
-    }
-    let engine = Engine::connect().await?;
+
+    // The remaining checks wait on the disk, the engine and AWS: run them at
+    // once, then report a failure in the order a user would fix them.
     let ecr = aws.ecr();
-    let auth = ecr.authorization().await?;
-    let existing = ecr.repository(&options.repository).await?;
-    let tag = match &options.tag {
-        Some(tag) => tag.clone(),
-        None => content_tag(&context, options)?,
+    let tag = async {
+        match &options.tag {
+            Some(tag) => Ok(tag.clone()),
+            None => {
+                let options = options.clone();
+                match tokio::task::spawn_blocking(move || content_tag(&context, &options)).await {
+                    Ok(tag) => tag,
+                    Err(join) => std::panic::resume_unwind(join.into_panic()),
+                }
+            }
+        }
     };
+    // A content tag names the inputs: if ECR holds it, it holds this image.
+    let tag_and_held = async {
+        let tag = tag.await?;
+        let held = match &options.tag {
+            Some(_) => Ok(None),
+            None => held_image(&ecr, &options.repository, &tag).await,
+        };
+        Ok::<_, Error>((tag, held))
+    };
+    let registry =
+        async { tokio::try_join!(ecr.authorization(), ecr.repository(&options.repository)) };
+    let (tag_and_held, engine, registry) = tokio::join!(tag_and_held, Engine::connect(), registry);
+    let (tag, held) = tag_and_held?;
+    let engine = engine?;
+    let (auth, existing) = registry?;
+    let held = held?;
     let repository_uri = format!("{}/{}", auth.registry, options.repository);
     let tagged_uri = format!("{repository_uri}:{tag}");
-    let reference = ImageReference::Tag(tag.clone());
 
     let already = |digest: String, size: Option<i64>| Pushed {
         repository: options.repository.clone(),
@@ -130,11 +151,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         duration_seconds: started.elapsed().as_secs_f64(),
     };
 
-    // A content tag names its inputs: if ECR holds it, it holds this image.
-    if options.tag.is_none()
-        && existing.is_some()
-        && let Some(image) = ecr.find_image(&options.repository, &reference).await?
-    {
+    if let Some(image) = held {
         ui.status(format!(
             "{tagged_uri} is already in ECR: nothing to build or push"
         ));
@@ -142,52 +159,83 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     }
 
     ui.status(format!("building {tagged_uri}"));
-    let built = engine
-        .build(
-            &BuildOptions {
-                context: context_options,
-                tags: vec![tagged_uri.clone()],
-                target: options.target.clone(),
-                build_args: options.build_args.clone(),
-                labels: options.labels.clone(),
-                platform: options.platform.clone(),
-                compression: None,
-            },
-            ui,
-        )
-        .await?;
-
-    // The manifest's config digest is the image ID: equal means the same image.
-    if let Some(repository) = &existing
-        && let Some(config) = ecr.config_digest(&options.repository, &tag).await?
-    {
-        if config == built.id
-            && let Some(image) = ecr.find_image(&options.repository, &reference).await?
-        {
-            ui.status(format!(
-                "ECR already holds this image as {tagged_uri}: nothing to push"
-            ));
-            return Ok(already(image.digest, image.size_bytes));
-        }
-        if repository.immutable_tags {
-            return Err(Error::ImmutableTagTaken {
-                repository: options.repository.clone(),
-                tag,
-            });
-        }
-    }
-
+    let build_options = BuildOptions {
+        context: context_options,
+        tags: vec![tagged_uri.clone()],
+        target: options.target.clone(),
+        build_args: options.build_args.clone(),
+        labels: options.labels.clone(),
+        platform: options.platform.clone(),
+        compression: None,
+    };
+    // What ECR must do or say before the push does not depend on the image,
+    // so it happens while the engine builds: reading what the tag names now,
+    // or creating the repository, which is removed again if the build fails.
     let settings = RepositorySettings {
         immutable_tags: options.immutable_tags,
         ..RepositorySettings::default()
     };
-    let (_, repository_created) = ecr.ensure_repository(&options.repository, settings).await?;
-    if repository_created {
-        ui.status(format!(
-            "created ECR repository {} (scan on push, encrypted)",
-            options.repository
-        ));
-    }
+    let repository_work = async {
+        match &existing {
+            Some(_) => {
+                let config = async { Ok(ecr.config_digest(&options.repository, &tag).await?) };
+                let (config, image) =
+                    tokio::try_join!(config, held_image(&ecr, &options.repository, &tag))?;
+                Ok(RepositoryState::Existing { config, image })
+            }
+            None => {
+                let (_, created) = ecr.ensure_repository(&options.repository, settings).await?;
+                Ok::<_, Error>(RepositoryState::Ensured { created })
+            }
+        }
+    };
+    let (built, repository_state) = tokio::join!(engine.build(&build_options, ui), repository_work);
+    let built = match built {
+        Ok(built) => built,
+        Err(error) => {
+            if let Ok(RepositoryState::Ensured { created: true }) = repository_state {
+                remove_created_repository(&ecr, &options.repository, ui).await;
+            }
+            return Err(error.into());
+        }
+    };
+
+    let repository_created = match repository_state? {
+        RepositoryState::Ensured { created } => {
+            if created {
+                ui.status(format!(
+                    "created ECR repository {} (scan on push, encrypted)",
+                    options.repository
+                ));
+            }
+            created
+        }
+        // The manifest's config digest is the image ID: equal means the same image.
+        RepositoryState::Existing {
+            config: Some(config),
+            image,
+        } => {
+            if config == built.id
+                && let Some(image) = image
+            {
+                ui.status(format!(
+                    "ECR already holds this image as {tagged_uri}: nothing to push"
+                ));
+                return Ok(already(image.digest, image.size_bytes));
+            }
+            if existing
+                .as_ref()
+                .is_some_and(|repository| repository.immutable_tags)
+            {
+                return Err(Error::ImmutableTagTaken {
+                    repository: options.repository.clone(),
+                    tag,
+                });
+            }
+            false
+        }
+        RepositoryState::Existing { config: None, .. } => false,
+    };
     let credentials = RegistryCredentials::new(
         auth.registry.clone(),
         auth.username.clone(),
@@ -228,6 +276,42 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     })
 }
 
+/// The image `repository:tag` names in ECR; `None` also when there is no
+/// such repository yet.
+async fn held_image(ecr: &Ecr, repository: &str, tag: &str) -> Result<Option<EcrImage>, Error> {
+    match ecr
+        .find_image(repository, &ImageReference::Tag(tag.to_owned()))
+        .await
+    {
+        Err(isokit_aws::Error::RepositoryNotFound(_)) => Ok(None),
+        found => Ok(found?),
+    }
+}
+
+/// The repository, as found or made while the image was built.
+enum RepositoryState {
+    /// It existed; what its tag names, if anything: the image's config
+    /// digest (its ID) and the image as ECR lists it.
+    Existing {
+        config: Option<String>,
+        image: Option<EcrImage>,
+    },
+    /// It is there now; `created` when this push made it.
+    Ensured { created: bool },
+}
+
+/// Undoes the creation of a repository whose first image failed to build,
+/// so that a failed push leaves nothing behind. A failure to do so is
+/// reported, not raised: the build's error is the one that matters.
+async fn remove_created_repository(ecr: &Ecr, repository: &str, ui: &Ui) {
+    if let Err(error) = ecr.delete_repository(repository).await {
+        ui.warn(format!(
+            "the build failed, and the ECR repository {repository} created for it could not be \
+             removed ({error}): delete it with `aws ecr delete-repository --repository-name {repository}`"
+        ));
+    }
+}
+
 /// How long a pushed image may take to show in the ECR API.
 const ECR_LISTING_WAIT: Duration = Duration::from_secs(10);
 
@@ -241,11 +325,17 @@ async fn await_in_ecr(
 ) -> Result<Option<EcrImage>, Error> {
     let reference = ImageReference::Digest(digest.to_owned());
     let deadline = Instant::now() + ECR_LISTING_WAIT;
+    // Short waits first: a listing that lags does so by a moment, and every
+    // wait here adds to the push.
+    let mut pause = Duration::from_millis(10);
     loop {
         match ecr.find_image(repository, &reference).await? {
             Some(image) => return Ok(Some(image)),
             None if Instant::now() >= deadline => return Ok(None),
-            None => tokio::time::sleep(Duration::from_millis(100)).await,
+            None => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
         }
     }
 }

@@ -9,10 +9,22 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
 use isokit_testkit::{Isokit, LocalAws, Run, unique_name};
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
+
+/// Builds hold this for reading, removals of images for writing. The
+/// engine's classic builder, looking for a cached step on `scratch`, lists
+/// every image and then reads each one; an image removed in between fails
+/// the build with `unable to find image "sha256:…"` (moby's
+/// `getLocalCachedImage`). Tests of this file must not do that to each other.
+static ENGINE_IMAGES: RwLock<()> = RwLock::new(());
+
+fn building() -> RwLockReadGuard<'static, ()> {
+    ENGINE_IMAGES.read().unwrap_or_else(PoisonError::into_inner)
+}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,6 +81,7 @@ impl Pusher {
     }
 
     fn run(&self, args: &[&str]) -> Run {
+        let build = building();
         let run = self.isokit.run(
             self.prefix
                 .iter()
@@ -76,6 +89,7 @@ impl Pusher {
                 .chain(std::iter::once("push"))
                 .chain(args.iter().copied()),
         );
+        drop(build);
         self.local.assert_no_token("stdout", &run.stdout);
         self.local.assert_no_token("stderr", &run.stderr);
         let home = self.isokit.home_contents();
@@ -166,6 +180,9 @@ impl Drop for Pusher {
         for repository in &self.repositories {
             let images = self.local_images(repository);
             if !images.is_empty() {
+                let _removing = ENGINE_IMAGES
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
                 let _ = Command::new("docker")
                     .args(["rmi", "--force"])
                     .args(&images)
@@ -351,6 +368,26 @@ fn pushing_the_same_image_again_does_no_work() {
     assert!(
         !again.stderr.contains("push refers"),
         "an image ECR holds under this tag is not pushed again: {again:#?}"
+    );
+}
+
+#[test]
+fn a_socket_in_the_context_is_left_out_with_one_warning() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("socket");
+    let context = fresh_hello_context();
+    let socket = context.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind a socket");
+    let run = pusher.run(&["--context", text(context.path()), "--repo", &repository]);
+    run.assert_success();
+    let warning = format!(
+        "warning: {} is a socket, which a build context cannot hold: left out",
+        socket.display()
+    );
+    assert_eq!(
+        run.stderr.matches(&warning).count(),
+        1,
+        "one warning: {run:#?}"
     );
 }
 
@@ -653,6 +690,7 @@ fn check_parity(case: Parity) {
     let pushed = str_field(&run.json(), "tagged_uri").to_owned();
 
     let cli_image = format!("{}:cli", pusher.image_name(&repository));
+    let build = building();
     let built = Command::new("docker")
         .env("DOCKER_BUILDKIT", "0")
         .args(["build", "--quiet", "--tag", &cli_image, "--file"])
@@ -660,6 +698,7 @@ fn check_parity(case: Parity) {
         .arg(theirs.path())
         .output()
         .expect("run docker build");
+    drop(build);
     assert!(
         built.status.success(),
         "docker build: {}",
