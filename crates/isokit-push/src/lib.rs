@@ -134,6 +134,11 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     let engine = engine?;
     let (auth, existing) = registry?;
     let held = held?;
+    let since_start = || started.elapsed().as_millis();
+    tracing::debug!(
+        elapsed_ms = since_start(),
+        "context, engine and ECR checked"
+    );
     let repository_uri = format!("{}/{}", auth.registry, options.repository);
     let tagged_uri = format!("{repository_uri}:{tag}");
 
@@ -199,6 +204,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
             return Err(error.into());
         }
     };
+    tracing::debug!(elapsed_ms = since_start(), "built {}", built.id);
 
     let repository_created = match repository_state? {
         RepositoryState::Ensured { created } => {
@@ -252,7 +258,9 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
             ui,
         )
         .await?;
+    tracing::debug!(elapsed_ms = since_start(), "pushed {}", outcome.digest);
     let recorded = await_in_ecr(&ecr, &options.repository, &outcome.digest).await?;
+    tracing::debug!(elapsed_ms = since_start(), "listed by the ECR API");
     if recorded.is_none() {
         ui.warn(format!(
             "the registry took {tagged_uri}, but the ECR API does not list {} yet",
