@@ -199,7 +199,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         Ok(built) => built,
         Err(error) => {
             if let Ok(RepositoryState::Ensured { created: true }) = repository_state {
-                remove_created_repository(&ecr, &options.repository, ui).await;
+                remove_created_repository(&ecr, &options.repository, "build", ui).await;
             }
             return Err(error.into());
         }
@@ -247,17 +247,21 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         auth.username.clone(),
         auth.password.clone(),
     );
-    let outcome = engine
-        .push(
-            &isokit_engine::PushOptions {
-                repository: repository_uri.clone(),
-                tag: tag.clone(),
-                credentials,
-                retry: RetryPolicy::default(),
-            },
-            ui,
-        )
-        .await?;
+    let push_options = isokit_engine::PushOptions {
+        repository: repository_uri.clone(),
+        tag: tag.clone(),
+        credentials,
+        retry: RetryPolicy::default(),
+    };
+    let outcome = match engine.push(&push_options, ui).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            if repository_created {
+                remove_created_repository(&ecr, &options.repository, "push", ui).await;
+            }
+            return Err(error.into());
+        }
+    };
     tracing::debug!(elapsed_ms = since_start(), "pushed {}", outcome.digest);
     let recorded = await_in_ecr(&ecr, &options.repository, &outcome.digest).await?;
     tracing::debug!(elapsed_ms = since_start(), "listed by the ECR API");
@@ -308,13 +312,13 @@ enum RepositoryState {
     Ensured { created: bool },
 }
 
-/// Undoes the creation of a repository whose first image failed to build,
-/// so that a failed push leaves nothing behind. A failure to do so is
-/// reported, not raised: the build's error is the one that matters.
-async fn remove_created_repository(ecr: &Ecr, repository: &str, ui: &Ui) {
+/// Undoes the creation of a repository whose first image failed to build
+/// or push (`step`), so that a failed push leaves nothing behind. A failure
+/// to do so is reported, not raised: the step's error is the one that matters.
+async fn remove_created_repository(ecr: &Ecr, repository: &str, step: &str, ui: &Ui) {
     if let Err(error) = ecr.delete_repository(repository).await {
         ui.warn(format!(
-            "the build failed, and the ECR repository {repository} created for it could not be \
+            "the {step} failed, and the ECR repository {repository} created for it could not be \
              removed ({error}): delete it with `aws ecr delete-repository --repository-name {repository}`"
         ));
     }
