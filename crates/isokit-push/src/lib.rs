@@ -175,7 +175,8 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     };
     // What ECR must do or say before the push does not depend on the image,
     // so it happens while the engine builds: reading what the tag names now,
-    // or creating the repository, which is removed again if the build fails.
+    // or creating the repository, which is removed again if the build or the
+    // push fails.
     let settings = RepositorySettings {
         immutable_tags: options.immutable_tags,
         ..RepositorySettings::default()
