@@ -1,6 +1,7 @@
 //! ECR: the registry token, repositories, images, and the names ECR accepts.
 
 use std::fmt;
+use std::time::Duration;
 
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::error::SdkError;
@@ -17,6 +18,9 @@ use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{CallError, Error};
+
+/// How long a just-pushed image may take to be listed.
+const LISTING_LAG: Duration = Duration::from_secs(3);
 
 /// Credentials for one ECR registry host. The password is the token's
 /// secret half: it is only ever exposed to the engine's push or pull request.
@@ -263,13 +267,27 @@ impl Ecr {
     }
 
     /// The image an ECR URI names; an error when it is not there.
+    ///
+    /// ECR lists an image as soon as the registry has its manifest, but a
+    /// registry that records pushes in the API asynchronously (the local
+    /// AWS's does) may lag a push by a moment: a missing image is looked
+    /// for again, briefly, before it counts as missing.
     pub async fn resolve(&self, uri: &ImageUri) -> Result<EcrImage, Error> {
-        self.find_image(&uri.repository, &uri.reference)
-            .await?
-            .ok_or_else(|| Error::ImageNotFound {
-                repository: uri.repository.clone(),
-                reference: uri.reference.to_string(),
-            })
+        let deadline = tokio::time::Instant::now() + LISTING_LAG;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            if let Some(image) = self.find_image(&uri.repository, &uri.reference).await? {
+                return Ok(image);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::ImageNotFound {
+                    repository: uri.repository.clone(),
+                    reference: uri.reference.to_string(),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
     }
 
     /// Deletes a repository and every image in it. `false` when there was

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use isokit_aws::{
     Aws, Ecr, EcrImage, ImageReference, RepositorySettings, validate_repository_name, validate_tag,
@@ -68,7 +68,8 @@ pub struct Pushed {
     pub image_uri: String,
     /// `<registry>/<repository>:<tag>`
     pub tagged_uri: String,
-    /// Bytes of the manifest's layers and config, when known.
+    /// The image's size in bytes: as the engine holds it when isokit built
+    /// and pushed it, as ECR lists it (compressed) when ECR already held it.
     pub size: Option<u64>,
     pub layers_pushed: usize,
     pub layers_skipped: usize,
@@ -118,22 +119,18 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
             }
         }
     };
-    // A content tag names the inputs: if ECR holds it, it holds this image.
-    let tag_and_held = async {
-        let tag = tag.await?;
-        let held = match &options.tag {
-            Some(_) => Ok(None),
-            None => held_image(&ecr, &options.repository, &tag).await,
-        };
-        Ok::<_, Error>((tag, held))
-    };
     let registry =
         async { tokio::try_join!(ecr.authorization(), ecr.repository(&options.repository)) };
-    let (tag_and_held, engine, registry) = tokio::join!(tag_and_held, Engine::connect(), registry);
-    let (tag, held) = tag_and_held?;
+    let (tag, engine, registry) = tokio::join!(tag, Engine::connect(), registry);
+    let tag = tag?;
     let engine = engine?;
     let (auth, existing) = registry?;
-    let held = held?;
+    // A content tag names the inputs: if ECR holds it, it holds this image.
+    // Only an existing repository can hold it, so a first push asks nothing.
+    let held = match (&options.tag, &existing) {
+        (None, Some(_)) => held_image(&ecr, &options.repository, &tag).await?,
+        _ => None,
+    };
     let since_start = || started.elapsed().as_millis();
     tracing::debug!(
         elapsed_ms = since_start(),
@@ -254,7 +251,11 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         credentials,
         retry: RetryPolicy::default(),
     };
-    let outcome = match engine.push(&push_options, ui).await {
+    let (outcome, inspected) = tokio::join!(
+        engine.push(&push_options, ui),
+        engine.image_inspect(&built.id)
+    );
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
             if repository_created {
@@ -264,23 +265,15 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         }
     };
     tracing::debug!(elapsed_ms = since_start(), "pushed {}", outcome.digest);
-    let recorded = await_in_ecr(&ecr, &options.repository, &outcome.digest).await?;
-    tracing::debug!(elapsed_ms = since_start(), "listed by the ECR API");
-    if recorded.is_none() {
-        ui.warn(format!(
-            "the registry took {tagged_uri}, but the ECR API does not list {} yet",
-            outcome.digest
-        ));
-    }
+    // The registry taking the manifest is ECR having the image: nothing to wait for.
+    let size = inspected.ok().map(|image| image.size);
     Ok(Pushed {
         repository: options.repository.clone(),
         tag,
         image_uri: format!("{repository_uri}@{}", outcome.digest),
         digest: outcome.digest,
         tagged_uri,
-        size: recorded
-            .and_then(|image| image.size_bytes)
-            .and_then(|s| u64::try_from(s).ok()),
+        size,
         layers_pushed: outcome.layers_pushed,
         layers_skipped: outcome.layers_skipped,
         already_present: false,
@@ -322,34 +315,6 @@ async fn remove_created_repository(ecr: &Ecr, repository: &str, step: &str, ui: 
             "the {step} failed, and the ECR repository {repository} created for it could not be \
              removed ({error}): delete it with `aws ecr delete-repository --repository-name {repository}`"
         ));
-    }
-}
-
-/// How long a pushed image may take to show in the ECR API.
-const ECR_LISTING_WAIT: Duration = Duration::from_secs(10);
-
-/// The pushed image as the ECR API describes it. The push is only done
-/// when `isokit deploy` can find it there; ECR lists an image as soon as
-/// its manifest is in, so this is normally one call.
-async fn await_in_ecr(
-    ecr: &Ecr,
-    repository: &str,
-    digest: &str,
-) -> Result<Option<EcrImage>, Error> {
-    let reference = ImageReference::Digest(digest.to_owned());
-    let deadline = Instant::now() + ECR_LISTING_WAIT;
-    // Short waits first: a listing that lags does so by a moment, and every
-    // wait here adds to the push.
-    let mut pause = Duration::from_millis(10);
-    loop {
-        match ecr.find_image(repository, &reference).await? {
-            Some(image) => return Ok(Some(image)),
-            None if Instant::now() >= deadline => return Ok(None),
-            None => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(500));
-            }
-        }
     }
 }
 

@@ -58,7 +58,11 @@ fn quiet_panics() {
 /// Logs go to stderr. `-v` shows isokit's own debug lines, `-vv` everything;
 /// `ISOKIT_LOG` takes a full filter (`isokit_engine=trace`).
 fn init_tracing(verbosity: u8) {
+    use std::io::IsTerminal;
+    use tracing::Level;
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::prelude::*;
     let default = match verbosity {
         0 => "warn",
         1 => {
@@ -67,10 +71,28 @@ fn init_tracing(verbosity: u8) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("ISOKIT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // At trace level these log request and response bodies and headers: the
+    // ECR token and the registry credentials. No filter may open that.
+    let no_secrets = filter_fn(|meta| {
+        *meta.level() != Level::TRACE
+            || !SECRET_BEARING_TARGETS
+                .iter()
+                .any(|target| meta.target().starts_with(target))
+    });
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbosity > 0)
         .without_time()
-        .init();
+        .with_filter(filter)
+        .with_filter(no_secrets);
+    tracing_subscriber::registry().with(lines).init();
 }
+
+const SECRET_BEARING_TARGETS: [&str; 5] = [
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "hyper",
+    "hyper_util",
+    "bollard",
+];

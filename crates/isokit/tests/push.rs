@@ -322,6 +322,20 @@ fn a_push_lands_in_the_registry_under_the_printed_tag_and_digest() {
 }
 
 #[test]
+fn even_trace_logs_never_show_the_token() {
+    let mut pusher = Pusher::with(Isokit::new(ISOKIT).env("ISOKIT_LOG", "trace"));
+    let repository = pusher.repository("trace");
+    let context = fresh_hello_context();
+    // Pusher::run checks both forms of the token against stdout and stderr.
+    let run = pusher.run(&["--context", text(context.path()), "--repo", &repository]);
+    run.assert_success();
+    assert!(
+        run.stderr.contains("TRACE"),
+        "ISOKIT_LOG=trace logs: {run:#?}"
+    );
+}
+
+#[test]
 fn pushing_the_same_image_again_does_no_work() {
     let mut pusher = Pusher::new();
     let repository = pusher.repository("again");
