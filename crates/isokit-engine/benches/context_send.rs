@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use isokit_engine::{BuildOptions, Compression, ContextOptions, DockerHost, Engine};
+use isokit_engine::{BuildContext, BuildOptions, Compression, ContextOptions, DockerHost, Engine};
 use isokit_ui::Ui;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixStream};
@@ -149,21 +149,26 @@ fn generate(dir: &Path, included_mib: u64, ignored_mib: u64) -> io::Result<()> {
     Ok(())
 }
 
-fn options(dir: &Path, tag: &str, compression: Option<Compression>) -> BuildOptions {
+fn options(tag: &str, compression: Option<Compression>) -> BuildOptions {
     BuildOptions {
-        context: ContextOptions::new(dir),
         tags: vec![tag.to_string()],
         compression,
         ..Default::default()
     }
 }
 
-/// One build, exactly as `isokit push` starts one.
+fn prepare(dir: &Path) -> Result<BuildContext, String> {
+    BuildContext::prepare(&ContextOptions::new(dir)).map_err(|error| error.to_string())
+}
+
+/// One build, exactly as `isokit push` starts one: the context prepared
+/// once, then sent.
 async fn send(dir: &Path, tag: &str) -> Result<(), String> {
     let started = Instant::now();
+    let context = prepare(dir)?;
     let engine = Engine::connect().await.map_err(|error| error.to_string())?;
     engine
-        .build(&options(dir, tag, None), &Ui::quiet())
+        .build(context, &options(tag, None), &Ui::quiet())
         .await
         .map_err(|error| error.to_string())?;
     println!(
@@ -223,9 +228,9 @@ async fn compression(dir: &Path, tag: &str, rate_mbit: u64) -> Result<(), String
         {
             let _ = std::process::Command::new("sync").status();
             let started = Instant::now();
-            let build = options(dir, tag, Some(compression));
+            let context = prepare(dir)?;
             engine
-                .build(&build, &Ui::quiet())
+                .build(context, &options(tag, Some(compression)), &Ui::quiet())
                 .await
                 .map_err(|error| error.to_string())?;
             best[index % 2] = best[index % 2].min(started.elapsed().as_secs_f64());

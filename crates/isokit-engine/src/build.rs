@@ -6,7 +6,7 @@ use bollard::body_try_stream;
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
 use futures_util::StreamExt;
-use isokit_context::{BuildContext, Compression, ContextOptions, SendMonitor};
+use isokit_context::{BuildContext, Compression, SendMonitor};
 use isokit_ui::Ui;
 
 use crate::error::daemon_message;
@@ -15,11 +15,10 @@ use crate::{Engine, EngineError, to_hash_map};
 /// Lines of a failed step's output kept for the error.
 const TAIL_LINES: usize = 20;
 
-/// What to build.
+/// How to build: everything but the context, which [`Engine::build`] takes
+/// prepared.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildOptions {
-    /// The context directory and the Dockerfile.
-    pub context: ContextOptions,
     /// Names for the image (`repository:tag`); the first is given by the
     /// build, the others added after it.
     pub tags: Vec<String>,
@@ -42,34 +41,24 @@ pub struct BuiltImage {
 }
 
 impl Engine {
-    /// Builds an image, streaming the context to the daemon and the build's
-    /// output to `ui`. A failing step is reported with its instruction and
-    /// the end of its output.
-    pub async fn build(&self, options: &BuildOptions, ui: &Ui) -> Result<BuiltImage, EngineError> {
-        let context_options = options.context.clone();
-        let context = match tokio::task::spawn_blocking(move || {
-            BuildContext::prepare(&context_options)
-        })
-        .await
-        {
-            Ok(prepared) => prepared?,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        };
+    /// Builds an image from a prepared context, warning about the files the
+    /// context left out, and streaming the context to the daemon and the
+    /// build's output to `ui`. A failing step is reported with its
+    /// instruction and the end of its output.
+    pub async fn build(
+        &self,
+        context: BuildContext,
+        options: &BuildOptions,
+        ui: &Ui,
+    ) -> Result<BuiltImage, EngineError> {
         for skipped in context.skipped() {
             ui.warn(skipped);
         }
         let compression = options
             .compression
             .unwrap_or_else(|| self.host.context_compression());
-        let dockerfile = context.dockerfile_in_archive().to_string();
-        let archive_len = context.archive_len_hint();
-        let (stream, monitor) = context.into_stream(compression)?;
-        let sending = ui.task("sending build context", Some(archive_len));
-        let progress = (sending.clone(), monitor.clone());
-        let body = stream.inspect(move |_| progress.0.set_position(progress.1.archived_bytes()));
-
         let request = BuildImageOptions {
-            dockerfile,
+            dockerfile: context.dockerfile_in_archive().to_string(),
             t: options.tags.first().cloned(),
             rm: true,
             forcerm: true,
@@ -80,6 +69,31 @@ impl Engine {
             version: BuilderVersion::BuilderV1,
             ..Default::default()
         };
+        let id = self.build_once(context, request, compression, ui).await?;
+        for extra in options.tags.iter().skip(1) {
+            self.tag(&id, extra).await?;
+        }
+        Ok(BuiltImage {
+            id,
+            tags: options.tags.clone(),
+        })
+    }
+
+    /// Sends the context and runs the build, showing its output.
+    /// Returns the image ID.
+    async fn build_once(
+        &self,
+        context: BuildContext,
+        request: BuildImageOptions,
+        compression: Compression,
+        ui: &Ui,
+    ) -> Result<String, EngineError> {
+        let archive_len = context.archive_len_hint();
+        let (stream, monitor) = context.into_stream(compression)?;
+        let sending = ui.task("sending build context", Some(archive_len));
+        let progress = (sending.clone(), monitor.clone());
+        let body = stream.inspect(move |_| progress.0.set_position(progress.1.archived_bytes()));
+
         let mut output = self
             .docker
             .build_image(request, None, Some(body_try_stream(body)));
@@ -124,20 +138,13 @@ impl Engine {
             ui.passthrough(&last);
         }
 
-        let id = match image_id {
-            Some(id) => id,
+        match image_id {
+            Some(id) => Ok(id),
             None => {
                 let short = log.built_id().ok_or(EngineError::NoImageId)?;
-                self.image_inspect(&short).await?.id
+                Ok(self.image_inspect(&short).await?.id)
             }
-        };
-        for extra in options.tags.iter().skip(1) {
-            self.tag(&id, extra).await?;
         }
-        Ok(BuiltImage {
-            id,
-            tags: options.tags.clone(),
-        })
     }
 }
 

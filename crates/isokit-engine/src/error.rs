@@ -26,7 +26,7 @@ pub enum EngineError {
     )]
     TlsUnsupported { host: String },
 
-    #[error("preparing the build context failed")]
+    #[error("sending the build context failed")]
     Context(#[from] ContextError),
 
     #[error("the Dockerfile is invalid: {message}")]

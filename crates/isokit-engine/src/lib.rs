@@ -1,10 +1,11 @@
 //! The Docker Engine, through its API: connecting, building, pushing and pulling images, and running containers on private networks.
 //!
 //! Everything goes through one [`Engine`], connected with
-//! [`Engine::connect`] (which honours `DOCKER_HOST`). Builds use the classic
-//! builder and a streamed context from `isokit-context`; pushes and pulls
-//! carry registry credentials in the request itself, so nothing is ever
-//! written to `~/.docker`. Progress goes to the [`isokit_ui::Ui`] given.
+//! [`Engine::connect`] (which honours `DOCKER_HOST`). Builds take a
+//! [`BuildContext`] prepared by `isokit-context` and stream it to the
+//! classic builder; pushes and pulls carry registry credentials in the
+//! request itself, so nothing is ever written to `~/.docker`. Progress goes
+//! to the [`isokit_ui::Ui`] given.
 
 mod build;
 mod credentials;
@@ -25,7 +26,7 @@ pub use credentials::RegistryCredentials;
 pub use error::EngineError;
 pub use host::{DEFAULT_SOCKET, DockerHost};
 pub use image::ImageDetails;
-pub use isokit_context::{Compression, ContextError, ContextOptions};
+pub use isokit_context::{BuildContext, Compression, ContextError, ContextOptions};
 pub use push::{PushOptions, PushOutcome, RetryPolicy};
 pub use run::{ContainerOptions, LogLine, LogSource, NetworkOptions};
 

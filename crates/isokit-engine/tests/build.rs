@@ -5,16 +5,29 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Images, busybox_image, engine, exported_paths, fixtures, unique, write_files};
-use isokit_engine::{BuildOptions, ContextOptions, DockerHost, Engine, EngineError};
+use common::{
+    Images, busybox_image, engine, exported_paths, fixtures, prepared, unique, write_files,
+};
+use isokit_engine::{
+    BuildContext, BuildOptions, ContextError, ContextOptions, DockerHost, Engine, EngineError,
+};
 use isokit_ui::Ui;
 
-fn hello_options(tag: &str) -> BuildOptions {
+fn tagged(tag: &str) -> BuildOptions {
     BuildOptions {
-        context: ContextOptions::new(fixtures().join("hello")),
         tags: vec![tag.to_string()],
         ..Default::default()
     }
+}
+
+/// The hello fixture, as a context to prepare.
+fn hello() -> ContextOptions {
+    ContextOptions::new(fixtures().join("hello"))
+}
+
+/// The hello fixture's context with another Dockerfile from the fixtures.
+fn hello_with(dockerfile: &str) -> BuildContext {
+    prepared(hello().with_dockerfile(fixtures().join(dockerfile)))
 }
 
 #[tokio::test]
@@ -23,12 +36,15 @@ async fn a_scratch_image_gets_a_file_from_the_context() {
     let mut images = Images::default();
     let tag = images.track(format!("{}:v1", unique("isokit-engine-test-hello")));
     let second = images.track(format!("{}:also", unique("isokit-engine-test-hello")));
-    let mut options = hello_options(&tag);
+    let mut options = tagged(&tag);
     options.tags.push(second.clone());
     options.build_args = BTreeMap::from([("GREETING".to_string(), "bonjour".to_string())]);
     options.labels = BTreeMap::from([("isokit.test".to_string(), "build".to_string())]);
 
-    let built = engine.build(&options, &Ui::quiet()).await.expect("build");
+    let built = engine
+        .build(prepared(hello()), &options, &Ui::quiet())
+        .await
+        .expect("build");
     assert!(built.id.starts_with("sha256:"), "{}", built.id);
 
     let details = engine.image_inspect(&tag).await.expect("inspect");
@@ -62,13 +78,11 @@ async fn a_dockerfile_outside_the_context_builds() {
         elsewhere.path(),
         &[("Containerfile", "FROM scratch\nCOPY . /ctx/\n")],
     );
-    let options = BuildOptions {
-        context: ContextOptions::new(fixtures().join("hello"))
-            .with_dockerfile(elsewhere.path().join("Containerfile")),
-        tags: vec![tag.clone()],
-        ..Default::default()
-    };
-    engine.build(&options, &Ui::quiet()).await.expect("build");
+    let context = prepared(hello().with_dockerfile(elsewhere.path().join("Containerfile")));
+    engine
+        .build(context, &tagged(&tag), &Ui::quiet())
+        .await
+        .expect("build");
     // The generated Dockerfile is read, then dropped from the context.
     assert_eq!(
         exported_paths(&tag, "ctx"),
@@ -82,12 +96,13 @@ async fn a_dockerfile_outside_the_context_builds() {
 #[tokio::test]
 async fn an_unknown_instruction_is_reported_as_an_invalid_dockerfile() {
     let engine = engine().await;
-    let mut options = hello_options(&format!("{}:v1", unique("isokit-engine-test-bad")));
-    options.context = options
-        .context
-        .with_dockerfile(fixtures().join("bad-instruction.Dockerfile"));
+    let options = tagged(&format!("{}:v1", unique("isokit-engine-test-bad")));
     let error = engine
-        .build(&options, &Ui::quiet())
+        .build(
+            hello_with("bad-instruction.Dockerfile"),
+            &options,
+            &Ui::quiet(),
+        )
         .await
         .expect_err("the build must fail");
     assert!(
@@ -104,12 +119,13 @@ async fn an_unknown_instruction_is_reported_as_an_invalid_dockerfile() {
 #[tokio::test]
 async fn a_run_step_in_scratch_fails_with_its_instruction() {
     let engine = engine().await;
-    let mut options = hello_options(&format!("{}:v1", unique("isokit-engine-test-noshell")));
-    options.context = options
-        .context
-        .with_dockerfile(fixtures().join("run-without-shell.Dockerfile"));
+    let options = tagged(&format!("{}:v1", unique("isokit-engine-test-noshell")));
     let error = engine
-        .build(&options, &Ui::quiet())
+        .build(
+            hello_with("run-without-shell.Dockerfile"),
+            &options,
+            &Ui::quiet(),
+        )
         .await
         .expect_err("the build must fail");
     match &error {
@@ -149,13 +165,13 @@ async fn a_failing_command_shows_the_end_of_its_output() {
     // the test. Everything goes to standard output, whose order is kept.
     let dockerfile = format!("FROM {base}\nRUN {script}; echo 'error: linker failed'; exit 3\n");
     write_files(context.path(), &[("Dockerfile", &dockerfile)]);
-    let options = BuildOptions {
-        context: ContextOptions::new(context.path()),
-        tags: vec![images.track(format!("{}:v1", unique("isokit-engine-test-fails")))],
-        ..Default::default()
-    };
+    let options = tagged(&images.track(format!("{}:v1", unique("isokit-engine-test-fails"))));
     let error = engine
-        .build(&options, &Ui::quiet())
+        .build(
+            prepared(ContextOptions::new(context.path())),
+            &options,
+            &Ui::quiet(),
+        )
         .await
         .expect_err("the build must fail");
     let EngineError::StepFailed {
@@ -186,17 +202,32 @@ async fn a_failing_command_shows_the_end_of_its_output() {
 }
 
 #[tokio::test]
-async fn context_problems_are_reported_before_the_engine_sees_anything() {
+async fn a_file_that_changes_after_the_context_was_prepared_fails_the_build_with_its_name() {
     let engine = engine().await;
-    let mut options = hello_options("isokit-engine-test-never:v1");
-    options.context = options
-        .context
-        .with_dockerfile(fixtures().join("no-such.Dockerfile"));
+    let context = tempfile::tempdir().expect("context");
+    let data = "x".repeat(100_000);
+    write_files(
+        context.path(),
+        &[
+            ("Dockerfile", "FROM scratch\nCOPY . /ctx/\n"),
+            ("data.txt", &data),
+        ],
+    );
+    let listed = prepared(ContextOptions::new(context.path()));
+    write_files(context.path(), &[("data.txt", "shorter now")]);
+    let options = tagged(&format!("{}:v1", unique("isokit-engine-test-changed")));
     let error = engine
-        .build(&options, &Ui::quiet())
+        .build(listed, &options, &Ui::quiet())
         .await
-        .expect_err("no Dockerfile");
-    assert!(matches!(error, EngineError::Context(_)), "{error:?}");
+        .expect_err("a file changed under the build");
+    assert!(
+        matches!(
+            &error,
+            EngineError::Context(ContextError::ChangedWhileSending { path, .. })
+                if path.ends_with("data.txt")
+        ),
+        "{error:?}"
+    );
     let chain = format!(
         "{error}: {}",
         std::error::Error::source(&error)
@@ -204,7 +235,7 @@ async fn context_problems_are_reported_before_the_engine_sees_anything() {
             .unwrap_or_default()
     );
     assert!(
-        chain.contains("no-such.Dockerfile") && chain.contains("does not exist"),
+        chain.starts_with("sending the build context failed: ") && chain.contains("data.txt"),
         "{chain}"
     );
 }

@@ -17,7 +17,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Images, engine, exported_paths, fixtures, unique};
+use common::{Images, engine, exported_paths, fixtures, prepared, unique};
 use isokit_engine::{BuildOptions, ContextOptions};
 use isokit_ui::Ui;
 
@@ -48,13 +48,14 @@ async fn check(case: Case) {
         unique(&format!("isokit-engine-parity-{}", case.name))
     ));
     let options = BuildOptions {
-        context: ContextOptions::new(context.path())
-            .with_dockerfile(context.path().join(case.dockerfile)),
         tags: vec![isokit_tag.clone()],
         ..Default::default()
     };
+    let isokit_context = prepared(
+        ContextOptions::new(context.path()).with_dockerfile(context.path().join(case.dockerfile)),
+    );
     engine
-        .build(&options, &Ui::quiet())
+        .build(isokit_context, &options, &Ui::quiet())
         .await
         .expect("isokit build");
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Images, TestRegistry, engine, fixtures, unique};
+use common::{Images, TestRegistry, engine, fixtures, prepared, unique};
 use isokit_engine::{BuildOptions, ContextOptions, Engine, EngineError, PushOptions, RetryPolicy};
 use isokit_ui::Ui;
 
@@ -19,12 +19,15 @@ async fn build_for(
 ) {
     let reference = images.track(format!("{}/{repository}:{tag}", registry.host()));
     let options = BuildOptions {
-        context: ContextOptions::new(fixtures().join("hello")),
         tags: vec![reference],
         ..Default::default()
     };
     engine
-        .build(&options, &Ui::quiet())
+        .build(
+            prepared(ContextOptions::new(fixtures().join("hello"))),
+            &options,
+            &Ui::quiet(),
+        )
         .await
         .expect("build the image to push");
 }

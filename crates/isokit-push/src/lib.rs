@@ -107,13 +107,19 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     // The remaining checks wait on the disk, the engine and AWS: run them at
     // once, then report a failure in the order a user would fix them.
     let ecr = aws.ecr();
+    // Fingerprinting reads every file, so the context goes to a blocking
+    // thread for it, and comes back for the build.
     let tag = async {
         match &options.tag {
-            Some(tag) => Ok(tag.clone()),
+            Some(tag) => Ok((tag.clone(), context)),
             None => {
                 let options = options.clone();
-                match tokio::task::spawn_blocking(move || content_tag(&context, &options)).await {
-                    Ok(tag) => tag,
+                match tokio::task::spawn_blocking(move || {
+                    content_tag(&context, &options).map(|tag| (tag, context))
+                })
+                .await
+                {
+                    Ok(tagged) => tagged,
                     Err(join) => std::panic::resume_unwind(join.into_panic()),
                 }
             }
@@ -122,7 +128,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     let registry =
         async { tokio::try_join!(ecr.authorization(), ecr.repository(&options.repository)) };
     let (tag, engine, registry) = tokio::join!(tag, Engine::connect(), registry);
-    let tag = tag?;
+    let (tag, context) = tag?;
     let engine = engine?;
     let (auth, existing) = registry?;
     // A content tag names the inputs: if ECR holds it, it holds this image.
@@ -162,7 +168,6 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
 
     ui.status(format!("building {tagged_uri}"));
     let build_options = BuildOptions {
-        context: context_options,
         tags: vec![tagged_uri.clone()],
         target: options.target.clone(),
         build_args: options.build_args.clone(),
@@ -192,7 +197,8 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
             }
         }
     };
-    let (built, repository_state) = tokio::join!(engine.build(&build_options, ui), repository_work);
+    let (built, repository_state) =
+        tokio::join!(engine.build(context, &build_options, ui), repository_work);
     let built = match built {
         Ok(built) => built,
         Err(error) => {

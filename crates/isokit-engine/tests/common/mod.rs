@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use isokit_engine::{BuildOptions, Engine, RegistryCredentials};
+use isokit_engine::{BuildContext, BuildOptions, ContextOptions, Engine, RegistryCredentials};
 use isokit_ui::Ui;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
 use secrecy::SecretString;
@@ -20,6 +20,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The context `options` describe, prepared as `isokit push` prepares it.
+pub fn prepared(options: ContextOptions) -> BuildContext {
+    BuildContext::prepare(&options)
+        .unwrap_or_else(|error| panic!("preparing the context {options:?} failed: {error}"))
 }
 
 pub async fn engine() -> Engine {
@@ -154,12 +160,15 @@ pub async fn busybox_image(engine: &Engine, images: &mut Images) -> String {
     .expect("busybox Dockerfile");
     let tag = images.track(format!("{}:1", unique("isokit-engine-test-busybox")));
     let options = BuildOptions {
-        context: isokit_context::ContextOptions::new(context.path()),
         tags: vec![tag.clone()],
         ..Default::default()
     };
     engine
-        .build(&options, &Ui::quiet())
+        .build(
+            prepared(ContextOptions::new(context.path())),
+            &options,
+            &Ui::quiet(),
+        )
         .await
         .expect("build the busybox image");
     tag
