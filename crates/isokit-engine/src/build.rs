@@ -69,7 +69,24 @@ impl Engine {
             version: BuilderVersion::BuilderV1,
             ..Default::default()
         };
-        let id = self.build_once(context, request, compression, ui).await?;
+        // The first attempt sends a copy (the entry list, not the files), so
+        // that the context is still at hand for the one retry a lost race
+        // deserves.
+        let id = match self
+            .build_once(context.clone(), request.clone(), compression, ui)
+            .await
+        {
+            Err(failed) if failed.lost_race => {
+                tracing::debug!(error = %failed.error, "the build lost a race with an image removal");
+                ui.status(
+                    "an image was removed from the engine while the build looked for cached \
+                     steps: building again",
+                );
+                self.build_once(context, request, compression, ui).await
+            }
+            attempt => attempt,
+        }
+        .map_err(|failed| failed.error)?;
         for extra in options.tags.iter().skip(1) {
             self.tag(&id, extra).await?;
         }
@@ -79,7 +96,7 @@ impl Engine {
         })
     }
 
-    /// Sends the context and runs the build, showing its output.
+    /// Sends the context and runs the build once, showing its output.
     /// Returns the image ID.
     async fn build_once(
         &self,
@@ -87,9 +104,11 @@ impl Engine {
         request: BuildImageOptions,
         compression: Compression,
         ui: &Ui,
-    ) -> Result<String, EngineError> {
+    ) -> Result<String, FailedBuild> {
         let archive_len = context.archive_len_hint();
-        let (stream, monitor) = context.into_stream(compression)?;
+        let (stream, monitor) = context
+            .into_stream(compression)
+            .map_err(EngineError::from)?;
         let sending = ui.task("sending build context", Some(archive_len));
         let progress = (sending.clone(), monitor.clone());
         let body = stream.inspect(move |_| progress.0.set_position(progress.1.archived_bytes()));
@@ -112,7 +131,7 @@ impl Engine {
                     if !context_sent {
                         sending.finish("failed");
                     }
-                    return Err(build_error(error, &log, &monitor));
+                    return Err(FailedBuild::new(error, &log, &monitor));
                 }
             };
             if let Some(text) = info.stream {
@@ -148,6 +167,42 @@ impl Engine {
     }
 }
 
+/// Why one attempt at a build failed, and whether another may succeed.
+#[derive(Debug)]
+struct FailedBuild {
+    error: EngineError,
+    /// See [`lost_a_race_with_a_removal`].
+    lost_race: bool,
+}
+
+impl FailedBuild {
+    fn new(error: BollardError, log: &BuildLog, monitor: &SendMonitor) -> FailedBuild {
+        FailedBuild {
+            lost_race: lost_a_race_with_a_removal(&daemon_message(&error), log),
+            error: build_error(error, log, monitor),
+        }
+    }
+}
+
+impl From<EngineError> for FailedBuild {
+    fn from(error: EngineError) -> FailedBuild {
+        FailedBuild {
+            error,
+            lost_race: false,
+        }
+    }
+}
+
+/// Whether the build failed only because an image was removed elsewhere on
+/// the engine at the wrong moment. Looking for a cached step, the classic
+/// builder lists the candidate images (after `FROM scratch`, every image
+/// without a parent) and then reads each; one removed in between fails the
+/// build. Building again is only worth it while no step has run, so that
+/// nothing is built twice.
+fn lost_a_race_with_a_removal(message: &str, log: &BuildLog) -> bool {
+    message.starts_with("unable to find image \"sha256:") && !log.step_ran
+}
+
 /// Why the build stopped, in the words that help most.
 fn build_error(error: BollardError, log: &BuildLog, monitor: &SendMonitor) -> EngineError {
     if let Some(context_failure) = monitor.take_failure() {
@@ -176,6 +231,9 @@ struct BuildLog {
     step: Option<String>,
     tail: VecDeque<String>,
     last_line: Option<String>,
+    /// Whether a step other than a `FROM` (which only names its base) has
+    /// printed anything: something ran, or came from the cache.
+    step_ran: bool,
 }
 
 impl BuildLog {
@@ -213,6 +271,10 @@ impl BuildLog {
             self.step = Some(line.clone());
             self.tail.clear();
         } else if !line.is_empty() {
+            self.step_ran |= self
+                .step
+                .as_deref()
+                .is_some_and(|step| !starts_a_stage(step));
             if self.tail.len() == TAIL_LINES {
                 self.tail.pop_front();
             }
@@ -231,6 +293,13 @@ impl BuildLog {
                     .map(|id| id.trim().to_string())
             })
     }
+}
+
+/// Whether a `Step N/M : …` line is a `FROM`.
+fn starts_a_stage(step: &str) -> bool {
+    step.split_once(" : ")
+        .and_then(|(_, instruction)| instruction.split_whitespace().next())
+        .is_some_and(|word| word.eq_ignore_ascii_case("FROM"))
 }
 
 /// `text` without ANSI escape sequences (`ESC [ … final-byte`).
@@ -297,6 +366,44 @@ mod tests {
         let mut log = BuildLog::default();
         log.push("Step 1/1 : FROM scratch\n ---> \nSuccessfully built 4d71870dec5e\nSuccessfully tagged x:1\n");
         assert_eq!(log.built_id().as_deref(), Some("4d71870dec5e"));
+    }
+
+    /// What the engine says when an image it listed is gone when read.
+    const LOST_IMAGE: &str = "unable to find image \"sha256:acef84929b5ebba754a5c018ef91688859964c80b365e7914924af6aa0fbe27a\"";
+
+    fn stream_error(message: &str) -> BollardError {
+        BollardError::DockerStreamError {
+            error: message.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_image_lost_before_any_step_ran_is_a_race_worth_another_build() {
+        let lost_race = |log: &BuildLog, message: &str| {
+            FailedBuild::new(stream_error(message), log, &SendMonitor::default()).lost_race
+        };
+        // As the engine printed it when a `docker rmi` elsewhere won.
+        let mut log = BuildLog::default();
+        log.push("Step 1/3 : FROM scratch\n ---> \nStep 2/3 : COPY hello.txt /srv/\n");
+        assert!(lost_race(&log, LOST_IMAGE));
+        assert!(!lost_race(
+            &log,
+            "COPY failed: no source files were specified"
+        ));
+        assert!(!lost_race(&log, "unable to find image \"busybox:1\""));
+
+        // A base image's ID is not a step's output.
+        let mut log = BuildLog::default();
+        log.push("Step 1/2 : from busybox-static:1\n ---> 4bd974df7a81\nStep 2/2 : LABEL a=b\n");
+        assert!(lost_race(&log, LOST_IMAGE));
+
+        // Once a step has run, building again would show it twice.
+        let mut log = BuildLog::default();
+        log.push("Step 1/3 : FROM scratch\n ---> \nStep 2/3 : COPY hello.txt /srv/\n ---> 9c1f\nStep 3/3 : LABEL a=b\n");
+        assert!(!lost_race(&log, LOST_IMAGE));
+        let mut cached = BuildLog::default();
+        cached.push("Step 1/2 : FROM scratch\n ---> \nStep 2/2 : COPY a /a\n ---> Using cache\n");
+        assert!(!lost_race(&cached, LOST_IMAGE));
     }
 
     #[test]
