@@ -209,8 +209,7 @@ fn build_error(error: BollardError, log: &BuildLog, monitor: &SendMonitor) -> En
         return EngineError::Context(context_failure);
     }
     let message = daemon_message(&error);
-    let lower = message.to_lowercase();
-    if lower.contains("dockerfile parse error") || lower.contains("unknown instruction") {
+    if is_dockerfile_error(&message) {
         return EngineError::DockerfileInvalid { message };
     }
     match (&error, &log.step) {
@@ -221,6 +220,23 @@ fn build_error(error: BollardError, log: &BuildLog, monitor: &SendMonitor) -> En
         },
         _ => EngineError::BuildFailed { message },
     }
+}
+
+/// Whether the classic builder refused the Dockerfile itself: it parses the
+/// whole Dockerfile before it runs any step, and checks a stage's name as the
+/// stage starts.
+fn is_dockerfile_error(message: &str) -> bool {
+    let message = message.to_lowercase();
+    // The parser: syntax, parser directives, JSON forms, over-long lines.
+    message.starts_with("failed to parse dockerfile:")
+        // The instructions: unknown ones, their arguments and flags.
+        || message.starts_with("dockerfile parse error")
+        // Instructions before the first FROM.
+        || message == "no build stage in current context"
+        || (message.starts_with("the dockerfile (") && message.ends_with(") cannot be empty"))
+        // Checked as a stage starts, after the previous stage's last step,
+        // which is not the one to blame.
+        || message.ends_with(" stage name already used")
 }
 
 /// The build's output, gathered into lines (the daemon sends pieces), with
@@ -404,6 +420,87 @@ mod tests {
         let mut cached = BuildLog::default();
         cached.push("Step 1/2 : FROM scratch\n ---> \nStep 2/2 : COPY a /a\n ---> Using cache\n");
         assert!(!lost_race(&cached, LOST_IMAGE));
+    }
+
+    #[test]
+    fn dockerfile_errors_are_told_apart_from_failed_builds() {
+        let refused = |message: &str| {
+            build_error(
+                BollardError::DockerResponseServerError {
+                    status_code: 400,
+                    message: message.to_string(),
+                },
+                &BuildLog::default(),
+                &SendMonitor::default(),
+            )
+        };
+        // Each as the engine here words it.
+        for message in [
+            "failed to parse Dockerfile: LABEL must have two arguments",
+            "failed to parse Dockerfile: file with no instructions",
+            "failed to parse Dockerfile: only one escape parser directive can be used",
+            "failed to parse Dockerfile: invalid escape token 'x' does not match ` or \\",
+            "failed to parse Dockerfile: when using JSON array syntax, arrays must be comprised of strings only",
+            "failed to parse Dockerfile: Syntax error - can't find = in \"c\". Must be of the form: name=value",
+            "failed to parse Dockerfile: dockerfile line greater than max allowed size of 65535",
+            "no build stage in current context",
+            "the Dockerfile (Dockerfile) cannot be empty",
+            "dockerfile parse error line 2: unknown instruction: FOOBAR",
+            "dockerfile parse error line 2: Unknown flag: nope",
+            "dockerfile parse error line 2: Missing a value on flag: chown",
+            "dockerfile parse error line 2: Duplicate flag specified: chown",
+            "dockerfile parse error line 1: FROM requires either one or three arguments",
+            "dockerfile parse error line 2: ENV names can not be blank",
+            "dockerfile parse error line 2: WORKDIR requires exactly one argument",
+            "dockerfile parse error line 2: SHELL requires the arguments to be in JSON form",
+            "dockerfile parse error line 2: FROM isn't allowed as an ONBUILD trigger",
+            "dockerfile parse error line 1: invalid name for build stage: \"1bad\", name can't start with a number or contain symbols",
+        ] {
+            let error = refused(message);
+            assert!(
+                matches!(&error, EngineError::DockerfileInvalid { message: kept } if kept == message),
+                "{message}: {error:?}"
+            );
+        }
+        for message in [
+            "failed to reach build target tests in Dockerfile",
+            "invalid reference format: repository name must be lowercase",
+            "Cannot locate specified Dockerfile: Dockerfile",
+        ] {
+            let error = refused(message);
+            assert!(
+                matches!(error, EngineError::BuildFailed { .. }),
+                "{message}: {error:?}"
+            );
+        }
+
+        // A second stage reusing a name is refused as it starts: the step
+        // before it is not to blame.
+        let mut log = BuildLog::default();
+        log.push(
+            "Step 1/3 : FROM scratch AS a\n ---> \nStep 2/3 : LABEL a=b\n ---> 4bd974df7a81\n",
+        );
+        let error = build_error(
+            stream_error("a stage name already used"),
+            &log,
+            &SendMonitor::default(),
+        );
+        assert!(
+            matches!(error, EngineError::DockerfileInvalid { .. }),
+            "{error:?}"
+        );
+        // A step that fails on its own arguments is a failed step.
+        let mut log = BuildLog::default();
+        log.push("Step 1/2 : FROM scratch\n ---> \nStep 2/2 : STOPSIGNAL a b\n");
+        let error = build_error(
+            stream_error("Invalid signal: a b"),
+            &log,
+            &SendMonitor::default(),
+        );
+        assert!(
+            matches!(&error, EngineError::StepFailed { step, .. } if step == "Step 2/2 : STOPSIGNAL a b"),
+            "{error:?}"
+        );
     }
 
     #[test]

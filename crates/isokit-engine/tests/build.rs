@@ -202,6 +202,24 @@ async fn a_failing_command_shows_the_end_of_its_output() {
 }
 
 #[tokio::test]
+async fn a_dockerfile_without_from_is_reported_as_an_invalid_dockerfile() {
+    let engine = engine().await;
+    let options = tagged(&format!("{}:v1", unique("isokit-engine-test-nofrom")));
+    let error = engine
+        .build(hello_with("no-from.Dockerfile"), &options, &Ui::quiet())
+        .await
+        .expect_err("the build must fail");
+    assert!(
+        matches!(error, EngineError::DockerfileInvalid { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "the Dockerfile is invalid: no build stage in current context"
+    );
+}
+
+#[tokio::test]
 async fn a_file_that_changes_after_the_context_was_prepared_fails_the_build_with_its_name() {
     let engine = engine().await;
     let context = tempfile::tempdir().expect("context");
