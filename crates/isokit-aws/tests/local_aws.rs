@@ -128,7 +128,10 @@ async fn no_region_is_an_error_that_says_how_to_set_one() {
 /// Runs in a child process with the region variables removed (see above).
 #[tokio::test]
 #[ignore = "run by no_region_is_an_error_that_says_how_to_set_one in a clean environment"]
-#[expect(clippy::print_stdout, reason = "the parent test reads the probe's stdout")]
+#[expect(
+    clippy::print_stdout,
+    reason = "the parent test reads the probe's stdout"
+)]
 async fn region_probe() {
     let endpoint = std::env::var("ISOKIT_REGION_PROBE_ENDPOINT").expect("run by the parent test");
     let settings = AwsSettings {
