@@ -15,7 +15,6 @@ mod common;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::Command;
 
 use common::{Images, engine, exported_paths, fixtures, prepared, unique};
 use isokit_engine::{BuildOptions, ContextOptions};
@@ -71,18 +70,7 @@ async fn check(case: Case) {
         "{}:cli",
         unique(&format!("isokit-engine-parity-{}", case.name))
     ));
-    let built = Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "--quiet", "--tag", &cli_tag, "--file"])
-        .arg(peer.path().join(case.dockerfile))
-        .arg(peer.path())
-        .output()
-        .expect("run docker build");
-    assert!(
-        built.status.success(),
-        "docker build: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    isokit_testkit::docker_cli_build(&peer.path().join(case.dockerfile), peer.path(), &cli_tag);
 
     let ours = exported_paths(&isokit_tag, "ctx");
     let mut theirs = exported_paths(&cli_tag, "ctx");

@@ -300,6 +300,57 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// The repository's root: the build context of the top-level `Dockerfile`.
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const HOW_TO_BUILD_THE_SERVICE: &str = "these tests need the isokit-service image: build it with \
+    `export ISOKIT_SERVICE_IMAGE=$(scripts/build-service-image)`, or run the whole suite with `scripts/test`";
+
+/// The isokit-service image the tests use as a task and as stand-ins, named
+/// by `ISOKIT_SERVICE_IMAGE` (scripts/test builds it and sets it), with its
+/// binary staged at `dist/isokit-service` so that the top-level Dockerfile
+/// builds. Panics with instructions otherwise.
+pub fn service_image() -> String {
+    let image = std::env::var("ISOKIT_SERVICE_IMAGE")
+        .unwrap_or_else(|_| panic!("{HOW_TO_BUILD_THE_SERVICE} (ISOKIT_SERVICE_IMAGE is not set)"));
+    assert!(
+        repository_root().join("dist/isokit-service").is_file(),
+        "{HOW_TO_BUILD_THE_SERVICE} (dist/isokit-service is missing)"
+    );
+    image
+}
+
+/// Builds `context` with the docker CLI's classic builder (the peer that
+/// parity tests compare isokit with) and panics with its output if it fails.
+///
+/// The classic builder of moby 20.10 lists every image while it looks for
+/// cached steps and then reads each: an image removed in between (by a test
+/// running beside this one) fails the build with `unable to find image`.
+/// That race is the engine's, not the build's, so it is retried.
+pub fn docker_cli_build(dockerfile: &Path, context: &Path, tag: &str) {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let built = Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "--quiet", "--tag", tag, "--file"])
+            .arg(dockerfile)
+            .arg(context)
+            .output()
+            .expect("run docker build");
+        let stderr = String::from_utf8_lossy(&built.stderr);
+        if built.status.success() {
+            return;
+        }
+        assert!(
+            attempts < 3 && stderr.contains("unable to find image \"sha256:"),
+            "docker build failed: {stderr}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,26 +382,4 @@ mod tests {
             "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
         );
     }
-}
-
-/// The repository's root: the build context of the top-level `Dockerfile`.
-pub fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-const HOW_TO_BUILD_THE_SERVICE: &str = "these tests need the isokit-service image: build it with \
-    `export ISOKIT_SERVICE_IMAGE=$(scripts/build-service-image)`, or run the whole suite with `scripts/test`";
-
-/// The isokit-service image the tests use as a task and as stand-ins, named
-/// by `ISOKIT_SERVICE_IMAGE` (scripts/test builds it and sets it), with its
-/// binary staged at `dist/isokit-service` so that the top-level Dockerfile
-/// builds. Panics with instructions otherwise.
-pub fn service_image() -> String {
-    let image = std::env::var("ISOKIT_SERVICE_IMAGE")
-        .unwrap_or_else(|_| panic!("{HOW_TO_BUILD_THE_SERVICE} (ISOKIT_SERVICE_IMAGE is not set)"));
-    assert!(
-        repository_root().join("dist/isokit-service").is_file(),
-        "{HOW_TO_BUILD_THE_SERVICE} (dist/isokit-service is missing)"
-    );
-    image
 }

@@ -705,19 +705,12 @@ fn check_parity(case: Parity) {
 
     let cli_image = format!("{}:cli", pusher.image_name(&repository));
     let build = building();
-    let built = Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "--quiet", "--tag", &cli_image, "--file"])
-        .arg(theirs.path().join(case.dockerfile))
-        .arg(theirs.path())
-        .output()
-        .expect("run docker build");
-    drop(build);
-    assert!(
-        built.status.success(),
-        "docker build: {}",
-        String::from_utf8_lossy(&built.stderr)
+    isokit_testkit::docker_cli_build(
+        &theirs.path().join(case.dockerfile),
+        theirs.path(),
+        &cli_image,
     );
+    drop(build);
 
     let sent_by_isokit = files_under_ctx(&pushed);
     let mut sent_by_cli = files_under_ctx(&cli_image);
