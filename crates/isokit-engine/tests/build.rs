@@ -5,12 +5,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{
-    Images, busybox_image, engine, exported_paths, fixtures, prepared, unique, write_files,
-};
+use common::{Images, busybox_image, engine, fixtures, prepared, unique, write_files};
 use isokit_engine::{
     BuildContext, BuildOptions, ContextError, ContextOptions, DockerHost, Engine, EngineError,
 };
+use isokit_testkit::exported_paths;
 use isokit_ui::Ui;
 
 fn tagged(tag: &str) -> BuildOptions {

@@ -16,8 +16,9 @@ mod common;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use common::{Images, engine, exported_paths, fixtures, prepared, unique};
+use common::{Images, engine, fixtures, prepared, unique};
 use isokit_engine::{BuildOptions, ContextOptions};
+use isokit_testkit::exported_paths;
 use isokit_ui::Ui;
 
 struct Case {

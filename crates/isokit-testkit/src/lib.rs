@@ -351,6 +351,55 @@ pub fn docker_cli_build(dockerfile: &Path, context: &Path, tag: &str) {
     }
 }
 
+/// The paths an image holds under `prefix`, each with its type as `docker
+/// export` shows it (`d` directory, `f` file, `l` symbolic link, `h` hard link).
+pub fn exported_paths(image: &str, prefix: &str) -> Vec<(String, char)> {
+    let created = Command::new("docker")
+        .args(["create", image, "unused"])
+        .output()
+        .expect("docker create");
+    assert!(
+        created.status.success(),
+        "docker create {image}: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let container = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let exported = Command::new("docker")
+        .args(["export", &container])
+        .output()
+        .expect("docker export");
+    let _ = Command::new("docker")
+        .args(["rm", "--force", &container])
+        .output();
+    assert!(
+        exported.status.success(),
+        "docker export: {}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let mut archive = tar::Archive::new(&exported.stdout[..]);
+    let mut paths = Vec::new();
+    for entry in archive.entries().expect("exported archive") {
+        let entry = entry.expect("exported entry");
+        let path = String::from_utf8_lossy(&entry.path_bytes())
+            .trim_end_matches('/')
+            .to_string();
+        let Some(inside) = path.strip_prefix(prefix) else {
+            continue;
+        };
+        let kind = match entry.header().entry_type() {
+            tar::EntryType::Directory => 'd',
+            tar::EntryType::Symlink => 'l',
+            tar::EntryType::Link => 'h',
+            _ => 'f',
+        };
+        if !inside.is_empty() {
+            paths.push((inside.trim_start_matches('/').to_string(), kind));
+        }
+    }
+    paths.sort();
+    paths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

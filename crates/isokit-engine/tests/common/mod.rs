@@ -97,55 +97,6 @@ impl Drop for Labelled {
     }
 }
 
-/// The paths an image holds under `prefix`, each with its type as `docker
-/// export` shows it (`d` directory, `f` file, `l` symbolic link, `h` hard link).
-pub fn exported_paths(image: &str, prefix: &str) -> Vec<(String, char)> {
-    let created = Command::new("docker")
-        .args(["create", image, "unused"])
-        .output()
-        .expect("docker create");
-    assert!(
-        created.status.success(),
-        "docker create {image}: {}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let container = String::from_utf8_lossy(&created.stdout).trim().to_string();
-    let exported = Command::new("docker")
-        .args(["export", &container])
-        .output()
-        .expect("docker export");
-    let _ = Command::new("docker")
-        .args(["rm", "--force", &container])
-        .output();
-    assert!(
-        exported.status.success(),
-        "docker export: {}",
-        String::from_utf8_lossy(&exported.stderr)
-    );
-    let mut archive = tar::Archive::new(&exported.stdout[..]);
-    let mut paths = Vec::new();
-    for entry in archive.entries().expect("exported archive") {
-        let entry = entry.expect("exported entry");
-        let path = String::from_utf8_lossy(&entry.path_bytes())
-            .trim_end_matches('/')
-            .to_string();
-        let Some(inside) = path.strip_prefix(prefix) else {
-            continue;
-        };
-        let kind = match entry.header().entry_type() {
-            tar::EntryType::Directory => 'd',
-            tar::EntryType::Symlink => 'l',
-            tar::EntryType::Link => 'h',
-            _ => 'f',
-        };
-        if !inside.is_empty() {
-            paths.push((inside.trim_start_matches('/').to_string(), kind));
-        }
-    }
-    paths.sort();
-    paths
-}
-
 /// Builds a `FROM scratch` image holding the host's static busybox, so that
 /// `RUN` steps and containers have a shell. Returns its tag.
 pub async fn busybox_image(engine: &Engine, images: &mut Images) -> String {
