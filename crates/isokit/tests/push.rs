@@ -80,6 +80,13 @@ impl Pusher {
         name
     }
 
+    /// Pushes `context` into a new repository; returns the repository and the run.
+    fn push_context(&mut self, what: &str, context: &Path) -> (String, Run) {
+        let repository = self.repository(what);
+        let run = self.run(&["--context", text(context), "--repo", &repository]);
+        (repository, run)
+    }
+
     fn run(&self, args: &[&str]) -> Run {
         let build = building();
         let run = self.isokit.run(
@@ -408,9 +415,8 @@ fn a_socket_in_the_context_is_left_out_with_one_warning() {
 #[test]
 fn a_missing_context_is_refused_before_anything_else() {
     let mut pusher = Pusher::new();
-    let repository = pusher.repository("no-context");
     let missing = fixture("no-such-context");
-    let run = pusher.run(&["--context", text(&missing), "--repo", &repository]);
+    let (repository, run) = pusher.push_context("no-context", &missing);
     pusher.assert_refused(
         &run,
         &format!("the build context {} does not exist", missing.display()),
@@ -422,9 +428,8 @@ fn a_missing_context_is_refused_before_anything_else() {
 #[test]
 fn a_context_that_is_a_file_is_refused() {
     let mut pusher = Pusher::new();
-    let repository = pusher.repository("file-context");
     let file = fixture("hello").join("hello.txt");
-    let run = pusher.run(&["--context", text(&file), "--repo", &repository]);
+    let (repository, run) = pusher.push_context("file-context", &file);
     pusher.assert_refused(
         &run,
         &format!("the build context {} is not a directory", file.display()),
@@ -436,9 +441,8 @@ fn a_context_that_is_a_file_is_refused() {
 #[test]
 fn a_context_without_a_dockerfile_is_refused() {
     let mut pusher = Pusher::new();
-    let repository = pusher.repository("no-dockerfile");
     let context = fixture("no-dockerfile");
-    let run = pusher.run(&["--context", text(&context), "--repo", &repository]);
+    let (repository, run) = pusher.push_context("no-dockerfile", &context);
     pusher.assert_refused(
         &run,
         &format!(
@@ -453,13 +457,7 @@ fn a_context_without_a_dockerfile_is_refused() {
 #[test]
 fn a_dockerfile_syntax_error_is_reported_by_line() {
     let mut pusher = Pusher::new();
-    let repository = pusher.repository("syntax");
-    let run = pusher.run(&[
-        "--context",
-        text(&fixture("syntax-error")),
-        "--repo",
-        &repository,
-    ]);
+    let (repository, run) = pusher.push_context("syntax", &fixture("syntax-error"));
     pusher.assert_refused(
         &run,
         "the Dockerfile is invalid: dockerfile parse error line 3: unknown instruction: RUNN",
@@ -471,13 +469,7 @@ fn a_dockerfile_syntax_error_is_reported_by_line() {
 #[test]
 fn a_failing_step_is_reported_with_its_instruction_and_output() {
     let mut pusher = Pusher::new();
-    let repository = pusher.repository("failing-step");
-    let run = pusher.run(&[
-        "--context",
-        text(&fixture("failing-step")),
-        "--repo",
-        &repository,
-    ]);
+    let (repository, run) = pusher.push_context("failing-step", &fixture("failing-step"));
     pusher.assert_refused(
         &run,
         "the build failed at Step 2/2 : RUN echo hello: ",
@@ -498,9 +490,8 @@ fn a_failing_step_is_reported_with_its_instruction_and_output() {
 #[test]
 fn a_malformed_dockerignore_pattern_is_refused_with_its_line() {
     let mut pusher = Pusher::new();
-    let repository = pusher.repository("bad-ignore");
     let context = fixture("bad-ignore");
-    let run = pusher.run(&["--context", text(&context), "--repo", &repository]);
+    let (repository, run) = pusher.push_context("bad-ignore", &context);
     pusher.assert_refused(
         &run,
         &format!(
