@@ -328,6 +328,25 @@ fn outputs(run: &Run) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A map from AWS's list-of-pairs shape, such as a container's
+/// `[{"name", "value"}]` environment or a stack's `[{"OutputKey",
+/// "OutputValue"}]` outputs.
+fn key_value_pairs(list: &serde_json::Value, key: &str, value: &str) -> BTreeMap<String, String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list of {key}/{value} pairs: {list}"))
+        .iter()
+        .map(|pair| {
+            let text = |field: &str| {
+                pair[field]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no {field} in {pair}"))
+                    .to_owned()
+            };
+            (text(key), text(value))
+        })
+        .collect()
+}
+
 fn texts(list: &[impl AsRef<str>]) -> Vec<String> {
     list.iter().map(|item| item.as_ref().to_owned()).collect()
 }
@@ -528,17 +547,7 @@ fn assert_service(local: &LocalAws, outputs: &BTreeMap<String, String>, pinned: 
         container["image"], pinned,
         "the task definition pins the digest"
     );
-    let environment: BTreeMap<String, String> = container["environment"]
-        .as_array()
-        .expect("environment")
-        .iter()
-        .map(|variable| {
-            (
-                variable["name"].as_str().expect("name").to_owned(),
-                variable["value"].as_str().expect("value").to_owned(),
-            )
-        })
-        .collect();
+    let environment = key_value_pairs(&container["environment"], "name", "value");
     assert_eq!(environment["ISOKIT_ENDPOINTS"], outputs["Endpoints"]);
     assert_eq!(environment["ISOKIT_REGION"], local.region);
     assert_eq!(environment["ISOKIT_ACCOUNT"], local.account);
@@ -597,17 +606,11 @@ fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinne
         "--stack-name",
         &sandbox.name,
     ]);
-    let stack_outputs: BTreeMap<String, String> = described["Stacks"][0]["Outputs"]
-        .as_array()
-        .expect("Outputs")
-        .iter()
-        .map(|output| {
-            (
-                output["OutputKey"].as_str().expect("key").to_owned(),
-                output["OutputValue"].as_str().expect("value").to_owned(),
-            )
-        })
-        .collect();
+    let stack_outputs = key_value_pairs(
+        &described["Stacks"][0]["Outputs"],
+        "OutputKey",
+        "OutputValue",
+    );
     assert_eq!(outputs, stack_outputs, "isokit prints the stack's outputs");
     assert_eq!(
         outputs.keys().map(String::as_str).collect::<Vec<_>>(),
