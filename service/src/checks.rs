@@ -154,14 +154,14 @@ impl Checker {
             Ok(Ok(lookup)) => lookup.iter().collect(),
         };
         attempt.addresses.clone_from(&addresses);
-        if addresses.is_empty() {
+        let Some((&first, others)) = addresses.split_first() else {
             return Err(attempt.failed(
                 Step::Dns,
                 step,
                 format!("DNS answered no IPv4 address for {host}"),
                 attempt.create_interface_endpoint(),
             ));
-        }
+        };
         if attempt.endpoint.kind() == EndpointKind::Interface {
             let problem = addresses
                 .iter()
@@ -180,37 +180,25 @@ impl Checker {
         }
         attempt.ok(Step::Dns, step, format!("{} address(es)", addresses.len()));
 
+        // The addresses in the order DNS gave them: the first that accepts is
+        // used; when every one fails, the last failure is reported.
         let step = Instant::now();
-        let mut refusal: Option<(SocketAddr, io::Error)> = None;
-        let mut connected = None;
-        for ip in &addresses {
-            let address = SocketAddr::new(*ip, HTTPS);
+        let mut address = SocketAddr::new(first, HTTPS);
+        let mut untried = others.iter();
+        let stream = loop {
             match timeout_at(deadline, TcpStream::connect(address)).await {
-                Ok(Ok(stream)) => {
-                    connected = Some((address, stream));
-                    break;
-                }
-                Ok(Err(err)) => refusal = Some((address, err)),
+                Ok(Ok(stream)) => break stream,
+                Ok(Err(err)) => match untried.next() {
+                    Some(ip) => address = SocketAddr::new(*ip, HTTPS),
+                    None => {
+                        let (cause, fix) = attempt.tcp_failure(address, &err);
+                        return Err(attempt.failed(Step::Tcp, step, cause, fix));
+                    }
+                },
                 Err(_) => {
                     let (cause, fix) = attempt.tcp_timeout(address, timeout);
                     return Err(attempt.failed(Step::Tcp, step, cause, fix));
                 }
-            }
-        }
-        let (address, stream) = match (connected, refusal) {
-            (Some(connected), _) => connected,
-            (None, Some((address, err))) => {
-                let (cause, fix) = attempt.tcp_failure(address, &err);
-                return Err(attempt.failed(Step::Tcp, step, cause, fix));
-            }
-            // Not reached: the answer was checked to hold an address.
-            (None, None) => {
-                return Err(attempt.failed(
-                    Step::Tcp,
-                    step,
-                    "no address to connect to".to_owned(),
-                    attempt.create_interface_endpoint(),
-                ));
             }
         };
         attempt.ok(Step::Tcp, step, format!("connected to {address}"));

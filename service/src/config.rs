@@ -260,6 +260,11 @@ fn parse_probe_targets(raw: &str) -> Result<Vec<ProbeTarget>> {
             targets.push(target);
         }
     }
+    // With nothing to probe, isolation would hold by default and /health
+    // would vouch for a VPC that was never tested.
+    if targets.is_empty() {
+        return Err(bad(format!("`{raw}` names no probe target")));
+    }
     Ok(targets)
 }
 
@@ -491,6 +496,19 @@ mod tests {
             let err = error(&[("ISOKIT_EGRESS_PROBES", bad)]);
             assert!(err.starts_with("ISOKIT_EGRESS_PROBES:"), "{err}");
             assert!(err.contains("host:port"), "{err}");
+        }
+        for empty in [",", " , ,"] {
+            let err = error(&[("ISOKIT_EGRESS_PROBES", empty)]);
+            assert!(
+                err.starts_with(&format!(
+                    "ISOKIT_EGRESS_PROBES: `{empty}` names no probe target"
+                )),
+                "{err}"
+            );
+            assert!(
+                err.contains("expected a comma-separated list of host:port"),
+                "{err}"
+            );
         }
     }
 

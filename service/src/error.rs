@@ -27,11 +27,28 @@ pub enum Error {
     )]
     SystemDns(#[source] hickory_resolver::net::NetError),
 
-    #[error("cannot build the DNS resolver: {0}")]
+    /// The resolver is built with no encrypted transport to set up, so no
+    /// setting can make this fail.
+    #[error(
+        "cannot build the DNS resolver: {0}; this is a fault in this build of \
+         isokit-service, not in its settings: report it with this message"
+    )]
     Resolver(#[source] hickory_resolver::net::NetError),
 
-    #[error("cannot build the TLS configuration: {0}")]
+    /// Choosing the protocol versions of the built-in crypto provider: no
+    /// setting can make this fail.
+    #[error(
+        "cannot set up TLS with the built-in crypto provider: {0}; this is a fault in \
+         this build of isokit-service, not in its settings: report it with this message"
+    )]
     Tls(#[source] rustls::Error),
+
+    #[error(
+        "the stand-in's private key cannot serve its certificate: {0}; give \
+         ISOKIT_STANDIN_KEY_PEM (or --key-file) the private key of the first certificate \
+         in ISOKIT_STANDIN_CERT_PEM (or --cert-file)"
+    )]
+    StandinKey(#[source] rustls::Error),
 
     #[error("cannot listen on {addr}: {source}; choose another address with {setting}")]
     Listen {
@@ -41,7 +58,11 @@ pub enum Error {
         source: io::Error,
     },
 
-    #[error("the HTTP server on {addr} stopped: {source}")]
+    #[error(
+        "the HTTP server on {addr} stopped unexpectedly: {source}; start isokit-service \
+         again (an ECS service replaces a task whose essential container exits), and \
+         report this message if it recurs"
+    )]
     Serve {
         addr: SocketAddr,
         #[source]
@@ -51,17 +72,22 @@ pub enum Error {
     #[error("cannot install the SIGTERM handler: {0}")]
     Signal(#[source] io::Error),
 
-    #[error("cannot start the async runtime: {0}")]
+    #[error(
+        "cannot start the async runtime: {0}; the process is short of a system resource: \
+         raise the container's limits on open files, processes (threads) or memory"
+    )]
     Runtime(#[source] io::Error),
 
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] io::Error),
 
-    #[error("GET {url} failed: {problem}")]
-    Http { url: String, problem: String },
-
-    #[error("{0}")]
-    Usage(String),
+    /// `fix` depends on what was asked for, which only the caller knows.
+    #[error("GET {url} failed: {problem}; {fix}")]
+    Http {
+        url: String,
+        problem: String,
+        fix: &'static str,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

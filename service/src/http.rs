@@ -19,11 +19,13 @@ pub struct Response {
     pub body: String,
 }
 
-/// GETs `url` (`http://IP[:PORT]/PATH`), all within `timeout`.
-pub async fn get(url: &str, timeout: Duration) -> Result<Response> {
+/// GETs `url` (`http://IP[:PORT]/PATH`), all within `timeout`. A failure
+/// carries `fix`: what to do about it depends on what was asked for.
+pub async fn get(url: &str, timeout: Duration, fix: &'static str) -> Result<Response> {
     let fail = |problem: String| Error::Http {
         url: url.to_owned(),
         problem,
+        fix,
     };
     let rest = url
         .strip_prefix("http://")
@@ -101,11 +103,12 @@ mod tests {
             "http://metadata.local/v4",
             "127.0.0.1:80/health",
         ] {
-            let err = get(url, Duration::from_secs(1))
+            let err = get(url, Duration::from_secs(1), "do this next")
                 .await
                 .expect_err("refused")
                 .to_string();
             assert!(err.starts_with(&format!("GET {url} failed:")), "{err}");
+            assert!(err.ends_with("; do this next"), "{err}");
         }
     }
 }

@@ -45,6 +45,8 @@ pub async fn healthcheck(port: u16) -> Result<http::Response> {
     http::get(
         &format!("http://127.0.0.1:{port}/health"),
         Duration::from_secs(2),
+        "check that `isokit-service serve` is running in this container and listening on \
+         the port in ISOKIT_PORT (8080 when unset)",
     )
     .await
 }

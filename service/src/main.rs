@@ -109,8 +109,9 @@ fn main() -> ExitCode {
             let mut message = format!("isokit-service: error: {err}");
             let mut source = std::error::Error::source(&err);
             while let Some(cause) = source {
-                // thiserror's messages already carry their direct source.
-                if !message.ends_with(&cause.to_string()) {
+                // Most messages already carry their direct source, followed
+                // by what to do: only causes not yet told are added.
+                if !message.contains(&cause.to_string()) {
                     message.push_str(&format!(": {cause}"));
                 }
                 source = cause.source();

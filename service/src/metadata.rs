@@ -48,19 +48,26 @@ pub async fn task_context_or_warn(config: &Config) -> Option<TaskContext> {
     }
 }
 
+/// The variable is ECS's to set, so a value that does not answer was most
+/// likely set by hand.
+const METADATA_FIX: &str =
+    "unset ECS_CONTAINER_METADATA_URI_V4 if you set it yourself: ECS sets it in every task";
+
 /// GETs `<uri>/task` (the URI from `ECS_CONTAINER_METADATA_URI_V4`).
 pub async fn task_context(uri: &str, timeout: Duration) -> Result<TaskContext> {
     let url = format!("{}/task", uri.trim_end_matches('/'));
-    let response = http::get(&url, timeout).await?;
+    let response = http::get(&url, timeout, METADATA_FIX).await?;
     if response.status != 200 {
         return Err(Error::Http {
             url,
             problem: format!("status {}", response.status),
+            fix: METADATA_FIX,
         });
     }
     parse_task_metadata(&response.body).map_err(|err| Error::Http {
         url,
         problem: format!("the task metadata cannot be read: {err}"),
+        fix: METADATA_FIX,
     })
 }
 
@@ -100,6 +107,20 @@ mod tests {
                 subnet_cidr: Some("10.0.128.0/20".to_owned()),
             }
         );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_names_the_variable() {
+        // Port 1 on loopback: nothing of ours, nor anyone's, listens there.
+        let err = task_context("http://127.0.0.1:1/v4/abc", Duration::from_secs(2))
+            .await
+            .expect_err("nothing answers")
+            .to_string();
+        assert!(
+            err.starts_with("GET http://127.0.0.1:1/v4/abc/task failed:"),
+            "{err}"
+        );
+        assert!(err.ends_with(METADATA_FIX), "{err}");
     }
 
     #[test]

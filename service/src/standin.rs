@@ -116,14 +116,7 @@ fn pem_source(
 /// Serves until SIGTERM or SIGINT.
 pub async fn standin(options: StandinOptions) -> Result<()> {
     let stop = stop_signal()?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(Error::Tls)?
-        .with_no_client_auth()
-        .with_single_cert(options.certificate_chain, options.key)
-        .map_err(Error::Tls)?;
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tls = server_config(options.certificate_chain, options.key)?;
     let listen_error = |source| Error::Listen {
         addr: options.listen,
         setting: "ISOKIT_STANDIN_LISTEN",
@@ -141,6 +134,21 @@ pub async fn standin(options: StandinOptions) -> Result<()> {
             addr: local,
             source,
         })
+}
+
+fn server_config(
+    certificate_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(Error::Tls)?
+        .with_no_client_auth()
+        .with_single_cert(certificate_chain, key)
+        .map_err(Error::StandinKey)?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
 }
 
 async fn answer(headers: HeaderMap, uri: Uri) -> axum::Json<serde_json::Value> {
@@ -279,6 +287,30 @@ mod tests {
         .to_string();
         assert!(
             err.starts_with("--cert-file: cannot read /nonexistent.crt"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_that_does_not_fit_the_certificate_says_which_to_give() {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["s3.test".to_owned()]).expect("certificate");
+        let other = rcgen::KeyPair::generate().expect("another key");
+        let vars = HashMap::from([
+            ("ISOKIT_STANDIN_CERT_PEM", certified.cert.pem()),
+            ("ISOKIT_STANDIN_KEY_PEM", other.serialize_pem()),
+        ]);
+        let options =
+            StandinOptions::from_lookup(lookup(&vars), None, None).expect("readable settings");
+        let err = server_config(options.certificate_chain, options.key)
+            .expect_err("the key is not the certificate's")
+            .to_string();
+        assert!(
+            err.starts_with("the stand-in's private key cannot serve its certificate:"),
+            "{err}"
+        );
+        assert!(
+            err.contains("ISOKIT_STANDIN_KEY_PEM (or --key-file) the private key"),
             "{err}"
         );
     }

@@ -2,22 +2,24 @@
 //! service container on a `docker network create --internal` network beside
 //! stand-in endpoint containers (the same image in `standin` mode) whose
 //! network aliases are the endpoint host names, and an "internet" stand-in
-//! on another network that it must not reach.
+//! on another network that it must not reach. Before that, the image's own
+//! promises: a non-root user, no shell; and its HEALTHCHECK follows /health.
 //!
 //! Uses the image named by `ISOKIT_SERVICE_IMAGE` when set (scripts/test
 //! builds it first), else builds one with scripts/build-service-image.
 //! Every container, network and image it makes carries a unique prefix and
 //! is removed when the test ends, whether it passes or not.
 
-mod support;
+#[path = "support/identity.rs"]
+mod identity;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use identity::{ACCOUNT, REGION, TestCa, host};
 use isokit_endpoints::FARGATE_ENDPOINTS;
 use isokit_report::{EgressOutcome, LogLine, Report};
-use support::{ACCOUNT, REGION, TestCa, host};
 
 /// What the test made, removed on drop (also when an assertion fails).
 struct Sandbox {
@@ -203,11 +205,111 @@ fn healthcheck(container: &str) -> (Option<i32>, String) {
     )
 }
 
+/// The `USER` the Dockerfile sets, which must be a numeric non-root uid:gid
+/// (scratch has no passwd file to look a name up in).
+fn dockerfile_user() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Dockerfile");
+    let dockerfile = std::fs::read_to_string(&path).expect("read the top-level Dockerfile");
+    let user = dockerfile
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("USER "))
+        .expect("the Dockerfile sets a USER")
+        .trim()
+        .to_owned();
+    let ids: Vec<u32> = user
+        .split(':')
+        .map(|id| id.parse().expect("USER is numeric uid:gid"))
+        .collect();
+    assert!(
+        ids.len() == 2 && ids.iter().all(|id| *id != 0),
+        "USER {user} is not a non-root uid:gid"
+    );
+    user
+}
+
+fn assert_runs_as_non_root(image: &str) {
+    let user = docker_ok(
+        &["image", "inspect", "--format", "{{.Config.User}}", image],
+        &[],
+    );
+    assert_eq!(user, dockerfile_user(), "the image's user");
+}
+
+/// Overriding the entrypoint works for the binary, and fails for a shell,
+/// as the image holds none.
+fn assert_has_no_shell(sandbox: &mut Sandbox, image: &str) {
+    let control = sandbox.container_name("entrypoint");
+    let output = docker(&[
+        "run",
+        "--name",
+        &control,
+        "--network",
+        "none",
+        "--entrypoint",
+        "/isokit-service",
+        image,
+        "--version",
+    ]);
+    assert!(
+        output.status.success(),
+        "an entrypoint override of the image's own binary failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for (index, shell) in ["/bin/sh", "sh"].into_iter().enumerate() {
+        let container = sandbox.container_name(&format!("shell-{index}"));
+        let output = docker(&[
+            "run",
+            "--name",
+            &container,
+            "--network",
+            "none",
+            "--entrypoint",
+            shell,
+            image,
+            "-c",
+            "true",
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // 127: the command cannot be found, as opposed to the engine failing (125).
+        assert_eq!(
+            output.status.code(),
+            Some(127),
+            "`{shell}` should not exist in the image: {stderr}"
+        );
+        assert!(stderr.contains(shell), "{stderr}");
+    }
+}
+
+/// Waits for the engine to report `wanted` from the image's HEALTHCHECK;
+/// returns the container's health record.
+fn wait_for_health(container: &str, wanted: &str) -> serde_json::Value {
+    let within = Duration::from_secs(60);
+    let deadline = Instant::now() + within;
+    loop {
+        let raw = docker_ok(
+            &["inspect", "--format", "{{json .State.Health}}", container],
+            &[],
+        );
+        let health: serde_json::Value = serde_json::from_str(&raw).expect("health JSON");
+        if health["Status"] == wanted {
+            return health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the HEALTHCHECK did not report {wanted} within {within:?}: {raw}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 #[test]
 fn isolated_network_with_stand_in_endpoints() {
     require_engine();
     let mut sandbox = Sandbox::new();
     let image = sandbox.image();
+    assert_runs_as_non_root(&image);
+    assert_has_no_shell(&mut sandbox, &image);
+
     let vpc = sandbox.network("vpc");
     let outside = sandbox.network("outside");
     let subnet = docker_ok(
@@ -249,6 +351,12 @@ fn isolated_network_with_stand_in_endpoints() {
             "--dns",
             "127.0.0.1",
             "--read-only",
+            // The Dockerfile's HEALTHCHECK, polled every second; failures
+            // count only once it has passed, so the start period can be long.
+            "--health-interval",
+            "1s",
+            "--health-start-period",
+            "60s",
             "--env",
             &format!("ISOKIT_REGION={REGION}"),
             "--env",
@@ -304,6 +412,7 @@ fn isolated_network_with_stand_in_endpoints() {
     let (code, body) = healthcheck(&service);
     assert_eq!(code, Some(0), "{body}");
     assert!(body.contains("\"status\":\"healthy\""), "{body}");
+    wait_for_health(&service, "healthy");
 
     // One endpoint goes away: /health turns 503 and the report names it.
     let logs_standin = format!("{}-logs", sandbox.prefix);
@@ -315,6 +424,18 @@ fn isolated_network_with_stand_in_endpoints() {
     let health: isokit_report::Health = serde_json::from_str(body.trim()).expect("health JSON");
     assert_eq!(health.status, "unhealthy");
     assert_eq!(health.failing, ["logs"]);
+    let record = wait_for_health(&service, "unhealthy");
+    let last_probe = record["Log"]
+        .as_array()
+        .and_then(|log| log.last())
+        .expect("the engine logs each probe");
+    assert_eq!(last_probe["ExitCode"], 1, "{record}");
+    assert!(
+        last_probe["Output"]
+            .as_str()
+            .is_some_and(|output| output.contains("\"failing\":[\"logs\"]")),
+        "{record}"
+    );
     let last = rounds(&service).pop().expect("rounds were logged");
     let failing: Vec<&str> = last.failing().map(|check| check.service.as_str()).collect();
     assert_eq!(failing, ["logs"], "{last}");

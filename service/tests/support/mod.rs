@@ -2,9 +2,11 @@
 //! time, a DNS server the service is pointed at, TLS endpoints (the real
 //! binary in `standin` mode), and TCP servers that refuse, stall or never
 //! speak TLS. Everything listens on loopback only.
+//!
+//! Compiled into several test binaries and the bench, each of which uses its
+//! own part: items that some of them leave unused say so with an `allow`.
 
-// Each test crate (and the bench) uses its own part of this module.
-#![allow(dead_code)]
+mod identity;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -15,59 +17,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use isokit_report::{LogLine, Report};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
+
+pub(crate) use identity::{ACCOUNT, Leaf, REGION, TestCa, host};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_isokit-service");
-pub(crate) const REGION: &str = "eu-west-1";
-pub(crate) const ACCOUNT: &str = "123456789012";
-
-/// The host name the service checks for `service`, in the test region and account.
-pub(crate) fn host(service: &str) -> String {
-    let endpoint: isokit_endpoints::Endpoint = service.parse().expect("valid endpoint name");
-    endpoint.hostname(REGION, ACCOUNT)
-}
-
-/// A certificate authority made for one test run; its key never leaves memory.
-pub(crate) struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A leaf certificate and its key, in PEM.
-#[derive(Clone)]
-pub(crate) struct Leaf {
-    pub(crate) cert_pem: String,
-    pub(crate) key_pem: String,
-}
-
-impl TestCa {
-    pub(crate) fn new(name: &str) -> TestCa {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate().expect("CA key");
-        TestCa {
-            issuer: CertifiedIssuer::self_signed(params, key).expect("self-signed CA"),
-        }
-    }
-
-    pub(crate) fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    /// A server certificate for `names`, signed by this CA.
-    pub(crate) fn leaf(&self, names: &[String]) -> Leaf {
-        let params = CertificateParams::new(names.to_vec()).expect("leaf parameters");
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.issuer).expect("signed leaf");
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-}
 
 /// How the test DNS server answers one name.
 #[derive(Debug, Clone)]
@@ -75,10 +28,12 @@ pub(crate) enum Answer {
     /// NOERROR with these A records.
     A(Vec<Ipv4Addr>),
     /// The same, after a pause, to give checks known, distinct durations.
+    #[allow(dead_code, reason = "only the bench gives checks set durations")]
     Delayed(Duration, Vec<Ipv4Addr>),
     /// NXDOMAIN, also what any name not in the table gets.
     NxDomain,
     /// No reply at all: a black hole.
+    #[allow(dead_code, reason = "the serve tests black-hole nothing")]
     Silent,
 }
 
@@ -86,6 +41,7 @@ pub(crate) enum Answer {
 /// queries from a table that tests may change while it runs.
 pub(crate) struct DnsServer {
     pub(crate) addr: SocketAddr,
+    #[allow(dead_code, reason = "read by `set`, which only the serve tests call")]
     records: Arc<Mutex<HashMap<String, Answer>>>,
 }
 
@@ -138,6 +94,7 @@ impl DnsServer {
         DnsServer { addr, records }
     }
 
+    #[allow(dead_code, reason = "only the serve tests change answers")]
     pub(crate) fn set(&self, name: &str, answer: Answer) {
         self.records
             .lock()
@@ -218,6 +175,10 @@ impl Query {
 
 /// The real binary in `standin` mode: a TLS endpoint presenting `leaf`.
 pub(crate) struct Standin {
+    #[allow(
+        dead_code,
+        reason = "only the checks tests name where a stand-in listens"
+    )]
     pub(crate) addr: SocketAddr,
     child: Child,
 }
@@ -258,6 +219,7 @@ impl Drop for Standin {
 }
 
 /// Accepts TCP connections and then says nothing, so a TLS handshake never ends.
+#[allow(dead_code, reason = "only the checks tests stall a handshake")]
 pub(crate) fn silent_tcp(addr: SocketAddr) -> SocketAddr {
     let listener = TcpListener::bind(addr).expect("bind the silent server");
     thread::spawn(move || {
@@ -271,12 +233,14 @@ pub(crate) fn silent_tcp(addr: SocketAddr) -> SocketAddr {
 
 /// A listener whose accept queue is full, so the kernel drops new SYNs and
 /// a connect attempt hangs until it times out.
+#[allow(dead_code, reason = "the serve tests need no connect timeout")]
 pub(crate) struct FullBacklog {
     pub(crate) addr: SocketAddr,
     _listener: tokio::net::TcpListener,
     _queued: Vec<TcpStream>,
 }
 
+#[allow(dead_code, reason = "the serve tests need no connect timeout")]
 impl FullBacklog {
     pub(crate) fn start(addr: SocketAddr) -> FullBacklog {
         let _runtime = runtime().enter();
@@ -303,6 +267,7 @@ impl FullBacklog {
     }
 }
 
+#[allow(dead_code, reason = "only `FullBacklog` needs it")]
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -315,6 +280,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// Serves one fixed body on every GET, like the ECS task metadata endpoint.
+#[allow(dead_code, reason = "only the serve tests read task metadata")]
 pub(crate) fn http_fixture(body: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the metadata stand-in");
     let addr = listener.local_addr().expect("address");
@@ -333,6 +299,7 @@ pub(crate) fn http_fixture(body: &'static str) -> SocketAddr {
 }
 
 /// A GET over a plain socket, independent of the service's own client.
+#[allow(dead_code, reason = "the checks tests run no server")]
 pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect to the service");
@@ -381,6 +348,7 @@ pub(crate) fn task_env(
 }
 
 /// Runs `isokit-service check --output json` with exactly `env`.
+#[allow(dead_code, reason = "only the checks tests run `check`")]
 pub(crate) fn check(env: &[(String, String)]) -> (Output, Report) {
     let output = Command::new(BIN)
         .args(["check", "--output", "json"])
@@ -400,11 +368,13 @@ pub(crate) fn check(env: &[(String, String)]) -> (Output, Report) {
 }
 
 /// `isokit-service serve`, with its stdout read line by line.
+#[allow(dead_code, reason = "the checks tests run no server")]
 pub(crate) struct Service {
     pub(crate) child: Child,
     lines: BufReader<ChildStdout>,
 }
 
+#[allow(dead_code, reason = "the checks tests run no server")]
 impl Service {
     pub(crate) fn start(env: &[(String, String)]) -> Service {
         Service::start_with(BIN, env)
