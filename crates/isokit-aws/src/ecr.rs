@@ -15,7 +15,7 @@ use aws_sdk_ecr::types::{
 };
 use aws_types::SdkConfig;
 use base64::Engine as _;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::error::{CallError, Error};
 
@@ -220,14 +220,13 @@ impl Ecr {
         }
     }
 
-    /// The config digest (the engine's image ID) of the image a tag names,
-    /// read from its manifest: equal IDs mean the same image, whichever
-    /// machine built it. `None` when the tag is not there.
-    pub async fn config_digest(
+    /// What the manifest of the image a tag names says; `None` when the
+    /// tag is not there.
+    pub async fn manifest(
         &self,
         repository: &str,
         tag: &str,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<ImageManifest>, Error> {
         const ACTION: &str = "ECR BatchGetImage";
         let output = self
             .client
@@ -250,20 +249,12 @@ impl Ecr {
             }
             Err(err) => return Err(CallError::from_sdk(ACTION, &err).into()),
         };
-        let Some(manifest) = output
+        output
             .images()
             .first()
             .and_then(|image| image.image_manifest())
-        else {
-            return Ok(None);
-        };
-        let parsed: serde_json::Value = serde_json::from_str(manifest)
-            .map_err(|_| Error::MalformedManifest("it is not JSON"))?;
-        let digest = parsed
-            .pointer("/config/digest")
-            .and_then(serde_json::Value::as_str)
-            .ok_or(Error::MalformedManifest("it names no config digest"))?;
-        Ok(Some(digest.to_owned()))
+            .map(read_manifest)
+            .transpose()
     }
 
     /// The image an ECR URI names; an error when it is not there.
@@ -273,16 +264,26 @@ impl Ecr {
     /// AWS's does) may lag a push by a moment: a missing image is looked
     /// for again, briefly, before it counts as missing.
     pub async fn resolve(&self, uri: &ImageUri) -> Result<EcrImage, Error> {
+        self.await_image(&uri.repository, &uri.reference).await
+    }
+
+    /// The image `reference` names in `repository`, looked for again
+    /// briefly while the listing may lag a push (see [`Ecr::resolve`]).
+    pub async fn await_image(
+        &self,
+        repository: &str,
+        reference: &ImageReference,
+    ) -> Result<EcrImage, Error> {
         let deadline = tokio::time::Instant::now() + LISTING_LAG;
         let mut pause = Duration::from_millis(10);
         loop {
-            if let Some(image) = self.find_image(&uri.repository, &uri.reference).await? {
+            if let Some(image) = self.find_image(repository, reference).await? {
                 return Ok(image);
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::ImageNotFound {
-                    repository: uri.repository.clone(),
-                    reference: uri.reference.to_string(),
+                    repository: repository.to_owned(),
+                    reference: reference.to_string(),
                 });
             }
             tokio::time::sleep(pause).await;
@@ -333,19 +334,39 @@ fn decode_token(token: &str) -> Result<(String, SecretString), Error> {
     Ok((user.to_owned(), SecretString::from(password.to_owned())))
 }
 
+/// The config digest and layer count of an image manifest (Docker v2 or OCI).
+/// What isokit reads from an image manifest in ECR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageManifest {
+    /// The config digest: the engine's image ID (equal IDs mean the same
+    /// image, whichever machine built it).
+    pub config_digest: String,
+    pub layers: usize,
+}
+
+fn read_manifest(manifest: &str) -> Result<ImageManifest, Error> {
+    let parsed: serde_json::Value =
+        serde_json::from_str(manifest).map_err(|_| Error::MalformedManifest("it is not JSON"))?;
+    let digest = parsed
+        .pointer("/config/digest")
+        .and_then(serde_json::Value::as_str)
+        .ok_or(Error::MalformedManifest("it names no config digest"))?;
+    let layers = parsed
+        .get("layers")
+        .and_then(serde_json::Value::as_array)
+        .ok_or(Error::MalformedManifest("it lists no layers"))?;
+    Ok(ImageManifest {
+        config_digest: digest.to_owned(),
+        layers: layers.len(),
+    })
+}
+
 fn registry_host(proxy_endpoint: &str) -> String {
     let without_scheme = proxy_endpoint
         .strip_prefix("https://")
         .or_else(|| proxy_endpoint.strip_prefix("http://"))
         .unwrap_or(proxy_endpoint);
     without_scheme.trim_end_matches('/').to_owned()
-}
-
-impl RegistryAuth {
-    /// The password, for the one request that needs it.
-    pub fn expose_password(&self) -> &str {
-        self.password.expose_secret()
-    }
 }
 
 /// A tag or a digest within a repository.
@@ -519,6 +540,8 @@ pub fn validate_tag(tag: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     #[test]
@@ -552,6 +575,38 @@ mod tests {
             password: SecretString::from("hunter2-token".to_owned()),
         };
         assert!(!format!("{auth:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn manifests_give_their_config_digest_and_layer_count() {
+        let config = format!("sha256:{}", "c".repeat(64));
+        let layer = |n: char| {
+            format!(
+                r#"{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":1024,"digest":"sha256:{}"}}"#,
+                n.to_string().repeat(64)
+            )
+        };
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":1469,"digest":"{config}"}},"layers":[{},{}]}}"#,
+            layer('a'),
+            layer('b')
+        );
+        assert_eq!(
+            read_manifest(&manifest).expect("valid"),
+            ImageManifest {
+                config_digest: config,
+                layers: 2
+            }
+        );
+
+        for (bad, reason) in [
+            ("not json", "it is not JSON"),
+            (r#"{"layers":[]}"#, "it names no config digest"),
+            (r#"{"config":{"digest":"sha256:x"}}"#, "it lists no layers"),
+        ] {
+            let err = read_manifest(bad).expect_err(bad);
+            assert!(err.to_string().ends_with(reason), "{err}");
+        }
     }
 
     #[test]

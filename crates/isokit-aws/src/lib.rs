@@ -23,8 +23,8 @@ use rustls_pki_types::pem::PemObject;
 
 pub use cloudformation::{Stack, Stacks};
 pub use ecr::{
-    Ecr, EcrImage, ImageReference, ImageUri, RegistryAuth, Repository, RepositorySettings,
-    validate_repository_name, validate_tag,
+    Ecr, EcrImage, ImageManifest, ImageReference, ImageUri, RegistryAuth, Repository,
+    RepositorySettings, validate_repository_name, validate_tag,
 };
 pub use error::{CallError, Error};
 
@@ -47,6 +47,7 @@ pub struct AwsSettings {
 pub struct Aws {
     config: SdkConfig,
     region: String,
+    settings: AwsSettings,
 }
 
 impl Aws {
@@ -70,11 +71,21 @@ impl Aws {
             .region()
             .map(ToString::to_string)
             .ok_or(Error::NoRegion)?;
-        Ok(Aws { config, region })
+        Ok(Aws {
+            config,
+            region,
+            settings: settings.clone(),
+        })
     }
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The settings this configuration was loaded with, to hand on to AWS
+    /// tools isokit runs (the SAM CLI) so they act as isokit does.
+    pub fn settings(&self) -> &AwsSettings {
+        &self.settings
     }
 
     /// The loaded configuration, for clients of services this crate does

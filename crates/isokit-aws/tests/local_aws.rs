@@ -4,12 +4,16 @@
 
 use isokit_aws::{Aws, AwsSettings, Error, ImageReference, RepositorySettings};
 use isokit_testkit::{LocalAws, unique_name};
+use secrecy::ExposeSecret;
 
+/// The endpoint is left to the standard chain: aws-config reads
+/// `AWS_ENDPOINT_URL` from the local AWS's environment, as it would for a
+/// user. (`--endpoint-url` is proven through the binary, in its deploy tests.)
 fn settings(local: &LocalAws, ca_bundle: Option<std::path::PathBuf>) -> AwsSettings {
     AwsSettings {
         region: Some(local.region.clone()),
         profile: None,
-        endpoint_url: Some(local.endpoint_url.clone()),
+        endpoint_url: None,
         ca_bundle,
     }
 }
@@ -27,7 +31,7 @@ async fn a_client_with_the_ca_bundle_talks_to_the_local_aws_over_tls() {
         .expect("GetAuthorizationToken over TLS");
     assert_eq!(auth.registry, local.registry());
     assert_eq!(auth.username, "AWS");
-    assert_eq!(auth.expose_password(), local.token_password());
+    assert_eq!(auth.password.expose_secret(), local.token_password());
 }
 
 #[tokio::test]

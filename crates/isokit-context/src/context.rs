@@ -224,11 +224,6 @@ impl BuildContext {
         &self.skipped
     }
 
-    /// The context directory, with symbolic links resolved.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Archive entry names in archive order, directories ending in `/`.
     pub fn entry_names(&self) -> impl Iterator<Item = String> + '_ {
         self.entries.iter().map(|entry| {
@@ -238,18 +233,6 @@ impl BuildContext {
                 _ => name.into_owned(),
             }
         })
-    }
-
-    /// Bytes of file content the archive will carry.
-    pub fn content_bytes(&self) -> u64 {
-        self.entries
-            .iter()
-            .map(|entry| match &entry.kind {
-                EntryKind::File { size } => *size,
-                EntryKind::Generated { content } => content.len() as u64,
-                _ => 0,
-            })
-            .sum()
     }
 
     /// The uncompressed archive size, to within the rare extended headers

@@ -11,7 +11,7 @@ mod context;
 mod error;
 mod fingerprint;
 mod ignore;
-pub mod pattern;
+mod pattern;
 mod stream;
 
 pub use context::{BuildContext, ContextOptions, SkippedEntry, SpecialFile};

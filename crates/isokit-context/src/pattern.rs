@@ -10,32 +10,24 @@
 //! the `regex` crate's syntax, so that odd patterns match what they match in
 //! Docker, quirks included.
 
-use std::fmt;
-
 use regex::Regex;
 
-/// A pattern Docker would reject.
+/// A pattern Docker would reject. Users see it as
+/// [`ContextError::InvalidPattern`](crate::ContextError::InvalidPattern),
+/// which adds the file and line the pattern came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PatternSyntaxError {
+pub(crate) struct BadPattern {
     /// Position of the offending pattern in the list given to [`PatternMatcher::new`].
-    pub index: usize,
+    pub(crate) index: usize,
     /// The pattern as given.
-    pub pattern: String,
+    pub(crate) pattern: String,
     /// What is wrong with it.
-    pub reason: String,
+    pub(crate) reason: String,
 }
-
-impl fmt::Display for PatternSyntaxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid pattern `{}`: {}", self.pattern, self.reason)
-    }
-}
-
-impl std::error::Error for PatternSyntaxError {}
 
 /// Go's `filepath.Clean` for slash-separated paths: the shortest path
 /// naming the same file, by purely lexical processing.
-pub fn clean_path(path: &str) -> String {
+pub(crate) fn clean_path(path: &str) -> String {
     let rooted = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
@@ -73,7 +65,7 @@ enum Matcher {
 
 /// One cleaned ignore pattern.
 #[derive(Debug, Clone)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     text: String,
     exclusion: bool,
     component_count: usize,
@@ -82,12 +74,12 @@ pub struct Pattern {
 
 impl Pattern {
     /// The cleaned pattern, without its `!`.
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
     /// Whether this is an exception (`!pattern`) that re-includes paths.
-    pub fn is_exclusion(&self) -> bool {
+    pub(crate) fn is_exclusion(&self) -> bool {
         self.exclusion
     }
 
@@ -107,13 +99,13 @@ impl Pattern {
 /// Which patterns matched a directory, so that its children inherit the
 /// matches (moby/patternmatcher's `MatchInfo`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MatchInfo {
+pub(crate) struct MatchInfo {
     parent_matched: Vec<bool>,
 }
 
 /// An ordered list of patterns where the last match wins.
 #[derive(Debug, Clone, Default)]
-pub struct PatternMatcher {
+pub(crate) struct PatternMatcher {
     patterns: Vec<Pattern>,
     has_exclusions: bool,
 }
@@ -123,11 +115,11 @@ impl PatternMatcher {
     /// `!` marking an exception, blank ones dropped. Unlike Docker, which
     /// compiles each expression lazily and may never notice a broken one,
     /// every pattern is checked up front.
-    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<PatternMatcher, PatternSyntaxError> {
+    pub(crate) fn new<S: AsRef<str>>(patterns: &[S]) -> Result<PatternMatcher, BadPattern> {
         let mut matcher = PatternMatcher::default();
         for (index, raw) in patterns.iter().enumerate() {
             let raw = raw.as_ref();
-            let error = |reason: String| PatternSyntaxError {
+            let error = |reason: String| BadPattern {
                 index,
                 pattern: raw.to_string(),
                 reason,
@@ -155,18 +147,18 @@ impl PatternMatcher {
         Ok(matcher)
     }
 
-    pub fn patterns(&self) -> &[Pattern] {
+    pub(crate) fn patterns(&self) -> &[Pattern] {
         &self.patterns
     }
 
     /// Whether any pattern is an exception (`!pattern`).
-    pub fn has_exclusions(&self) -> bool {
+    pub(crate) fn has_exclusions(&self) -> bool {
         self.has_exclusions
     }
 
     /// Whether `path` is excluded, a pattern matching any of its parent
     /// directories counting as matching the path (`MatchesOrParentMatches`).
-    pub fn matches_or_parent_matches(&self, path: &str) -> bool {
+    pub(crate) fn matches_or_parent_matches(&self, path: &str) -> bool {
         let parents = parent_dirs(path);
         let mut matched = false;
         for pattern in &self.patterns {
@@ -186,7 +178,7 @@ impl PatternMatcher {
     /// with as many components as the pattern has. The docker CLI still uses
     /// it to decide whether the Dockerfile and `.dockerignore` need
     /// re-including, so it is kept for that one purpose.
-    pub fn matches_with_single_parent(&self, path: &str) -> bool {
+    pub(crate) fn matches_with_single_parent(&self, path: &str) -> bool {
         let path = clean_path(path);
         if path == "." {
             return false;
@@ -212,7 +204,7 @@ impl PatternMatcher {
     /// (`MatchesUsingParentResults`); `None` for a path whose parents were
     /// not visited, in which case they are tested here. The returned
     /// [`MatchInfo`] is what the path's own children inherit.
-    pub fn matches_using_parent_results(
+    pub(crate) fn matches_using_parent_results(
         &self,
         path: &str,
         parent: Option<&MatchInfo>,
@@ -706,7 +698,7 @@ mod tests {
 
     fn matcher(patterns: &[&str]) -> PatternMatcher {
         PatternMatcher::new(patterns)
-            .unwrap_or_else(|error| panic!("{patterns:?} should parse: {error}"))
+            .unwrap_or_else(|error| panic!("{patterns:?} should parse: {error:?}"))
     }
 
     /// Walks down to `path` the way a directory walk does, handing each

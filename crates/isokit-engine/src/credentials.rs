@@ -51,14 +51,20 @@ impl RegistryCredentials {
     }
 
     /// `text` with the password blotted out, should a registry or the
-    /// daemon ever echo it.
+    /// daemon ever echo it: bare, as the ECR token that carries it
+    /// (`base64(user:password)`), or as the header that sends it.
     pub(crate) fn redact(&self, text: &str) -> String {
         let password = self.password.expose_secret();
         if password.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(password, "[redacted]")
+            return text.to_string();
         }
+        let token = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{password}", self.username));
+        let mut text = text.to_string();
+        for secret in [self.header_value(), token, password.to_string()] {
+            text = text.replace(&secret, "[redacted]");
+        }
+        text
     }
 }
 
@@ -111,6 +117,16 @@ mod tests {
         assert_eq!(
             credentials().redact("bad token s3cr3t-token for AWS"),
             "bad token [redacted] for AWS"
+        );
+    }
+
+    #[test]
+    fn echoed_tokens_and_headers_are_blotted_out_too() {
+        let token = base64::engine::general_purpose::STANDARD.encode("AWS:s3cr3t-token");
+        let header = credentials().header_value();
+        assert_eq!(
+            credentials().redact(&format!("Basic {token} / {header}")),
+            "Basic [redacted] / [redacted]"
         );
     }
 }

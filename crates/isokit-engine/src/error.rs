@@ -51,6 +51,15 @@ pub enum EngineError {
     #[error("the registry {registry} refused the token: {message}")]
     RegistryRefused { registry: String, message: String },
 
+    /// The registry took the token but its identity may not do this.
+    #[error("the registry denied pushing {reference}: {message}; {}", Grant(.action.as_deref()))]
+    AccessDenied {
+        reference: String,
+        /// The action the registry named, such as `ecr:InitiateLayerUpload`.
+        action: Option<String>,
+        message: String,
+    },
+
     #[error("pushing {reference} failed after {attempts} attempt(s): {message}")]
     PushFailed {
         reference: String,
@@ -81,6 +90,28 @@ impl fmt::Display for Tail<'_> {
             write!(f, "\n    {line}")?;
         }
         Ok(())
+    }
+}
+
+/// What to do about a denied push.
+struct Grant<'a>(Option<&'a str>);
+
+impl fmt::Display for Grant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(action) => write!(
+                f,
+                "give the identity behind the registry token permission for {action} on the \
+                 repository (an IAM policy on that user or role), and check that the repository \
+                 policy does not deny it"
+            ),
+            None => f.write_str(
+                "give the identity behind the registry token permission to push to the \
+                 repository (on ECR: ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, \
+                 ecr:UploadLayerPart, ecr:CompleteLayerUpload and ecr:PutImage), and check that \
+                 the repository policy does not deny it",
+            ),
+        }
     }
 }
 

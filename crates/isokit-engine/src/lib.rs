@@ -42,7 +42,6 @@ const PING_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Engine {
     docker: Docker,
     host: DockerHost,
-    api_version: String,
 }
 
 impl Engine {
@@ -85,21 +84,12 @@ impl Engine {
         let version = docker.client_version();
         let api_version = format!("{}.{}", version.major_version, version.minor_version);
         tracing::debug!(%host, %api_version, "connected to the Docker daemon");
-        Ok(Engine {
-            docker,
-            host,
-            api_version,
-        })
+        Ok(Engine { docker, host })
     }
 
     /// Where the daemon listens.
     pub fn host(&self) -> &DockerHost {
         &self.host
-    }
-
-    /// The API version in use: the lower of the daemon's and isokit's.
-    pub fn api_version(&self) -> &str {
-        &self.api_version
     }
 }
 

@@ -1,6 +1,6 @@
 //! Pushing an image: per-layer progress, the digest from the final status
 //! line, bounded retries of transient failures, and a plain refusal when
-//! the registry turns the credentials down.
+//! the registry turns the credentials down or denies their identity the push.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use isokit_ui::{Task, Ui};
 use serde::Deserialize;
 
-use crate::raw::{self, RawError};
+use crate::raw::{self, Answer};
 use crate::{Engine, EngineError, RegistryCredentials};
 
 /// What to push, and with which credentials.
@@ -56,8 +56,6 @@ impl RetryPolicy {
 pub struct PushOutcome {
     /// The manifest digest the registry now serves for the tag (`sha256:…`).
     pub digest: String,
-    /// The manifest's size in bytes.
-    pub size: u64,
     /// Layers uploaded by this push.
     pub layers_pushed: usize,
     /// Layers the registry already held (or mounted from another repository).
@@ -76,6 +74,9 @@ enum LayerFate {
 enum AttemptError {
     /// The registry refused the credentials: trying again cannot help.
     Refused(String),
+    /// The registry took the credentials, but their identity may not push
+    /// here: trying again cannot help either.
+    Denied(String),
     /// Worth another try.
     Transient(String),
     /// Anything else the daemon reported.
@@ -112,8 +113,6 @@ struct ErrorDetail {
 struct PushResult {
     #[serde(rename = "Digest")]
     digest: Option<String>,
-    #[serde(rename = "Size")]
-    size: Option<u64>,
 }
 
 impl Engine {
@@ -129,23 +128,10 @@ impl Engine {
             attempt += 1;
             let message = match self.push_once(options, &mut layers, ui).await {
                 Ok(outcome) => return Ok(outcome),
-                Err(AttemptError::Engine(error)) => return Err(error),
-                Err(AttemptError::Refused(message)) => {
-                    return Err(EngineError::RegistryRefused {
-                        registry: credentials.server_address.clone(),
-                        message: credentials.redact(&message),
-                    });
-                }
                 Err(AttemptError::Transient(message)) if attempt < options.retry.attempts => {
                     message
                 }
-                Err(AttemptError::Transient(message) | AttemptError::Failed(message)) => {
-                    return Err(EngineError::PushFailed {
-                        reference,
-                        attempts: attempt,
-                        message: credentials.redact(&message),
-                    });
-                }
+                Err(failure) => return Err(give_up(failure, &reference, attempt, credentials)),
             };
             let delay = options.retry.delay(attempt);
             ui.warn(format!(
@@ -172,14 +158,18 @@ impl Engine {
             match raw::post_for_lines(&self.host, &path, &[("X-Registry-Auth", auth.as_str())])
                 .await
             {
-                Ok(lines) => lines,
-                Err(RawError::Status { status: 404, .. }) => {
+                Ok(Answer::Lines(lines)) => lines,
+                Ok(Answer::Status { status: 404, .. }) => {
                     return Err(AttemptError::Engine(EngineError::ImageNotFound {
                         reference,
                     }));
                 }
-                Err(RawError::Status { message, .. }) => return Err(classify(message)),
-                Err(error) => return Err(AttemptError::Transient(error.to_string())),
+                Ok(Answer::Status { message, .. }) => return Err(classify(message)),
+                // The daemon out of reach for a moment (restarting, say): worth another try.
+                Err(error @ EngineError::Unreachable { .. }) => {
+                    return Err(AttemptError::Transient(with_cause(&error)));
+                }
+                Err(error) => return Err(AttemptError::Engine(error)),
             };
 
         let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
@@ -189,7 +179,8 @@ impl Engine {
             let message: PushMessage = match serde_json::from_slice(&line) {
                 Ok(message) => message,
                 Err(error) => {
-                    tracing::debug!(%error, line = %String::from_utf8_lossy(&line), "unreadable push message");
+                    let line = options.credentials.redact(&String::from_utf8_lossy(&line));
+                    tracing::debug!(%error, %line, "unreadable push message");
                     continue;
                 }
             };
@@ -210,10 +201,9 @@ impl Engine {
             }
             if let Some(PushResult {
                 digest: Some(found),
-                size,
             }) = message.aux
             {
-                digest = Some((found, size.unwrap_or(0)));
+                digest = Some(found);
             }
             let Some(status) = message.status else {
                 continue;
@@ -228,17 +218,15 @@ impl Engine {
                 }
                 _ => match parse_digest_line(&status) {
                     Some(found) => digest = Some(found),
-                    None => ui.status(&status),
+                    None => ui.status(options.credentials.redact(&status)),
                 },
             }
         }
 
-        let (digest, size) =
-            digest.ok_or(AttemptError::Engine(EngineError::NoDigest { reference }))?;
+        let digest = digest.ok_or(AttemptError::Engine(EngineError::NoDigest { reference }))?;
         let count = |wanted: LayerFate| layers.values().filter(|&&fate| fate == wanted).count();
         Ok(PushOutcome {
             digest,
-            size,
             layers_pushed: count(LayerFate::Pushed),
             layers_skipped: count(LayerFate::AlreadyThere),
         })
@@ -280,31 +268,94 @@ fn follow_layer(task: &Task, fate: &mut LayerFate, status: &str, progress: Optio
     }
 }
 
-/// Reads `<tag>: digest: sha256:… size: N`, the line every daemon ends a
-/// successful push with.
-fn parse_digest_line(status: &str) -> Option<(String, u64)> {
+/// Reads the digest from `<tag>: digest: sha256:… size: N`, the line every
+/// daemon ends a successful push with. (The size there is the manifest's,
+/// a few hundred bytes, not the image's.)
+fn parse_digest_line(status: &str) -> Option<String> {
     let (_, rest) = status.split_once(": digest: ")?;
     let (digest, size) = rest.split_once(" size: ")?;
     let hex = digest.strip_prefix("sha256:")?;
     if hex.len() != 64 || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
         return None;
     }
-    Some((digest.to_string(), size.trim().parse().ok()?))
+    size.trim().parse::<u64>().ok()?;
+    Some(digest.to_string())
 }
 
-/// Sorts a failure message into refused, transient or other.
+/// `error`, followed by what caused it.
+fn with_cause(error: &EngineError) -> String {
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error} ({cause})"),
+        None => error.to_string(),
+    }
+}
+
+/// The error that ends a push after `attempts` attempts, its message
+/// cleared of the credentials should the registry or daemon echo them.
+fn give_up(
+    failure: AttemptError,
+    reference: &str,
+    attempts: u32,
+    credentials: &RegistryCredentials,
+) -> EngineError {
+    match failure {
+        AttemptError::Engine(error) => error,
+        AttemptError::Refused(message) => EngineError::RegistryRefused {
+            registry: credentials.server_address.clone(),
+            message: credentials.redact(&message),
+        },
+        AttemptError::Denied(message) => {
+            let message = credentials.redact(&message);
+            EngineError::AccessDenied {
+                reference: reference.to_string(),
+                action: denied_action(&message),
+                message,
+            }
+        }
+        AttemptError::Transient(message) | AttemptError::Failed(message) => {
+            EngineError::PushFailed {
+                reference: reference.to_string(),
+                attempts,
+                message: credentials.redact(&message),
+            }
+        }
+    }
+}
+
+/// The action an IAM denial names: `ecr:PutImage` in `… is not authorized
+/// to perform: ecr:PutImage on resource: …`.
+fn denied_action(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("not authorized to perform: ")?;
+    let action = rest
+        .split_whitespace()
+        .next()?
+        .trim_end_matches([',', '.', ';']);
+    let (service, name) = action.split_once(':')?;
+    let word = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+    };
+    (word(service) && word(name)).then(|| action.to_string())
+}
+
+/// Sorts a failure message into refused, denied, transient or other.
 fn classify(message: String) -> AttemptError {
     let lower = message.to_lowercase();
-    const REFUSED: [&str; 8] = [
+    // The token itself is bad: missing, wrong, or expired (ECR says the last
+    // with a `denied:` of its own).
+    const REFUSED: [&str; 6] = [
         "unauthorized",
         "authentication required",
         "no basic auth credentials",
         "incorrect username or password",
-        "access denied",
-        "denied:",
+        "authorization token has expired",
         "401 unauthorized",
-        "403 forbidden",
     ];
+    // The token is good but its identity may not push here: a registry's
+    // plain `denied:` or 403.
+    const DENIED: [&str; 3] = ["denied:", "access denied", "403 forbidden"];
     const TRANSIENT: [&str; 17] = [
         "connection reset",
         "connection refused",
@@ -324,8 +375,15 @@ fn classify(message: String) -> AttemptError {
         "toomanyrequests",
         "no route to host",
     ];
-    if REFUSED.iter().any(|sign| lower.contains(sign)) {
+    // An IAM denial (`denied: User: arn:… is not authorized to perform:
+    // ecr:…`) comes first, as its resource ARN may hold any of the signs
+    // below (a repository called `unauthorized-app`).
+    if lower.contains("not authorized to perform") {
+        AttemptError::Denied(message)
+    } else if REFUSED.iter().any(|sign| lower.contains(sign)) {
         AttemptError::Refused(message)
+    } else if DENIED.iter().any(|sign| lower.contains(sign)) {
+        AttemptError::Denied(message)
     } else if TRANSIENT.iter().any(|sign| lower.contains(sign)) {
         AttemptError::Transient(message)
     } else {
@@ -335,6 +393,8 @@ fn classify(message: String) -> AttemptError {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     #[test]
@@ -342,7 +402,7 @@ mod tests {
         let digest = format!("sha256:{}", "ab12".repeat(16));
         assert_eq!(
             parse_digest_line(&format!("v1: digest: {digest} size: 528")),
-            Some((digest.clone(), 528))
+            Some(digest.clone())
         );
         assert_eq!(
             parse_digest_line("latest: digest: sha256:short size: 1"),
@@ -356,9 +416,10 @@ mod tests {
     }
 
     #[test]
-    fn failures_sort_into_refused_transient_and_other() {
+    fn failures_sort_into_refused_denied_transient_and_other() {
         let kind = |message: &str| match classify(message.to_string()) {
             AttemptError::Refused(_) => "refused",
+            AttemptError::Denied(_) => "denied",
             AttemptError::Transient(_) => "transient",
             AttemptError::Failed(_) => "failed",
             AttemptError::Engine(_) => "engine",
@@ -366,8 +427,18 @@ mod tests {
         assert_eq!(kind("unauthorized: authentication required"), "refused");
         assert_eq!(kind("no basic auth credentials"), "refused");
         assert_eq!(
-            kind("denied: requested access to the resource is denied"),
+            kind("denied: Your authorization token has expired. Reauthenticate and try again."),
             "refused"
+        );
+        assert_eq!(
+            kind(&format!(
+                "denied: User: {ROLE} is not authorized to perform: ecr:InitiateLayerUpload on resource: arn:aws:ecr:eu-west-1:123456789012:repository/unauthorized-app because no identity-based policy allows the ecr:InitiateLayerUpload action"
+            )),
+            "denied"
+        );
+        assert_eq!(
+            kind("denied: requested access to the resource is denied"),
+            "denied"
         );
         assert_eq!(
             kind(
@@ -385,6 +456,123 @@ mod tests {
             "transient"
         );
         assert_eq!(kind("manifest invalid: manifest invalid"), "failed");
+    }
+
+    const ROLE: &str = "arn:aws:sts::123456789012:assumed-role/ci-deployer/build-42";
+    const PASSWORD: &str = "eyJwYXlsb2FkIjoic2VjcmV0LXRva2VuIn0";
+
+    fn credentials() -> RegistryCredentials {
+        RegistryCredentials::new(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+            "AWS",
+            PASSWORD.to_string().into(),
+        )
+    }
+
+    /// The error a single failure with this message ends the push with.
+    fn ended_by(message: &str) -> EngineError {
+        give_up(
+            classify(message.to_string()),
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1",
+            1,
+            &credentials(),
+        )
+    }
+
+    #[test]
+    fn an_iam_denial_names_the_action_and_what_to_grant() {
+        let error = ended_by(&format!(
+            "denied: User: {ROLE} is not authorized to perform: ecr:InitiateLayerUpload on \
+             resource: arn:aws:ecr:eu-west-1:123456789012:repository/app because no \
+             identity-based policy allows the ecr:InitiateLayerUpload action"
+        ));
+        let EngineError::AccessDenied { action, .. } = &error else {
+            panic!("not an access denial: {error:?}");
+        };
+        assert_eq!(action.as_deref(), Some("ecr:InitiateLayerUpload"));
+        let shown = error.to_string();
+        assert!(
+            shown.starts_with(
+                "the registry denied pushing 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1: \
+                 denied: User: arn:aws:sts::123456789012:assumed-role/ci-deployer/build-42 is not \
+                 authorized"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("permission for ecr:InitiateLayerUpload on the repository")
+                && shown.contains("repository policy"),
+            "{shown}"
+        );
+        assert!(!shown.contains("refused the token"), "{shown}");
+
+        // An explicit deny reads the same way.
+        let explicit = ended_by(&format!(
+            "denied: User: {ROLE} is not authorized to perform: ecr:PutImage on resource: \
+             arn:aws:ecr:eu-west-1:123456789012:repository/app with an explicit deny in a \
+             resource-based policy"
+        ));
+        assert!(
+            matches!(&explicit, EngineError::AccessDenied { action: Some(action), .. } if action == "ecr:PutImage"),
+            "{explicit:?}"
+        );
+    }
+
+    #[test]
+    fn a_denial_without_an_action_says_which_permissions_a_push_needs() {
+        let error = ended_by("denied: requested access to the resource is denied");
+        assert!(
+            matches!(error, EngineError::AccessDenied { action: None, .. }),
+            "{error:?}"
+        );
+        let shown = error.to_string();
+        assert!(
+            shown.contains("ecr:InitiateLayerUpload") && shown.contains("ecr:PutImage"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_bad_or_expired_token_is_a_refused_token() {
+        for message in [
+            "unauthorized: authentication required",
+            "denied: Your authorization token has expired. Reauthenticate and try again.",
+            "Get \"https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/v2/\": no basic auth credentials",
+        ] {
+            let error = ended_by(message);
+            assert!(
+                matches!(error, EngineError::RegistryRefused { .. }),
+                "{message}: {error:?}"
+            );
+            assert!(
+                error.to_string().starts_with(
+                    "the registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com refused the token: "
+                ),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_ending_error_shows_the_token_in_any_form() {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{PASSWORD}"));
+        let header = credentials().header_value();
+        for secret in [PASSWORD, token.as_str(), header.as_str()] {
+            for message in [
+                format!("unauthorized: bad credentials {secret}"),
+                format!(
+                    "denied: User: {ROLE} is not authorized to perform: {secret} on resource: x"
+                ),
+                format!("denied: {secret}"),
+                format!("connection reset by peer {secret}"),
+                format!("manifest invalid {secret}"),
+            ] {
+                let error = ended_by(&message);
+                let shown = format!("{error} {error:?}");
+                assert!(!shown.contains(secret), "the token leaked: {shown}");
+                assert!(shown.contains("[redacted]"), "{shown}");
+            }
+        }
     }
 
     #[test]

@@ -10,62 +10,60 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::DockerHost;
+use crate::{DockerHost, EngineError};
 
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum RawError {
-    #[error("{0}")]
-    Connect(#[source] std::io::Error),
-    #[error("{0}")]
-    Http(#[from] hyper::Error),
-    #[error("{0}")]
-    Request(#[from] hyper::http::Error),
-    /// The daemon answered with an error status and this message.
-    #[error("{message}")]
+/// How the daemon answered.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// With success: the response body, line by line.
+    Lines(JsonLines),
+    /// With an error status and this message.
     Status { status: u16, message: String },
 }
 
-/// POSTs to `path_and_query` with the given headers and returns the
-/// response body as lines, once the daemon has answered with success.
+/// POSTs to `path_and_query` with the given headers. A daemon that cannot
+/// be reached, or that drops the connection, is [`EngineError::Unreachable`].
 pub(crate) async fn post_for_lines(
     host: &DockerHost,
     path_and_query: &str,
     headers: &[(&str, &str)],
-) -> Result<JsonLines, RawError> {
+) -> Result<Answer, EngineError> {
+    let unreachable = |source: Box<dyn std::error::Error + Send + Sync>| EngineError::Unreachable {
+        host: host.to_string(),
+        source,
+    };
     let mut request = Request::post(path_and_query).header(hyper::header::HOST, "docker");
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request.body(Empty::<Bytes>::new())?;
+    let request = request
+        .body(Empty::<Bytes>::new())
+        .map_err(|error| EngineError::Daemon {
+            action: format!("take the request POST {path_and_query}"),
+            message: error.to_string(),
+        })?;
     let response = match host {
-        DockerHost::Unix(path) => {
-            send(
-                UnixStream::connect(path).await.map_err(RawError::Connect)?,
-                request,
-            )
-            .await?
-        }
-        DockerHost::Tcp { host, port } => {
-            send(
-                TcpStream::connect((host.as_str(), *port))
-                    .await
-                    .map_err(RawError::Connect)?,
-                request,
-            )
-            .await?
-        }
-    };
+        DockerHost::Unix(path) => match UnixStream::connect(path).await {
+            Ok(stream) => send(stream, request).await,
+            Err(error) => return Err(unreachable(error.into())),
+        },
+        DockerHost::Tcp { host, port } => match TcpStream::connect((host.as_str(), *port)).await {
+            Ok(stream) => send(stream, request).await,
+            Err(error) => return Err(unreachable(error.into())),
+        },
+    }
+    .map_err(|error| unreachable(error.into()))?;
     let status = response.status();
     let mut lines = JsonLines {
         body: response.into_body(),
         pending: BytesMut::new(),
     };
     if status.is_success() {
-        return Ok(lines);
+        return Ok(Answer::Lines(lines));
     }
     let mut text = Vec::new();
     while let Some(line) = lines.next_line().await {
-        text.extend_from_slice(&line?);
+        text.extend_from_slice(&line.map_err(|error| unreachable(error.into()))?);
     }
     let message = serde_json::from_slice::<serde_json::Value>(&text)
         .ok()
@@ -76,7 +74,7 @@ pub(crate) async fn post_for_lines(
                 .map(str::to_string)
         })
         .unwrap_or_else(|| String::from_utf8_lossy(&text).trim().to_string());
-    Err(RawError::Status {
+    Ok(Answer::Status {
         status: status.as_u16(),
         message,
     })
@@ -96,13 +94,14 @@ where
 }
 
 /// A response body cut into non-empty lines.
+#[derive(Debug)]
 pub(crate) struct JsonLines {
     body: Incoming,
     pending: BytesMut,
 }
 
 impl JsonLines {
-    pub(crate) async fn next_line(&mut self) -> Option<Result<Bytes, RawError>> {
+    pub(crate) async fn next_line(&mut self) -> Option<Result<Bytes, hyper::Error>> {
         loop {
             if let Some(end) = self.pending.iter().position(|&byte| byte == b'\n') {
                 let line = self.pending.split_to(end + 1).freeze();
@@ -118,7 +117,7 @@ impl JsonLines {
                         self.pending.extend_from_slice(&data);
                     }
                 }
-                Some(Err(error)) => return Some(Err(error.into())),
+                Some(Err(error)) => return Some(Err(error)),
                 None if self.pending.iter().all(u8::is_ascii_whitespace) => return None,
                 None => return Some(Ok(self.pending.split().freeze())),
             }

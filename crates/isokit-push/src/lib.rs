@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use isokit_aws::{
-    Aws, Ecr, EcrImage, ImageReference, RepositorySettings, validate_repository_name, validate_tag,
+    Aws, Ecr, EcrImage, ImageManifest, ImageReference, RepositorySettings,
+    validate_repository_name, validate_tag,
 };
 use isokit_context::{BuildContext, ContextOptions};
 use isokit_engine::{BuildOptions, Engine, RegistryCredentials, RetryPolicy};
@@ -68,10 +69,15 @@ pub struct Pushed {
     pub image_uri: String,
     /// `<registry>/<repository>:<tag>`
     pub tagged_uri: String,
-    /// The image's size in bytes: as the engine holds it when isokit built
-    /// and pushed it, as ECR lists it (compressed) when ECR already held it.
+    /// The image's size in ECR, in bytes, whether this run pushed it or
+    /// found it there: DescribeImages' `imageSizeInBytes`, the compressed
+    /// layers as stored, so smaller than the engine's unpacked size. `None`
+    /// (with a warning logged) when ECR does not say.
     pub size: Option<u64>,
+    /// Layers this run uploaded.
     pub layers_pushed: usize,
+    /// Layers the registry already held: all of the image's when nothing
+    /// was pushed.
     pub layers_skipped: usize,
     /// True when ECR already held this image under this tag and nothing was pushed.
     pub already_present: bool,
@@ -134,8 +140,8 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     // A content tag names the inputs: if ECR holds it, it holds this image.
     // Only an existing repository can hold it, so a first push asks nothing.
     let held = match (&options.tag, &existing) {
-        (None, Some(_)) => held_image(&ecr, &options.repository, &tag).await?,
-        _ => None,
+        (None, Some(_)) => tagged_in_ecr(&ecr, &options.repository, &tag).await?,
+        _ => Tagged::default(),
     };
     let since_start = || started.elapsed().as_millis();
     tracing::debug!(
@@ -145,25 +151,22 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     let repository_uri = format!("{}/{}", auth.registry, options.repository);
     let tagged_uri = format!("{repository_uri}:{tag}");
 
-    let already = |digest: String, size: Option<i64>| Pushed {
-        repository: options.repository.clone(),
-        tag: tag.clone(),
-        image_uri: format!("{repository_uri}@{digest}"),
-        digest,
-        tagged_uri: tagged_uri.clone(),
-        size: size.and_then(|s| u64::try_from(s).ok()),
-        layers_pushed: 0,
-        layers_skipped: 0,
-        already_present: true,
-        repository_created: false,
-        duration_seconds: started.elapsed().as_secs_f64(),
+    let already = |image, manifest| {
+        already_in_ecr(
+            &repository_uri,
+            &options.repository,
+            &tag,
+            image,
+            manifest,
+            started,
+        )
     };
 
-    if let Some(image) = held {
+    if let Some(image) = held.image {
         ui.status(format!(
             "{tagged_uri} is already in ECR: nothing to build or push"
         ));
-        return Ok(already(image.digest, image.size_bytes));
+        return Ok(already(image, held.manifest));
     }
 
     ui.status(format!("building {tagged_uri}"));
@@ -185,12 +188,9 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     };
     let repository_work = async {
         match &existing {
-            Some(_) => {
-                let config = async { Ok(ecr.config_digest(&options.repository, &tag).await?) };
-                let (config, image) =
-                    tokio::try_join!(config, held_image(&ecr, &options.repository, &tag))?;
-                Ok(RepositoryState::Existing { config, image })
-            }
+            Some(_) => Ok(RepositoryState::Existing(
+                tagged_in_ecr(&ecr, &options.repository, &tag).await?,
+            )),
             None => {
                 let (_, created) = ecr.ensure_repository(&options.repository, settings).await?;
                 Ok::<_, Error>(RepositoryState::Ensured { created })
@@ -221,17 +221,17 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
             created
         }
         // The manifest's config digest is the image ID: equal means the same image.
-        RepositoryState::Existing {
-            config: Some(config),
+        RepositoryState::Existing(Tagged {
+            manifest: Some(manifest),
             image,
-        } => {
-            if config == built.id
+        }) => {
+            if manifest.config_digest == built.id
                 && let Some(image) = image
             {
                 ui.status(format!(
                     "ECR already holds this image as {tagged_uri}: nothing to push"
                 ));
-                return Ok(already(image.digest, image.size_bytes));
+                return Ok(already(image, Some(manifest)));
             }
             if existing
                 .as_ref()
@@ -244,7 +244,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
             }
             false
         }
-        RepositoryState::Existing { config: None, .. } => false,
+        RepositoryState::Existing(Tagged { manifest: None, .. }) => false,
     };
     let credentials = RegistryCredentials::new(
         auth.registry.clone(),
@@ -257,11 +257,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         credentials,
         retry: RetryPolicy::default(),
     };
-    let (outcome, inspected) = tokio::join!(
-        engine.push(&push_options, ui),
-        engine.image_inspect(&built.id)
-    );
-    let outcome = match outcome {
+    let outcome = match engine.push(&push_options, ui).await {
         Ok(outcome) => outcome,
         Err(error) => {
             if repository_created {
@@ -271,8 +267,23 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         }
     };
     tracing::debug!(elapsed_ms = since_start(), "pushed {}", outcome.digest);
-    // The registry taking the manifest is ECR having the image: nothing to wait for.
-    let size = inspected.ok().map(|image| image.size);
+    // The size is asked of ECR, as for a skipped push, so that the field
+    // means one thing. The push has succeeded: failing to ask costs only
+    // the size.
+    let size = match ecr
+        .await_image(
+            &options.repository,
+            &ImageReference::Digest(outcome.digest.clone()),
+        )
+        .await
+    {
+        Ok(image) => size_in_ecr(&image),
+        Err(error) => {
+            tracing::warn!(%error, "the size of {tagged_uri} in ECR is unknown");
+            None
+        }
+    };
+    tracing::debug!(elapsed_ms = since_start(), "sized {}", outcome.digest);
     Ok(Pushed {
         repository: options.repository.clone(),
         tag,
@@ -300,14 +311,74 @@ async fn held_image(ecr: &Ecr, repository: &str, tag: &str) -> Result<Option<Ecr
     }
 }
 
+/// What ECR holds under a tag, if anything.
+#[derive(Debug, Default)]
+struct Tagged {
+    /// The image as DescribeImages lists it.
+    image: Option<EcrImage>,
+    /// What its manifest says.
+    manifest: Option<ImageManifest>,
+}
+
+/// Asks ECR, at once, how it lists `repository:tag` and what its manifest says.
+async fn tagged_in_ecr(ecr: &Ecr, repository: &str, tag: &str) -> Result<Tagged, Error> {
+    let manifest = async { Ok(ecr.manifest(repository, tag).await?) };
+    let (image, manifest) = tokio::try_join!(held_image(ecr, repository, tag), manifest)?;
+    Ok(Tagged { image, manifest })
+}
+
+/// The result when ECR already held the image under the tag: nothing
+/// pushed, every layer skipped.
+fn already_in_ecr(
+    repository_uri: &str,
+    repository: &str,
+    tag: &str,
+    image: EcrImage,
+    manifest: Option<ImageManifest>,
+    started: Instant,
+) -> Pushed {
+    let tagged_uri = format!("{repository_uri}:{tag}");
+    let layers_skipped = match manifest {
+        Some(manifest) => manifest.layers,
+        None => {
+            tracing::warn!(
+                "ECR serves no image manifest for {tagged_uri}: its layers go uncounted"
+            );
+            0
+        }
+    };
+    Pushed {
+        repository: repository.to_owned(),
+        tag: tag.to_owned(),
+        image_uri: format!("{repository_uri}@{}", image.digest),
+        size: size_in_ecr(&image),
+        digest: image.digest,
+        tagged_uri,
+        layers_pushed: 0,
+        layers_skipped,
+        already_present: true,
+        repository_created: false,
+        duration_seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// [`Pushed::size`]: ECR's size of the image, warned about when missing.
+fn size_in_ecr(image: &EcrImage) -> Option<u64> {
+    let size = image.size_bytes.and_then(|bytes| u64::try_from(bytes).ok());
+    if size.is_none() {
+        tracing::warn!(
+            digest = %image.digest,
+            reported = ?image.size_bytes,
+            "ECR gives no usable size for the image"
+        );
+    }
+    size
+}
+
 /// The repository, as found or made while the image was built.
 enum RepositoryState {
-    /// It existed; what its tag names, if anything: the image's config
-    /// digest (its ID) and the image as ECR lists it.
-    Existing {
-        config: Option<String>,
-        image: Option<EcrImage>,
-    },
+    /// It existed; what its tag names, if anything.
+    Existing(Tagged),
     /// It is there now; `created` when this push made it.
     Ensured { created: bool },
 }
@@ -354,6 +425,45 @@ pub fn content_tag(context: &BuildContext, options: &PushOptions) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_found_in_ecr_counts_its_layers_as_skipped_and_takes_ecr_s_size() {
+        let digest = format!("sha256:{}", "d".repeat(64));
+        let image = EcrImage {
+            digest: digest.clone(),
+            tags: vec!["v1".into()],
+            size_bytes: Some(3_141_592),
+        };
+        let manifest = ImageManifest {
+            config_digest: format!("sha256:{}", "c".repeat(64)),
+            layers: 3,
+        };
+        let uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app";
+        let found = already_in_ecr(
+            uri,
+            "app",
+            "v1",
+            image.clone(),
+            Some(manifest),
+            Instant::now(),
+        );
+        assert_eq!(
+            (found.layers_pushed, found.layers_skipped, found.size),
+            (0, 3, Some(3_141_592))
+        );
+        assert_eq!(found.image_uri, format!("{uri}@{digest}"));
+        assert_eq!(found.tagged_uri, format!("{uri}:v1"));
+        assert!(found.already_present && !found.repository_created);
+
+        // A manifest ECR would not serve, or a size it would not give, is
+        // missing from the result, not made up.
+        let sizeless = EcrImage {
+            size_bytes: None,
+            ..image
+        };
+        let found = already_in_ecr(uri, "app", "v1", sizeless, None, Instant::now());
+        assert_eq!((found.layers_skipped, found.size), (0, None));
+    }
 
     #[test]
     fn key_values_split_at_the_first_equals_sign() {
