@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use isokit_aws::{Aws, ImageUri, Stack};
 use isokit_stacks::{
-    Artifacts, DeleteOptions, DeleteOutcome, DeployOutcome, ParameterValues, Sam, StackSet,
-    StacksDir,
+    Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOutcome, ParameterValues, Sam,
+    StackSet, StacksDir,
 };
 use isokit_ui::Ui;
 use serde::Serialize;
@@ -35,16 +35,6 @@ pub enum Error {
     AuditFailed { findings: Vec<String> },
 
     #[error(
-        "stack {stack} is {status}: a stack whose creation failed cannot be updated; remove it \
-         with `isokit teardown --stack-name {stack}`, then deploy again{reason}"
-    )]
-    StackNeedsTeardown {
-        stack: String,
-        status: String,
-        reason: String,
-    },
-
-    #[error(
         "stack {stack} exists only as a change set that was never executed (REVIEW_IN_PROGRESS), \
          left by a deployment that failed or was stopped before executing it; unless another \
          deployment of it is running right now, remove it with `isokit teardown --stack-name {stack}`, then \
@@ -63,6 +53,11 @@ pub enum Error {
 
     #[error("`{0}` is not a template parameter of the form KEY=VALUE")]
     BadParameter(String),
+
+    #[error(
+        "--parameter {name}=… would override what isokit sets and checks itself: use {flag} instead"
+    )]
+    ParameterHasFlag { name: String, flag: &'static str },
 
     #[error("the deployment finished, but stack {0} cannot be read back")]
     StackVanished(String),
@@ -85,12 +80,24 @@ pub struct DeployOptions {
     pub s3_bucket: Option<String>,
     /// `None`: the bundled templates.
     pub stacks_dir: Option<PathBuf>,
-    /// Further `KEY=VALUE` template parameters, applied last.
+    /// Further `KEY=VALUE` template parameters: ones no flag sets.
     pub extra_parameters: Vec<String>,
     pub sam: Option<PathBuf>,
-    /// Passed to SAM so that it acts as the same identity.
-    pub profile: Option<String>,
 }
+
+/// The parent template's parameters that isokit sets from its own flags
+/// (and checks, or derives, as `ImageUri` is pinned by digest), so
+/// `--parameter` must not set them behind the checks' backs.
+const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 8] = [
+    ("ImageUri", "--image"),
+    ("ServiceName", "--service-name"),
+    ("DesiredCount", "--desired-count"),
+    ("ContainerCpu", "--cpu"),
+    ("ContainerMemory", "--memory"),
+    ("DeployingToEC2", "--ec2"),
+    ("EnableExecuteCommand", "--enable-exec"),
+    ("LogRetentionInDays", "--log-retention-days"),
+];
 
 /// A finished deployment.
 #[derive(Debug, Clone, Serialize)]
@@ -110,7 +117,6 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     // Local checks first: nothing reaches AWS or SAM if these fail.
     isokit_stacks::validate_task_size(options.cpu, options.memory_mib)?;
     isokit_stacks::validate_desired_count(options.desired_count)?;
-    let extra = parse_parameters(&options.extra_parameters)?;
     let uri = ImageUri::parse(&options.image)?;
     if uri.region != aws.region() {
         return Err(Error::RegionMismatch {
@@ -129,6 +135,20 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
             findings: findings.iter().map(ToString::to_string).collect(),
         });
     }
+    // Every value but the image's pinned URI is known now; the URI is
+    // well-formed by construction.
+    let mut parameters = ParameterValues::new()
+        .with("ServiceName", options.service_name.clone())
+        .with("DesiredCount", options.desired_count.to_string())
+        .with("ContainerCpu", options.cpu.to_string())
+        .with("ContainerMemory", options.memory_mib.to_string())
+        .with("DeployingToEC2", options.ec2_endpoints.to_string())
+        .with("EnableExecuteCommand", options.enable_exec.to_string())
+        .with("LogRetentionInDays", options.log_retention_days.to_string());
+    for (name, value) in parse_parameters(&options.extra_parameters)? {
+        parameters.set(name, value);
+    }
+    stacks.check_parameters(&parameters)?;
 
     if let Some(existing) = aws.stacks().describe(&options.stack_name).await? {
         check_deployable(existing)?;
@@ -143,18 +163,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         aws.region()
     ));
 
-    let mut parameters = ParameterValues::new()
-        .with("ImageUri", pinned.clone())
-        .with("ServiceName", options.service_name.clone())
-        .with("DesiredCount", options.desired_count.to_string())
-        .with("ContainerCpu", options.cpu.to_string())
-        .with("ContainerMemory", options.memory_mib.to_string())
-        .with("DeployingToEC2", options.ec2_endpoints.to_string())
-        .with("EnableExecuteCommand", options.enable_exec.to_string())
-        .with("LogRetentionInDays", options.log_retention_days.to_string());
-    for (name, value) in extra {
-        parameters.set(name, value);
-    }
+    parameters.set("ImageUri", pinned.clone());
     let folder = match &options.stacks_dir {
         Some(dir) => StacksDir::existing(dir)?,
         None => StacksDir::temporary(&stacks)?,
@@ -169,8 +178,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
                     .s3_bucket
                     .clone()
                     .map_or(Artifacts::ResolveS3, Artifacts::Bucket),
-                region: aws.region().to_owned(),
-                profile: options.profile.clone(),
+                target: sam_target(aws),
             },
             ui,
         )
@@ -199,17 +207,13 @@ fn check_deployable(existing: Stack) -> Result<(), Error> {
         ..
     } = existing;
     match status.as_str() {
-        // A first creation that rolled back, or a failed deletion: such a
-        // stack can only be deleted.
-        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" => {
-            let reason = status_reason
-                .map(|r| format!(" (it failed: {r})"))
-                .unwrap_or_default();
-            Err(Error::StackNeedsTeardown {
+        only_deletable if isokit_stacks::ONLY_DELETABLE_STATUSES.contains(&only_deletable) => {
+            Err(isokit_stacks::Error::StackNeedsTeardown {
                 stack,
                 status,
-                reason,
-            })
+                reason: status_reason,
+            }
+            .into())
         }
         "UPDATE_ROLLBACK_FAILED" => Err(Error::StackRollbackStuck { stack }),
         // A change set that was created but never executed (SAM failed or
@@ -222,10 +226,32 @@ fn check_deployable(existing: Stack) -> Result<(), Error> {
     }
 }
 
+/// SAM acts with isokit's own AWS settings.
+fn sam_target(aws: &Aws) -> AwsTarget {
+    let settings = aws.settings();
+    AwsTarget {
+        region: aws.region().to_owned(),
+        profile: settings.profile.clone(),
+        endpoint_url: settings.endpoint_url.clone(),
+        ca_bundle: settings.ca_bundle.clone(),
+    }
+}
+
 fn parse_parameters(raw: &[String]) -> Result<Vec<(String, String)>, Error> {
     raw.iter()
         .map(|item| match item.split_once('=') {
-            Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+            Some((name, value)) if !name.is_empty() => {
+                if let Some((_, flag)) = PARAMETERS_SET_BY_FLAGS
+                    .iter()
+                    .find(|(reserved, _)| *reserved == name)
+                {
+                    return Err(Error::ParameterHasFlag {
+                        name: name.to_owned(),
+                        flag,
+                    });
+                }
+                Ok((name.to_owned(), value.to_owned()))
+            }
             _ => Err(Error::BadParameter(item.clone())),
         })
         .collect()
@@ -238,7 +264,6 @@ pub struct TeardownOptions {
     /// Also delete this ECR repository and its images.
     pub delete_repository: Option<String>,
     pub sam: Option<PathBuf>,
-    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -285,8 +310,7 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
                 .delete(
                     &DeleteOptions {
                         stack_name: options.stack_name.clone(),
-                        region: aws.region().to_owned(),
-                        profile: options.profile.clone(),
+                        target: sam_target(aws),
                     },
                     ui,
                 )
@@ -356,7 +380,7 @@ mod tests {
             .expect_err("cannot be updated")
             .to_string();
         assert!(
-            error.contains("ROLLBACK_FAILED") && !error.contains("(it failed"),
+            error.contains("ROLLBACK_FAILED") && !error.contains("it failed:"),
             "{error}"
         );
     }
@@ -421,5 +445,13 @@ mod tests {
             let err = parse_parameters(&[bad.into()]).expect_err("invalid");
             assert!(err.to_string().contains("KEY=VALUE"), "{err}");
         }
+    }
+
+    #[test]
+    fn parameters_that_flags_set_are_refused() {
+        let err = parse_parameters(&["ImageUri=repo:latest".into()]).expect_err("has a flag");
+        assert!(err.to_string().contains("use --image instead"), "{err}");
+        let err = parse_parameters(&["ContainerCpu=4096".into()]).expect_err("has a flag");
+        assert!(err.to_string().contains("use --cpu instead"), "{err}");
     }
 }

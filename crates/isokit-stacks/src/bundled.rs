@@ -12,7 +12,7 @@ use crate::Error;
 use crate::audit::{Finding, audit};
 use crate::endpoints::active_endpoints;
 use crate::eval::{ParameterValues, Scope, Value};
-use crate::template::Template;
+use crate::template::{Node, Template};
 
 /// One of the four templates that make up a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,6 +107,59 @@ impl StackSet {
             .iter()
             .map(|file| self.template(*file))
             .collect()
+    }
+
+    /// Checks values for the parent template's parameters the way
+    /// CloudFormation will (declared, `AllowedValues`, `Number` with
+    /// `MinValue`/`MaxValue`), so a bad value fails before SAM uploads
+    /// anything.
+    pub fn check_parameters(&self, values: &ParameterValues) -> Result<(), Error> {
+        let parent = self.template(TemplateFile::Parent)?;
+        for (name, value) in values.iter() {
+            let Some(declared) = parent.parameter(name) else {
+                return Err(Error::UnknownParameter {
+                    name: name.to_owned(),
+                    known: parent
+                        .section("Parameters")
+                        .iter()
+                        .map(|(known, _)| known.clone())
+                        .collect(),
+                });
+            };
+            let refuse = |allowed: String| Error::ParameterNotAllowed {
+                name: name.to_owned(),
+                value: value.to_owned(),
+                allowed,
+            };
+            if let Some(allowed) = declared.get("AllowedValues").and_then(Node::as_list) {
+                let allowed: Vec<String> = allowed.iter().filter_map(Node::as_text).collect();
+                if !allowed.iter().any(|candidate| candidate == value) {
+                    return Err(refuse(format!("one of {}", allowed.join(", "))));
+                }
+            }
+            if declared.get("Type").and_then(Node::as_str) == Some("Number") {
+                let bound = |key: &str| {
+                    declared
+                        .get(key)
+                        .and_then(Node::as_text)
+                        .and_then(|text| text.parse::<f64>().ok())
+                };
+                let (min, max) = (bound("MinValue"), bound("MaxValue"));
+                let in_range = value.parse::<f64>().is_ok_and(|number| {
+                    min.is_none_or(|min| number >= min) && max.is_none_or(|max| number <= max)
+                });
+                if !in_range {
+                    let range = match (min, max) {
+                        (Some(min), Some(max)) => format!("a number from {min} to {max}"),
+                        (Some(min), None) => format!("a number of at least {min}"),
+                        (None, Some(max)) => format!("a number of at most {max}"),
+                        (None, None) => "a number".to_owned(),
+                    };
+                    return Err(refuse(range));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The isolation audit over the four templates.
@@ -336,10 +389,41 @@ mod tests {
 
     use super::*;
     use crate::endpoints::{ENDPOINTS_OUTPUT, check_endpoints_output, endpoints_of_vpc_template};
-    use crate::template::Node;
 
     fn names(list: &[Endpoint]) -> Vec<&str> {
         list.iter().map(Endpoint::service).collect()
+    }
+
+    #[test]
+    fn parameter_values_are_checked_as_cloudformation_will() {
+        let stacks = StackSet::bundled();
+        let check = |name: &str, value: &str| {
+            stacks
+                .check_parameters(&ParameterValues::new().with(name, value))
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(check("LogRetentionInDays", "30"), Ok(()));
+        assert_eq!(check("DesiredCount", "100"), Ok(()));
+        assert_eq!(check("DeployingToEC2", "true"), Ok(()));
+
+        let error = check("LogRetentionInDays", "45").expect_err("not allowed");
+        assert!(
+            error.contains("LogRetentionInDays cannot be 45") && error.contains("14, 30, 60"),
+            "{error}"
+        );
+        for (value, expected) in [
+            ("0", "from 1 to 100"),
+            ("101", "from 1 to 100"),
+            ("two", "from 1 to 100"),
+        ] {
+            let error = check("DesiredCount", value).expect_err("out of range");
+            assert!(error.contains(expected), "{value}: {error}");
+        }
+        let error = check("DeployingToEc2", "true").expect_err("undeclared");
+        assert!(
+            error.contains("no parameter DeployingToEc2") && error.contains("DeployingToEC2"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub use fargate::{
     validate_task_size,
 };
 pub use sam::{
-    Artifacts, DeleteOptions, DeleteOutcome, DeployOptions, DeployOutcome, FailedResource,
-    OutputTail, SAM_VARIABLE, Sam,
+    Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOptions, DeployOutcome,
+    FailedResource, OutputTail, SAM_VARIABLE, Sam,
 };
 pub use template::{Node, Resource, Template};
 
@@ -72,6 +72,19 @@ pub enum Error {
 
     #[error("{template} {problem}")]
     Template { template: String, problem: String },
+
+    #[error(
+        "parent.yml has no parameter {name}: its parameters are {}",
+        known.join(", ")
+    )]
+    UnknownParameter { name: String, known: Vec<String> },
+
+    #[error("parameter {name} cannot be {value}: parent.yml allows {allowed}")]
+    ParameterNotAllowed {
+        name: String,
+        value: String,
+        allowed: String,
+    },
 
     #[error("cannot evaluate {template}: {reason}")]
     Evaluate { template: String, reason: String },
@@ -143,10 +156,30 @@ pub enum Error {
     },
 
     #[error(
-        "stack {stack} is in ROLLBACK_COMPLETE (its first creation failed and was rolled back) and cannot be \
-         updated: tear it down first (`isokit teardown`), then deploy again"
+        "stack {stack} is {status} ({}) and cannot be updated: tear it down first (`isokit teardown \
+         --stack-name {stack}`), then deploy again{}",
+        why_only_deletable(status),
+        reason.as_deref().map(|reason| format!("\nit failed: {reason}")).unwrap_or_default()
     )]
-    StackNeedsTeardown { stack: String },
+    StackNeedsTeardown {
+        stack: String,
+        status: String,
+        /// CloudFormation's status reason, when known.
+        reason: Option<String>,
+    },
+}
+
+/// The statuses from which a stack can only be deleted.
+pub const ONLY_DELETABLE_STATUSES: [&str; 3] =
+    ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"];
+
+fn why_only_deletable(status: &str) -> &'static str {
+    match status {
+        "ROLLBACK_COMPLETE" => "its first creation failed and was rolled back",
+        "ROLLBACK_FAILED" => "its first creation failed, and so did the rollback",
+        "DELETE_FAILED" => "a deletion failed part-way",
+        _ => "an earlier operation failed",
+    }
 }
 
 /// What a failed SAM run is about, in one line: the first failed resource

@@ -31,6 +31,40 @@ pub enum Artifacts {
     Bucket(String),
 }
 
+/// Where, and as whom, SAM acts: the AWS settings isokit's own calls use,
+/// so that SAM deploys to the account and region isokit has just checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsTarget {
+    pub region: String,
+    pub profile: Option<String>,
+    /// Set as `AWS_ENDPOINT_URL` for SAM (botocore reads it) when isokit was
+    /// given `--endpoint-url`; otherwise SAM inherits the environment.
+    pub endpoint_url: Option<String>,
+    /// Set as `AWS_CA_BUNDLE` for SAM when isokit was given `--ca-bundle`.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl AwsTarget {
+    fn push_arguments(&self, args: &mut Vec<OsString>) {
+        args.extend(["--region".into(), self.region.clone().into()]);
+        if let Some(profile) = &self.profile {
+            args.extend(["--profile".into(), profile.into()]);
+        }
+    }
+
+    /// The variables that carry the settings SAM has no flag for.
+    fn environment(&self) -> Vec<(&'static str, OsString)> {
+        let mut variables = Vec::new();
+        if let Some(url) = &self.endpoint_url {
+            variables.push(("AWS_ENDPOINT_URL", url.into()));
+        }
+        if let Some(bundle) = &self.ca_bundle {
+            variables.push(("AWS_CA_BUNDLE", bundle.into()));
+        }
+        variables
+    }
+}
+
 /// `sam deploy` of the parent template.
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
@@ -39,8 +73,7 @@ pub struct DeployOptions {
     pub stack_name: String,
     pub parameters: ParameterValues,
     pub artifacts: Artifacts,
-    pub region: String,
-    pub profile: Option<String>,
+    pub target: AwsTarget,
 }
 
 impl DeployOptions {
@@ -65,7 +98,7 @@ impl DeployOptions {
             Artifacts::Bucket(bucket) => args.extend(["--s3-bucket".into(), bucket.clone().into()]),
         }
         args.push("--no-fail-on-empty-changeset".into());
-        push_location(&mut args, &self.region, self.profile.as_deref());
+        self.target.push_arguments(&mut args);
         args
     }
 }
@@ -74,8 +107,7 @@ impl DeployOptions {
 #[derive(Debug, Clone)]
 pub struct DeleteOptions {
     pub stack_name: String,
-    pub region: String,
-    pub profile: Option<String>,
+    pub target: AwsTarget,
 }
 
 impl DeleteOptions {
@@ -86,15 +118,8 @@ impl DeleteOptions {
             self.stack_name.clone().into(),
             "--no-prompts".into(),
         ];
-        push_location(&mut args, &self.region, self.profile.as_deref());
+        self.target.push_arguments(&mut args);
         args
-    }
-}
-
-fn push_location(args: &mut Vec<OsString>, region: &str, profile: Option<&str>) {
-    args.extend(["--region".into(), region.into()]);
-    if let Some(profile) = profile {
-        args.extend(["--profile".into(), profile.into()]);
     }
 }
 
@@ -191,7 +216,7 @@ impl Sam {
                 "deploy",
                 options.arguments(),
                 &options.stack_name,
-                &options.region,
+                &options.target,
                 ui,
             )
             .await?;
@@ -210,7 +235,7 @@ impl Sam {
                 "delete",
                 options.arguments(),
                 &options.stack_name,
-                &options.region,
+                &options.target,
                 ui,
             )
             .await?;
@@ -226,7 +251,7 @@ impl Sam {
         command: &'static str,
         arguments: Vec<OsString>,
         stack: &str,
-        region: &str,
+        target: &AwsTarget,
         ui: &Ui,
     ) -> Result<OutputWatcher, Error> {
         tracing::debug!(program = %self.program.display(), ?arguments, "running SAM");
@@ -235,7 +260,11 @@ impl Sam {
             .args(&arguments)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            .envs(target.environment())
+            // In its own process group, SAM hears a Ctrl-C only through us,
+            // once, whether it came from the terminal or from `kill -INT`.
+            .process_group(0);
         // SAM's telemetry would call out to the internet on the user's behalf;
         // it stays off unless the user has said otherwise.
         if std::env::var_os("SAM_CLI_TELEMETRY").is_none() {
@@ -254,8 +283,8 @@ impl Sam {
             tokio::spawn(forward_lines(stderr, sender));
         }
 
-        // SAM shares our process group, so a Ctrl-C at the terminal reaches
-        // it directly; we keep reading until it exits. A second Ctrl-C kills it.
+        // The first Ctrl-C is passed on to SAM, which stops what it is doing;
+        // we keep reading until it exits. A second Ctrl-C kills it.
         let mut watcher = OutputWatcher::default();
         let mut interrupts = 0u8;
         let mut listening = true;
@@ -277,6 +306,7 @@ impl Sam {
                     interrupts += 1;
                     if interrupts == 1 {
                         ui.warn(format!("interrupted: waiting for sam {command} to stop (Ctrl-C again to kill it)"));
+                        interrupt(&child);
                         ctrl_c.set(tokio::signal::ctrl_c());
                     } else {
                         listening = false;
@@ -294,7 +324,7 @@ impl Sam {
             return Err(Error::SamInterrupted {
                 command,
                 stack: stack.to_owned(),
-                region: region.to_owned(),
+                region: target.region.clone(),
             });
         }
         watcher
@@ -317,6 +347,18 @@ impl Sam {
                 },
                 other => other,
             })
+    }
+}
+
+/// Passes a Ctrl-C on to SAM as the terminal would have.
+fn interrupt(child: &tokio::process::Child) {
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        // Already gone is fine: the caller waits for it and reports how it ended.
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
     }
 }
 
@@ -443,6 +485,8 @@ impl OutputWatcher {
         if self.needs_teardown {
             return Err(Error::StackNeedsTeardown {
                 stack: stack.to_owned(),
+                status: "ROLLBACK_COMPLETE".to_owned(),
+                reason: None,
             });
         }
         Err(Error::SamFailed {
@@ -649,8 +693,12 @@ mod tests {
                 )
                 .with("DesiredCount", "2"),
             artifacts,
-            region: "eu-west-1".into(),
-            profile: profile.map(str::to_owned),
+            target: AwsTarget {
+                region: "eu-west-1".into(),
+                profile: profile.map(str::to_owned),
+                endpoint_url: None,
+                ca_bundle: None,
+            },
         }
     }
 
@@ -698,8 +746,12 @@ mod tests {
     fn delete_arguments_never_prompt() {
         let options = DeleteOptions {
             stack_name: "s".into(),
-            region: "us-east-1".into(),
-            profile: Some("p".into()),
+            target: AwsTarget {
+                region: "us-east-1".into(),
+                profile: Some("p".into()),
+                endpoint_url: None,
+                ca_bundle: None,
+            },
         };
         assert_eq!(
             texts(&options.arguments()).join(" "),

@@ -4,12 +4,13 @@
 //! telemetry and version check from leaving the machine.
 
 use isokit_stacks::{
-    Artifacts, DeleteOptions, DeleteOutcome, DeployOptions, Error, ParameterValues, Sam,
+    Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOptions, Error, ParameterValues, Sam,
 };
 use isokit_ui::Ui;
 
-/// The SAM CLI of the local AWS, or a failure that says how to get it.
-fn local_sam() -> (Sam, String) {
+/// The SAM CLI of the local AWS and its region (the rest of the settings
+/// come from the environment), or a failure that says how to get them.
+fn local_sam() -> (Sam, AwsTarget) {
     if std::env::var_os("ISOKIT_LOCAL_AWS").is_none() {
         panic!(
             "these tests run the SAM CLI of the local AWS: start it with `scripts/local-aws up`, then \
@@ -19,21 +20,25 @@ fn local_sam() -> (Sam, String) {
     let region = std::env::var("AWS_REGION").expect("scripts/local-aws env sets AWS_REGION");
     (
         Sam::locate(None).expect("scripts/local-aws env puts sam on PATH"),
-        region,
+        AwsTarget {
+            region,
+            profile: None,
+            endpoint_url: None,
+            ca_bundle: None,
+        },
     )
 }
 
 #[tokio::test]
 async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
-    let (sam, region) = local_sam();
+    let (sam, target) = local_sam();
     let dir = tempfile::tempdir().expect("temporary directory");
     let options = DeployOptions {
         template_file: dir.path().join("parent.yml"),
         stack_name: "isokit-stacks-runner-test".into(),
         parameters: ParameterValues::new().with("ImageUri", "unused"),
         artifacts: Artifacts::Bucket("unused".into()),
-        region,
-        profile: None,
+        target,
     };
     let error = sam
         .deploy(&options, &Ui::quiet())
@@ -70,11 +75,10 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
 
 #[tokio::test]
 async fn deleting_a_stack_that_does_not_exist_is_not_an_error() {
-    let (sam, region) = local_sam();
+    let (sam, target) = local_sam();
     let options = DeleteOptions {
         stack_name: format!("isokit-stacks-absent-{}", std::process::id()),
-        region,
-        profile: None,
+        target,
     };
     let outcome = sam
         .delete(&options, &Ui::quiet())

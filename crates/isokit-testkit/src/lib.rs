@@ -5,6 +5,7 @@
 //! Never a dependency of the product.
 
 use std::ffi::OsStr;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -241,6 +242,21 @@ impl Isokit {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        let output = self.command(args).output().expect("run isokit");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The command [`Isokit::run`] runs, for a test that must watch or
+    /// signal the process while it runs.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut command = Command::new(&self.program);
         command
             .args(args)
@@ -255,12 +271,7 @@ impl Isokit {
                 None => command.env_remove(name),
             };
         }
-        let output = command.output().expect("run isokit");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        command
     }
 
     /// Every file and folder under the run's HOME, relative to it.
@@ -298,6 +309,34 @@ pub fn unique_name(prefix: &str) -> String {
         std::process::id(),
         nanos % 0x1000
     )
+}
+
+/// Asserts that an endpoint of a rehearsal report answered, and only with
+/// addresses inside `subnet` (an IPv4 CIDR such as `10.0.128.0/18`): the
+/// stand-ins live on the rehearsal's private subnet.
+pub fn assert_answers_inside(endpoint: &serde_json::Value, subnet: &str) {
+    let (network, prefix) = subnet
+        .split_once('/')
+        .and_then(|(address, prefix)| {
+            Some((
+                address.parse::<Ipv4Addr>().ok()?,
+                prefix.parse::<u32>().ok()?,
+            ))
+        })
+        .unwrap_or_else(|| panic!("{subnet} is not an IPv4 CIDR"));
+    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+    let addresses = endpoint["addresses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!addresses.is_empty(), "no addresses: {endpoint:#}");
+    for address in addresses {
+        let inside = address
+            .as_str()
+            .and_then(|text| text.parse::<Ipv4Addr>().ok())
+            .is_some_and(|ip| u32::from(ip) & mask == u32::from(network) & mask);
+        assert!(inside, "{address} is outside {subnet}: {endpoint:#}");
+    }
 }
 
 /// The repository's root: the build context of the top-level `Dockerfile`.

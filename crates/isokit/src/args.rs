@@ -1,16 +1,8 @@
 //! Raw arguments resolved once into the libraries' option structs.
 
-use std::time::Duration;
+use crate::cli::{DeployArgs, PushArgs, RehearseArgs, TeardownArgs};
 
-use isokit_endpoints::Endpoint;
-
-use crate::cli::{DeployArgs, GlobalArgs, PushArgs, RehearseArgs, TeardownArgs};
-use crate::run::Failure;
-
-pub(crate) fn deploy_options(
-    args: DeployArgs,
-    global: &GlobalArgs,
-) -> isokit_deploy::DeployOptions {
+pub(crate) fn deploy_options(args: DeployArgs) -> isokit_deploy::DeployOptions {
     isokit_deploy::DeployOptions {
         image: args.image,
         stack_name: args.stack.stack_name,
@@ -25,19 +17,14 @@ pub(crate) fn deploy_options(
         stacks_dir: args.stacks_dir,
         extra_parameters: args.parameters,
         sam: args.stack.sam,
-        profile: global.aws.profile.clone(),
     }
 }
 
-pub(crate) fn teardown_options(
-    args: TeardownArgs,
-    global: &GlobalArgs,
-) -> isokit_deploy::TeardownOptions {
+pub(crate) fn teardown_options(args: TeardownArgs) -> isokit_deploy::TeardownOptions {
     isokit_deploy::TeardownOptions {
         stack_name: args.stack.stack_name,
         delete_repository: args.delete_repo,
         sam: args.stack.sam,
-        profile: global.aws.profile.clone(),
     }
 }
 
@@ -55,55 +42,13 @@ pub(crate) fn push_options(args: PushArgs) -> Result<isokit_push::PushOptions, i
     })
 }
 
-pub(crate) fn rehearse_options(
-    args: RehearseArgs,
-) -> Result<isokit_rehearse::RehearseOptions, Failure> {
-    let without = args
-        .without
-        .iter()
-        .map(|name| name.parse::<Endpoint>())
-        .collect::<Result<Vec<_>, _>>()?;
-    let timeout = parse_duration(&args.timeout).ok_or_else(|| {
-        format!(
-            "--timeout {}: expected a duration such as 90s, 2m or 500ms",
-            args.timeout
-        )
-    })?;
-    Ok(isokit_rehearse::RehearseOptions {
+pub(crate) fn rehearse_options(args: RehearseArgs) -> isokit_rehearse::RehearseOptions {
+    isokit_rehearse::RehearseOptions {
         image: args.image,
-        without,
+        without: args.without,
         stack_name: args.stack_name,
         subnet: args.subnet,
         standin_image: args.standin_image,
-        timeout,
-    })
-}
-
-/// `500ms`, `90s`, `2m`: a whole number and a unit.
-fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_need_a_number_and_a_unit() {
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        for bad in ["", "90", "s", "1h", "1.5s", "-1s"] {
-            assert_eq!(parse_duration(bad), None, "{bad:?}");
-        }
+        timeout: args.timeout,
     }
 }

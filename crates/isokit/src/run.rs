@@ -31,20 +31,20 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Deploy(args) => {
             let aws = load_aws(global).await?;
-            let options = crate::args::deploy_options(args, global);
+            let options = crate::args::deploy_options(args);
             let deployment = isokit_deploy::deploy(&aws, &options, &ui).await?;
             finish(global, &deployment)
         }
         Command::Teardown(args) => {
             let aws = load_aws(global).await?;
             confirm_repository_deletion(&args)?;
-            let options = crate::args::teardown_options(args, global);
+            let options = crate::args::teardown_options(args);
             let teardown = isokit_deploy::teardown(&aws, &options, &ui).await?;
             finish(global, &teardown)
         }
         Command::Rehearse(args) => {
             let aws = load_aws(global).await?;
-            let options = crate::args::rehearse_options(args)?;
+            let options = crate::args::rehearse_options(args);
             let rehearsal = isokit_rehearse::rehearse(&aws, &options, &ui).await?;
             emit(global.output, &rehearsal)?;
             // A rehearsal that ran but found the task unhealthy or not

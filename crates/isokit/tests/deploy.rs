@@ -10,8 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use isokit_testkit::{Isokit, LocalAws, Run, unique_name};
 
@@ -129,6 +130,10 @@ impl Sandbox {
 
     /// `isokit deploy` of `image` as this sandbox's stack and service.
     fn deploy(&self, image: &str, extra: &[&str]) -> Run {
+        self.run(self.deploy_args(image, extra))
+    }
+
+    fn deploy_args<'a>(&'a self, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec![
             "deploy",
             "--image",
@@ -141,7 +146,7 @@ impl Sandbox {
             &self.bucket,
         ];
         args.extend_from_slice(extra);
-        self.run(args)
+        args
     }
 
     fn teardown(&self, extra: &[&str]) -> Run {
@@ -555,7 +560,8 @@ fn assert_service(local: &LocalAws, outputs: &BTreeMap<String, String>, pinned: 
     assert_eq!(container["readonlyRootFilesystem"], true);
     assert_eq!(container["user"], "65532:65532");
     assert_eq!(
-        container["healthCheck"]["command"][1], "/isokit-service",
+        container["healthCheck"]["command"],
+        serde_json::json!(["CMD", "/isokit-service", "healthcheck"]),
         "{container}"
     );
     let logging = &container["logConfiguration"];
@@ -734,7 +740,28 @@ fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
     assert_eq!(sandbox.stack_status(&stack_id), "CREATE_COMPLETE");
     assert!(sandbox.repository_exists());
 
-    let removed = sandbox.teardown(&[]);
+    // SAM must act with the AWS settings isokit was given as flags: here the
+    // environment names a closed port and a missing CA bundle, so a SAM
+    // that read those instead would fail.
+    let workdir = tempfile::tempdir().expect("working directory");
+    let flags_only = Isokit::new(env!("CARGO_BIN_EXE_isokit"))
+        .current_dir(workdir.path())
+        .env("AWS_ENDPOINT_URL", "https://127.0.0.1:1")
+        .env("AWS_CA_BUNDLE", "/nonexistent/ca.pem");
+    let ca_bundle = sandbox.local.ca_bundle.to_str().expect("a text path");
+    let removed = checked_run(
+        &sandbox.local,
+        &flags_only,
+        [
+            "--endpoint-url",
+            &sandbox.local.endpoint_url,
+            "--ca-bundle",
+            ca_bundle,
+            "teardown",
+            "--stack-name",
+            &sandbox.name,
+        ],
+    );
     removed.assert_success();
     assert_eq!(
         removed.stdout.trim(),
@@ -955,6 +982,61 @@ fn an_image_missing_from_ecr_fails_before_sam_runs() {
         assert!(!run.stderr.contains("Deploying with"), "SAM ran: {run:#?}");
         sandbox.assert_no_stack(&run);
     }
+}
+
+/// A Ctrl-C sent to isokit alone (as `kill -INT` does; a terminal would
+/// signal the whole group) reaches SAM, which stops before executing its
+/// change set, and isokit says what state the stack may be in.
+#[test]
+fn ctrl_c_stops_sam_and_says_what_the_stack_may_be_in() {
+    let sandbox = Sandbox::new("deploy-ctrl-c");
+    sandbox.push("first");
+    let image = sandbox.tagged_image();
+    let mut child = sandbox
+        .isokit
+        .command(sandbox.deploy_args(&image, &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start isokit");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).expect("read stderr") > 0 {
+        seen.push_str(&line);
+        // SAM now waits for CloudFormation to create the change set.
+        if line.contains("Waiting for changeset to be created") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(
+        seen.contains("Waiting for changeset to be created"),
+        "SAM never got to its change set:\n{seen}"
+    );
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(signalled.success());
+    let status = child.wait().expect("isokit stops");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read stderr");
+    assert!(!status.success(), "an interrupted deployment fails");
+    assert!(
+        rest.contains(&format!(
+            "sam deploy was interrupted: stack {} may be part-way through a change",
+            sandbox.name
+        )),
+        "{seen}{rest}"
+    );
+    assert!(
+        !rest.contains("Successfully created/updated stack"),
+        "SAM went on to deploy: {seen}{rest}"
+    );
+    let status = sandbox.stack_status(&sandbox.name);
+    assert_ne!(status, "CREATE_COMPLETE", "the change set was executed");
+    sandbox.local.assert_no_token("stderr", &rest);
 }
 
 #[test]
