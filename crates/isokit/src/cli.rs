@@ -2,8 +2,10 @@
 //! turned into the owning library's options struct in `run.rs`, once.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use isokit_endpoints::Endpoint;
 
 /// Run containers on Amazon ECS inside a fully isolated VPC: no internet
 /// gateway, no NAT gateway, no public IP, only PrivateLink endpoints.
@@ -253,7 +255,7 @@ pub(crate) struct RehearseArgs {
     /// Leave this endpoint's stand-in out, to see what the task does
     /// without it (repeatable).
     #[arg(long, value_name = "ENDPOINT")]
-    pub(crate) without: Vec<String>,
+    pub(crate) without: Vec<Endpoint>,
 
     /// Deployed stack to mirror (its endpoints and subnet), when it exists.
     #[arg(long, value_name = "NAME", default_value = "isolated-vpc-environment")]
@@ -265,14 +267,14 @@ pub(crate) struct RehearseArgs {
     pub(crate) subnet: Option<String>,
 
     /// Image of the stand-in endpoints: an isokit-service image, which has a
-    /// `standin` mode [default: the image under rehearsal when it is one,
-    /// else isokit-service:<isokit version>]
+    /// `standin` mode [default: isokit-service:<isokit version>, as
+    /// scripts/build-service-image tags it]
     #[arg(long, value_name = "IMAGE")]
     pub(crate) standin_image: Option<String>,
 
     /// How long to wait for the task's first report.
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
-    pub(crate) timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
 }
 
 /// The bundled CloudFormation templates.
@@ -294,4 +296,55 @@ pub(crate) enum StacksCommand {
         #[arg(long, value_name = "DIR")]
         stacks_dir: Option<PathBuf>,
     },
+}
+
+/// `500ms`, `90s`, `2m`: a whole number and a unit.
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let invalid = || {
+        format!(
+            "`{raw}` is not a duration: expected a whole number and a unit, such as 90s, 2m or 500ms"
+        )
+    };
+    let trimmed = raw.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(invalid)?;
+    let (number, unit) = trimmed.split_at(split);
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => number
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(invalid),
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_whole_number_and_a_unit() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "90", "s", "1h", "1.5s", "-1s"] {
+            let error = parse_duration(bad).expect_err(bad);
+            assert!(error.contains("such as 90s"), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn bad_rehearsal_values_are_usage_errors() {
+        for args in [
+            ["isokit", "rehearse", "--image", "x", "--timeout", "1h"],
+            ["isokit", "rehearse", "--image", "x", "--without", "ECR DKR"],
+        ] {
+            let error = Cli::try_parse_from(args).expect_err("refused");
+            assert_eq!(error.exit_code(), 2, "{error}");
+        }
+    }
 }

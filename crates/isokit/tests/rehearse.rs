@@ -7,7 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use isokit_testkit::{Isokit, LocalAws, Run, repository_root, service_image, unique_name};
+use isokit_testkit::{
+    Isokit, LocalAws, Run, assert_answers_inside, repository_root, service_image, unique_name,
+};
 
 const LABEL: &str = "dev.isokit.rehearsal";
 
@@ -171,12 +173,7 @@ fn the_service_rehearses_green_on_the_bundled_plan_and_leaves_nothing() {
             "every step ran for {}",
             endpoint["service"]
         );
-        for address in endpoint["addresses"].as_array().expect("addresses") {
-            assert!(
-                address.as_str().is_some_and(|a| a.starts_with("10.0.1")),
-                "{endpoint:#}"
-            );
-        }
+        assert_answers_inside(endpoint, "10.0.128.0/18");
     }
     let egress = report["egress"].as_array().expect("egress");
     assert!(
@@ -281,8 +278,9 @@ fn ctrl_c_removes_everything_the_rehearsal_made() {
     let image = repository.push(silent.path());
 
     let standin = service_image();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_isokit"))
-        .args([
+    let no_such_stack = unique_name("no-such-stack");
+    let mut child = isokit
+        .command([
             "rehearse",
             "--image",
             &image,
@@ -290,9 +288,9 @@ fn ctrl_c_removes_everything_the_rehearsal_made() {
             &standin,
             "--timeout",
             "300s",
+            "--stack-name",
+            &no_such_stack,
         ])
-        .args(["--stack-name", &unique_name("no-such-stack")])
-        .env("HOME", isokit.home())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -348,9 +346,13 @@ fn bad_input_is_refused_before_anything_runs() {
 
     rehearse(&isokit, &image, &["--without", "ecr.dkrr"])
         .assert_error("it has: ecr.api, ecr.dkr, s3");
-    rehearse(&isokit, &image, &["--without", "Not An Endpoint"])
-        .assert_error("is not an endpoint service name");
-    rehearse(&isokit, &image, &["--timeout", "soon"]).assert_error("--timeout soon");
+    // Malformed values are usage errors, refused by the argument parser.
+    let malformed = rehearse(&isokit, &image, &["--without", "Not An Endpoint"]);
+    malformed.assert_error("is not an endpoint service name");
+    assert_eq!(malformed.code, Some(2), "{malformed:#?}");
+    let malformed = rehearse(&isokit, &image, &["--timeout", "soon"]);
+    malformed.assert_error("`soon` is not a duration");
+    assert_eq!(malformed.code, Some(2), "{malformed:#?}");
     rehearse(&isokit, "docker.io/library/busybox:1", &[])
         .assert_error("is not an ECR image reference");
     let missing = image
