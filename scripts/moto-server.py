@@ -1,4 +1,4 @@
-"""Start moto as the local AWS API, with two CloudFormation gaps mended.
+"""Start moto as the local AWS API, with three CloudFormation gaps mended.
 
 scripts/local-aws runs this with the virtualenv's Python. The patches make
 `sam deploy` of nested stacks behave as CloudFormation does:
@@ -17,10 +17,13 @@ scripts/local-aws runs this with the virtualenv's Python. The patches make
    so the same values look different. We compare the effective values, with
    the template's defaults filled in, as CloudFormation does.
 
-Each patch checks that the code it replaces still looks as expected, so a moto
-upgrade that changes it fails loudly here instead of deploying wrongly.
+Before patching, the code each patch replaces is compared with the code it
+was written against (moto 5.2.5, by a hash of its source), so a moto upgrade
+that changes it fails loudly here instead of deploying wrongly.
 """
 
+import hashlib
+import inspect
 import sys
 
 from moto import server
@@ -60,13 +63,26 @@ def same_effective_parameters(stack, other_parameters):
     return effective(stack.parameters) == effective(other_parameters)
 
 
+# sha256 of the source of each function replaced below, as in moto 5.2.5.
+REPLACED_SOURCE = {
+    "ChangeSet.apply": "1644afa9d35ce8934a91ca2eea6977f8fe5e3811f8bc9b78ce235a1edf3c63ec",
+    "Stack.has_parameters": "abc7b22ef33173be5b5fd1a2c951d1bcb8d061d13371a98522c05df36f82e5a0",
+}
+
+
+def check_replaced_source(function):
+    digest = hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
+    if digest != REPLACED_SOURCE[function.__qualname__]:
+        sys.exit(f"moto-server.py: moto's {function.__qualname__} changed; review the patch that replaces it")
+
+
 def patch():
     if "get_cfn_attribute" in vars(models.Stack):
         sys.exit("moto-server.py: moto's Stack now has get_cfn_attribute; review the nested-output patch")
-    if not all(hasattr(models.Stack, name) for name in ("_create_output_map", "has_parameters")) or not hasattr(
-        models.ChangeSet, "apply"
-    ):
-        sys.exit("moto-server.py: moto's ChangeSet/Stack changed shape; review the change-set patch")
+    if not hasattr(models.Stack, "_create_output_map"):
+        sys.exit("moto-server.py: moto's Stack has no _create_output_map; review the change-set patch")
+    check_replaced_source(models.ChangeSet.apply)
+    check_replaced_source(models.Stack.has_parameters)
     models.Stack.get_cfn_attribute = nested_stack_attribute
     models.ChangeSet.apply = apply_change_set_and_refresh_outputs
     models.Stack.has_parameters = same_effective_parameters
