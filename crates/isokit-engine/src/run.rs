@@ -48,6 +48,8 @@ pub struct ContainerOptions {
     /// `uid[:gid]` or a user name.
     pub user: Option<String>,
     pub read_only_rootfs: bool,
+    /// Paths that get an empty, writable, in-memory folder.
+    pub tmpfs: Vec<String>,
     pub labels: BTreeMap<String, String>,
     /// DNS servers the engine's resolver forwards unknown names to
     /// (`docker run --dns`); empty keeps the engine's default.
@@ -134,6 +136,13 @@ impl Engine {
         let host_config = HostConfig {
             network_mode: options.network.clone(),
             readonly_rootfs: Some(options.read_only_rootfs),
+            tmpfs: (!options.tmpfs.is_empty()).then(|| {
+                options
+                    .tmpfs
+                    .iter()
+                    .map(|path| (path.clone(), String::new()))
+                    .collect()
+            }),
             dns: (!options.dns.is_empty()).then(|| options.dns.clone()),
             extra_hosts: (!options.extra_hosts.is_empty()).then(|| options.extra_hosts.clone()),
             ..Default::default()

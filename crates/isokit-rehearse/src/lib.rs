@@ -8,7 +8,8 @@
 //! on 443 under the endpoint's host name (with a certificate from a CA made
 //! for this rehearsal, handed to the task so that its TLS checks really run),
 //! and an "internet" stand-in on a network the task has no route to. The task
-//! runs with the environment its task definition gives it. Everything created
+//! runs as its task definition runs it on ECS: its environment, its user, a
+//! read-only root filesystem with its volumes writable. Everything created
 //! carries one label and is removed afterwards, also on failure and Ctrl-C.
 
 mod plan;
@@ -295,7 +296,8 @@ impl Stage<'_> {
             .container_address(&internet_standin, &internet)
             .await?;
 
-        let mut environment: BTreeMap<String, String> = plan.environment.iter().cloned().collect();
+        let mut environment: BTreeMap<String, String> =
+            plan.container.environment.iter().cloned().collect();
         environment.insert(
             "ISOKIT_EGRESS_PROBES".to_owned(),
             format!("{internet_address}:443,{internet_host}:443"),
@@ -308,7 +310,10 @@ impl Stage<'_> {
                 image: image.to_owned(),
                 env: task_env,
                 network: Some(vpc.clone()),
-                read_only_rootfs: true,
+                // As the task definition runs it on ECS.
+                user: plan.container.user.clone(),
+                read_only_rootfs: plan.container.read_only_root_filesystem,
+                tmpfs: plan.container.volume_paths.clone(),
                 extra_hosts: missing_hosts,
                 ..self.container_defaults()
             })

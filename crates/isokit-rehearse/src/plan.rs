@@ -5,7 +5,7 @@
 
 use isokit_aws::{Aws, ImageUri};
 use isokit_endpoints::Endpoint;
-use isokit_stacks::{ParameterValues, StackSet};
+use isokit_stacks::{ParameterValues, StackSet, TaskContainer};
 use serde::Serialize;
 
 use crate::{DEFAULT_SUBNET, Error, RehearseOptions};
@@ -30,8 +30,8 @@ pub struct Plan {
     pub vpc_cidr: String,
     /// Endpoint service names, as the VPC stack creates them.
     pub endpoints: Vec<String>,
-    /// The task definition's environment, filled in.
-    pub environment: Vec<(String, String)>,
+    /// The task definition's container, its environment filled in.
+    pub container: TaskContainer,
 }
 
 impl Plan {
@@ -111,7 +111,7 @@ impl Plan {
             subnet,
             vpc_cidr,
             endpoints: names,
-            environment: stacks.task_environment(&values)?,
+            container: stacks.task_container(&values)?,
         })
     }
 

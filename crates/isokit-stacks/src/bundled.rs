@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use isokit_endpoints::Endpoint;
+use serde::Serialize;
 use tempfile::TempDir;
 
 use crate::Error;
@@ -239,14 +240,11 @@ impl StackSet {
         })
     }
 
-    /// The environment the service's task definition gives its container,
-    /// evaluated with `values`: the service template's parameters
-    /// (`Endpoints`, `VpcCidr`, ...) and the pseudo parameters
-    /// `AWS::Region` and `AWS::AccountId`.
-    pub fn task_environment(
-        &self,
-        values: &ParameterValues,
-    ) -> Result<Vec<(String, String)>, Error> {
+    /// What the service's task definition gives its container, evaluated
+    /// with `values`: the service template's parameters (`Endpoints`,
+    /// `VpcCidr`, ...) and the pseudo parameters `AWS::Region` and
+    /// `AWS::AccountId`.
+    pub fn task_container(&self, values: &ParameterValues) -> Result<TaskContainer, Error> {
         let service = self.template(TemplateFile::PrivateService)?;
         let scope = Scope::new(&service, values);
         let container = service
@@ -282,7 +280,27 @@ impl StackSet {
                 }
             }
         }
-        Ok(environment)
+        // Every path any mount point names, whichever branch of a condition
+        // holds it: a writable folder too many is harmless in a rehearsal,
+        // one too few would fail a task that works on ECS.
+        let mut volume_paths: Vec<String> = container
+            .get("MountPoints")
+            .map(Node::walk)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|node| node.get("ContainerPath").and_then(Node::as_text))
+            .collect();
+        volume_paths.sort();
+        volume_paths.dedup();
+        Ok(TaskContainer {
+            environment,
+            user: container.get("User").and_then(Node::as_text),
+            read_only_root_filesystem: container
+                .get("ReadonlyRootFilesystem")
+                .and_then(Node::as_text)
+                .is_some_and(|flag| flag == "true"),
+            volume_paths,
+        })
     }
 
     /// Writes the four templates into `dir`, creating it if needed. Existing
@@ -323,6 +341,18 @@ impl StackSet {
         }
         Ok(paths)
     }
+}
+
+/// What the service's task definition gives its container, as far as a
+/// rehearsal on a local engine can mirror it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskContainer {
+    pub environment: Vec<(String, String)>,
+    /// `uid:gid` or a user name; `None` runs as the image's user.
+    pub user: Option<String>,
+    pub read_only_root_filesystem: bool,
+    /// Where task volumes are mounted: writable even on a read-only root.
+    pub volume_paths: Vec<String>,
 }
 
 /// The address ranges the VPC template gives the network.
@@ -457,9 +487,10 @@ mod tests {
             .with("AWS::AccountId", "210987654321")
             .with("Endpoints", "ecr.api,ecr.dkr")
             .with("VpcCidr", "10.0.0.0/16");
-        let environment = StackSet::bundled()
-            .task_environment(&values)
+        let container = StackSet::bundled()
+            .task_container(&values)
             .expect("evaluates");
+        let environment = &container.environment;
         let get = |name: &str| {
             environment
                 .iter()
@@ -471,6 +502,13 @@ mod tests {
         assert_eq!(get("ISOKIT_ENDPOINTS"), Some("ecr.api,ecr.dkr"));
         assert_eq!(get("ISOKIT_VPC_CIDR"), Some("10.0.0.0/16"));
         assert_eq!(get("ISOKIT_PORT"), Some("8080"));
+        assert_eq!(container.user.as_deref(), Some("65532:65532"));
+        assert!(container.read_only_root_filesystem);
+        assert!(
+            container.volume_paths.contains(&"/tmp".to_owned()),
+            "{:?}",
+            container.volume_paths
+        );
     }
 
     #[test]
@@ -479,7 +517,7 @@ mod tests {
             .with("Endpoints", "s3")
             .with("VpcCidr", "10.0.0.0/16");
         let err = StackSet::bundled()
-            .task_environment(&values)
+            .task_container(&values)
             .expect_err("no region");
         assert!(err.to_string().contains("AWS::Region"), "{err}");
     }

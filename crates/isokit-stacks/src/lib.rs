@@ -17,7 +17,7 @@ mod template;
 use std::path::PathBuf;
 
 pub use audit::{ENDPOINTS_VARIABLE, Finding, Rule, audit};
-pub use bundled::{NetworkPlan, StackSet, StacksDir, TemplateFile};
+pub use bundled::{NetworkPlan, StackSet, StacksDir, TaskContainer, TemplateFile};
 pub use endpoints::{
     ENDPOINTS_OUTPUT, EndpointsMismatch, VpcEndpoint, active_endpoints, check_endpoints_output,
     endpoints_of_vpc_template, listed_endpoints,

@@ -243,6 +243,43 @@ fn left_out_endpoints_fail_as_they_would_in_a_vpc_without_them() {
     assert_nothing_left(&rehearsal);
 }
 
+/// The task runs as the task definition runs it on ECS: as its user, on a
+/// read-only root filesystem, with its volumes (`/tmp`) writable.
+#[test]
+fn the_task_runs_as_its_task_definition_says() {
+    let _local = LocalAws::require();
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
+    let repository = Repository::new(&isokit);
+    let script = "/busybox id -u; /busybox id -g; \
+                  /busybox touch /tmp/probe && echo tmp-writable; \
+                  /busybox touch /probe 2>/dev/null || echo root-read-only; exit 7";
+    let probe = busybox_context(&["sh", "-c", script]);
+    let image = repository.push(probe.path());
+    let run = rehearse(&isokit, &image, &[]);
+    assert_eq!(run.code, Some(3), "{run:#?}");
+    let rehearsal = run.json();
+    let container = &rehearsal["plan"]["container"];
+    assert_eq!(container["user"], "65532:65532", "{container:#}");
+    let task = &rehearsal["task"];
+    assert_eq!(
+        (&task["state"], &task["code"]),
+        (&"exited".into(), &7.into()),
+        "{task:#}"
+    );
+    let output: Vec<&str> = task["last_output"]
+        .as_array()
+        .expect("last_output")
+        .iter()
+        .filter_map(|line| line.as_str())
+        .collect();
+    assert_eq!(
+        output,
+        ["65532", "65532", "tmp-writable", "root-read-only"],
+        "{task:#}"
+    );
+    assert_nothing_left(&rehearsal);
+}
+
 #[test]
 fn images_that_exit_or_never_report_are_described() {
     let _local = LocalAws::require();
