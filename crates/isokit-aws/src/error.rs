@@ -140,8 +140,19 @@ impl CallError {
     {
         if let SdkError::ServiceError(service) = err {
             let inner = service.err();
-            let code = inner.code().unwrap_or("UnknownError").to_owned();
-            let detail = inner.message().unwrap_or("no message").to_owned();
+            let (code, detail) = match inner.code() {
+                Some(code) => (
+                    code.to_owned(),
+                    inner.message().unwrap_or("no message").to_owned(),
+                ),
+                None => {
+                    let raw = service.raw();
+                    unparsed_error(
+                        raw.status().as_u16(),
+                        raw.body().bytes().unwrap_or_default(),
+                    )
+                }
+            };
             return CallError {
                 action,
                 problem: problem_of_code(&code),
@@ -173,6 +184,37 @@ impl CallError {
             action,
             problem,
             detail,
+        }
+    }
+}
+
+/// The code and message of an error answer the SDK could not read: one in
+/// the XML shape of AWS's query APIs (which some proxies and emulators send
+/// for every service), or else whatever the body says, with the HTTP status
+/// standing in for the code.
+fn unparsed_error(status: u16, body: &[u8]) -> (String, String) {
+    let body = String::from_utf8_lossy(body);
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = body.find(&open)? + open.len();
+        let end = start + body[start..].find(&format!("</{name}>"))?;
+        Some(body[start..end].trim().to_owned())
+    };
+    match (element("Code"), element("Message")) {
+        (Some(code), Some(message)) => (code, message),
+        _ => {
+            let code = if status == 403 {
+                "AccessDenied".to_owned()
+            } else {
+                format!("HTTP {status}")
+            };
+            let mut detail: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+            if detail.is_empty() {
+                detail = format!("HTTP {status} with no message");
+            } else if detail.chars().count() > 300 {
+                detail = detail.chars().take(300).collect::<String>() + "…";
+            }
+            (code, detail)
         }
     }
 }
@@ -256,6 +298,28 @@ mod tests {
             Problem::Service {
                 code: "RepositoryNotFoundException".into()
             }
+        );
+    }
+
+    #[test]
+    fn answers_the_sdk_cannot_read_are_still_classified() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?>
+<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/n is not authorized to perform: ecr:GetAuthorizationToken</Message><Type>Sender</Type></Error></Errors></ErrorResponse>"#;
+        let (code, detail) = unparsed_error(403, xml);
+        assert_eq!(problem_of_code(&code), Problem::AccessDenied);
+        assert!(
+            detail.ends_with("not authorized to perform: ecr:GetAuthorizationToken"),
+            "{detail}"
+        );
+
+        let (code, detail) = unparsed_error(403, b"<html><body>Forbidden by proxy</body></html>");
+        assert_eq!(problem_of_code(&code), Problem::AccessDenied);
+        assert_eq!(detail, "<html><body>Forbidden by proxy</body></html>");
+
+        let (code, detail) = unparsed_error(502, b"");
+        assert_eq!(
+            (code.as_str(), detail.as_str()),
+            ("HTTP 502", "HTTP 502 with no message")
         );
     }
 

@@ -195,6 +195,92 @@ impl Run {
     }
 }
 
+/// A second moto, from the local AWS's own install, that enforces IAM as AWS
+/// does (the shared one lets every call through), on a loopback port of its
+/// own, with one IAM user who may do nothing. Stopped when dropped.
+#[derive(Debug)]
+pub struct StrictAws {
+    server: std::process::Child,
+    pub endpoint_url: String,
+    /// The access key of the user without permissions.
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl StrictAws {
+    /// Starts it and creates the user. moto lets the first
+    /// `INITIAL_NO_AUTH_ACTION_COUNT` requests through unchecked: exactly the
+    /// two that create the user and its key.
+    pub fn start(local: &LocalAws) -> StrictAws {
+        let bin = local.state_dir.join("venv/bin");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let server = Command::new(bin.join("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "2")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{HOW_TO_START} (cannot start moto_server: {err})"));
+        let mut strict = StrictAws {
+            server,
+            endpoint_url: format!("http://127.0.0.1:{port}"),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let create_user = "import boto3, sys\n\
+            iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name=sys.argv[2], \
+            aws_access_key_id='setup', aws_secret_access_key='setup')\n\
+            iam.create_user(UserName='isokit-nobody')\n\
+            key = iam.create_access_key(UserName='isokit-nobody')['AccessKey']\n\
+            print(key['AccessKeyId'], key['SecretAccessKey'])\n";
+        let output = Command::new(bin.join("python"))
+            .args(["-c", create_user, &strict.endpoint_url, &local.region])
+            .output()
+            .expect("run the venv's python");
+        assert!(
+            output.status.success(),
+            "cannot create the IAM user: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (id, secret) = printed
+            .trim()
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("no access key in {printed:?}"));
+        strict.access_key_id = id.to_owned();
+        strict.secret_access_key = secret.to_owned();
+        strict
+    }
+
+    /// `isokit` sent to this moto as the user without permissions.
+    pub fn as_nobody(&self, isokit: Isokit) -> Isokit {
+        isokit
+            .env("AWS_ENDPOINT_URL", self.endpoint_url.clone())
+            .env("AWS_ACCESS_KEY_ID", self.access_key_id.clone())
+            .env("AWS_SECRET_ACCESS_KEY", self.secret_access_key.clone())
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+    }
+}
+
+impl Drop for StrictAws {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
 /// The `isokit` binary under test, run with an empty `HOME` of its own so
 /// that a test can prove nothing was written there.
 #[derive(Debug)]

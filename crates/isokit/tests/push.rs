@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
-use isokit_testkit::{Isokit, LocalAws, Run, unique_name};
+use isokit_testkit::{Isokit, LocalAws, Run, StrictAws, unique_name};
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
 
@@ -619,6 +619,41 @@ fn no_aws_credentials_are_refused_with_where_to_set_them() {
         run.stderr
             .contains("set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"),
         "{run:#?}"
+    );
+}
+
+/// moto enforcing IAM, as AWS does: a user with no ECR permission.
+#[test]
+fn ecr_access_denied_is_refused_before_the_build() {
+    let strict = StrictAws::start(&LocalAws::require());
+    let mut pusher = Pusher::with(strict.as_nobody(Isokit::new(ISOKIT)));
+    let repository = pusher.repository("access-denied");
+    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    pusher.assert_refused(&run, "failed: access denied (", &repository, false);
+    assert!(
+        run.stderr
+            .contains("user/isokit-nobody is not authorized to perform: ecr:")
+            && run.stderr.contains("needs permission for this call"),
+        "{run:#?}"
+    );
+}
+
+/// An access key AWS has never issued, as after a key is deleted.
+#[test]
+fn credentials_aws_does_not_recognise_are_refused_before_the_build() {
+    let strict = StrictAws::start(&LocalAws::require());
+    let mut pusher = Pusher::with(
+        strict
+            .as_nobody(Isokit::new(ISOKIT))
+            .env("AWS_ACCESS_KEY_ID", "AKIAISOKITNOSUCHKEY0"),
+    );
+    let repository = pusher.repository("unrecognised-key");
+    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        "failed: AWS does not recognise the credentials",
+        &repository,
+        false,
     );
 }
 
