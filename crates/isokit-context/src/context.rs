@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ContextError;
-use crate::ignore::IgnoreFile;
+use crate::ignore::{IgnoreFile, parse_ignore_text};
 use crate::pattern::{MatchInfo, PatternMatcher};
 
 /// Where the build context comes from.
@@ -181,9 +181,13 @@ impl BuildContext {
             .inside_path
             .is_none()
             .then_some(dockerfile_in_archive.as_str());
-        if let Some(content) =
-            engine_ignore_content(&root, ignore.as_ref(), &own_matcher, outside_name)
-        {
+        if let Some(content) = engine_ignore_content(
+            &root,
+            ignore.as_ref(),
+            &own_matcher,
+            &dockerfile_in_archive,
+            outside_name,
+        ) {
             let content: Arc<[u8]> = content.into_bytes().into();
             match entries
                 .iter_mut()
@@ -262,16 +266,26 @@ impl BuildContext {
 /// them. When the Dockerfile comes from outside the context, the docker CLI
 /// appends its generated name to that file so the engine drops it; isokit
 /// does the same. When a Dockerfile-specific ignore file applies, the engine
-/// must see its patterns instead, plus `.dockerignore` itself when that file
-/// is not part of the context.
+/// must decide as its patterns do; the context's own `.dockerignore` is sent
+/// as it is when its patterns lead the engine to the same two decisions, and
+/// otherwise replaced by the Dockerfile's patterns (plus `.dockerignore`
+/// itself when that file is not part of the context).
 fn engine_ignore_content(
     root: &Path,
     ignore: Option<&IgnoreFile>,
     matcher: &PatternMatcher,
+    dockerfile_in_archive: &str,
     outside_dockerfile: Option<&str>,
 ) -> Option<String> {
     let dockerfile_specific = ignore.is_some_and(|ignore| ignore.dockerfile_specific);
     if !dockerfile_specific && outside_dockerfile.is_none() {
+        return None;
+    }
+    if dockerfile_specific
+        && outside_dockerfile.is_none()
+        && !matcher.matches_or_parent_matches(".dockerignore")
+        && context_ignore_decides_alike(root, matcher, dockerfile_in_archive)
+    {
         return None;
     }
     let mut lines = Vec::new();
@@ -295,6 +309,25 @@ fn engine_ignore_content(
         content.push('\n');
     }
     Some(content)
+}
+
+/// Whether the engine, reading the context's own `.dockerignore`, would keep
+/// that file and keep or drop the Dockerfile just as `matcher` (the
+/// Dockerfile-specific patterns, which keep `.dockerignore`) decides.
+fn context_ignore_decides_alike(root: &Path, matcher: &PatternMatcher, dockerfile: &str) -> bool {
+    let Ok(text) = fs::read_to_string(root.join(".dockerignore")) else {
+        return false;
+    };
+    let patterns: Vec<String> = parse_ignore_text(&text)
+        .into_iter()
+        .map(|line| line.pattern)
+        .collect();
+    let Ok(context_matcher) = PatternMatcher::new(&patterns) else {
+        return false;
+    };
+    !context_matcher.matches_or_parent_matches(".dockerignore")
+        && context_matcher.matches_or_parent_matches(dockerfile)
+            == matcher.matches_or_parent_matches(dockerfile)
 }
 
 /// Where the Dockerfile is.
@@ -854,6 +887,20 @@ mod tests {
             Some("secret\nDockerfile*\n")
         );
 
+        // Patterns that lead the engine to the same decisions: the context's
+        // own file is sent as it is, so an image that copies it gets it.
+        fs::write(dir.path().join("Dockerfile.dockerignore"), "secret\n").expect("write");
+        let context = prepare(&ContextOptions::new(dir.path()));
+        assert_eq!(
+            archived_content(&context, ".dockerignore").as_deref(),
+            Some("public\n")
+        );
+
+        fs::write(
+            dir.path().join("Dockerfile.dockerignore"),
+            "secret\nDockerfile*\n",
+        )
+        .expect("write");
         fs::remove_file(dir.path().join(".dockerignore")).expect("remove .dockerignore");
         let context = prepare(&ContextOptions::new(dir.path()));
         assert_eq!(names(&context), ["Dockerfile", "public", ".dockerignore"]);

@@ -127,7 +127,10 @@ pub(crate) struct PushArgs {
 
     /// Image tag [default: `ctx-` and 12 hex digits of a digest of the build
     /// inputs (context files, Dockerfile, build arguments, labels, target,
-    /// platform), so the same inputs always get the same tag]
+    /// platform), so the same inputs always get the same tag and an image
+    /// ECR already holds is neither built nor pushed again. Base images are
+    /// not among the inputs: to ship a rebuilt or moved `FROM` image, give a
+    /// tag]
     #[arg(long, value_name = "TAG")]
     pub(crate) tag: Option<String>,
 
