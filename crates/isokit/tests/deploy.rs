@@ -510,6 +510,54 @@ fn assert_endpoints(local: &LocalAws, outputs: &BTreeMap<String, String>, expect
                 .collect();
             assert_eq!(groups, [outputs["EndpointSecurityGroupId"].as_str()]);
         }
+        assert_endpoint_policy(local, endpoint);
+    }
+}
+
+/// The services whose interface endpoints are limited to the account's own
+/// principals; the others accept no endpoint policy and keep the default.
+const ACCOUNT_ONLY_ENDPOINTS: [&str; 5] = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm"];
+
+/// S3's gateway reaches only ECR's layer bucket and the account's buckets;
+/// the interface endpoints that take a policy serve the account's principals.
+fn assert_endpoint_policy(local: &LocalAws, endpoint: &serde_json::Value) {
+    let service = endpoint["ServiceName"]
+        .as_str()
+        .and_then(|name| name.rsplit_once(&format!("{}.", local.region)))
+        .map(|(_, service)| service)
+        .expect("a regional service name");
+    // moto answers with Python's repr of the document (single quotes) where
+    // AWS sends JSON; these policies hold no quote of their own.
+    let policy: serde_json::Value = endpoint["PolicyDocument"]
+        .as_str()
+        .map(|text| {
+            serde_json::from_str(text)
+                .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
+                .unwrap_or_else(|err| panic!("the policy is not JSON ({err}): {text}"))
+        })
+        .unwrap_or_default();
+    let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+    let conditioned = |key: &str| {
+        statements
+            .iter()
+            .any(|statement| statement["Condition"]["StringEquals"][key] == local.account.as_str())
+    };
+    let open = statements
+        .iter()
+        .any(|statement| statement["Condition"].is_null() && statement["Resource"] == "*");
+    if service == "s3" {
+        let layers = format!("arn:aws:s3:::prod-{}-starport-layer-bucket/*", local.region);
+        assert!(
+            statements
+                .iter()
+                .any(|statement| statement["Resource"] == layers.as_str()),
+            "no statement for ECR's layer bucket: {policy:#}"
+        );
+        assert!(conditioned("aws:ResourceAccount"), "{policy:#}");
+        assert!(!open, "the S3 gateway reaches any bucket: {policy:#}");
+    } else if ACCOUNT_ONLY_ENDPOINTS.contains(&service) {
+        assert!(conditioned("aws:PrincipalAccount"), "{service}: {policy:#}");
+        assert!(!open, "{service} serves any principal: {policy:#}");
     }
 }
 
