@@ -119,7 +119,7 @@ impl Checker {
         EndpointCheck {
             service: endpoint.service().to_owned(),
             host: host.clone(),
-            kind: report_kind(endpoint.kind()),
+            kind: endpoint.kind(),
             ok: failure.is_none(),
             duration_ms: millis(started.elapsed()),
             addresses: attempt.addresses,
@@ -505,13 +505,6 @@ impl Attempt<'_> {
                 ),
             ),
         }
-    }
-}
-
-fn report_kind(kind: EndpointKind) -> isokit_report::EndpointKind {
-    match kind {
-        EndpointKind::Interface => isokit_report::EndpointKind::Interface,
-        EndpointKind::Gateway => isokit_report::EndpointKind::Gateway,
     }
 }
 

@@ -24,7 +24,8 @@ pub const FARGATE_ENDPOINTS: [&str; 7] = [
 pub const EC2_ENDPOINTS: [&str; 3] = ["ecs", "ecs-agent", "ecs-telemetry"];
 
 /// How a VPC reaches a service privately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EndpointKind {
     /// Elastic network interfaces in the subnets; private DNS answers with
     /// their private addresses.
@@ -41,6 +42,12 @@ impl EndpointKind {
             EndpointKind::Interface => "interface",
             EndpointKind::Gateway => "gateway",
         }
+    }
+}
+
+impl fmt::Display for EndpointKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

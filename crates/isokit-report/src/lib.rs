@@ -61,6 +61,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+pub use isokit_endpoints::EndpointKind;
+
 /// One line of isokit-service's stdout, told apart by its `"event"` field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -124,14 +126,6 @@ pub struct TaskContext {
     pub availability_zone: Option<String>,
     pub private_address: Option<String>,
     pub subnet_cidr: Option<String>,
-}
-
-/// How the VPC reaches the service (mirrors `isokit_endpoints::EndpointKind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndpointKind {
-    Interface,
-    Gateway,
 }
 
 /// One endpoint's checks: DNS, then TCP, then TLS, stopping at the first failure.
@@ -264,15 +258,6 @@ impl fmt::Display for Step {
             Step::Dns => "dns",
             Step::Tcp => "tcp",
             Step::Tls => "tls",
-        })
-    }
-}
-
-impl fmt::Display for EndpointKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EndpointKind::Interface => "interface",
-            EndpointKind::Gateway => "gateway",
         })
     }
 }
