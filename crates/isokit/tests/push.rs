@@ -342,6 +342,57 @@ fn even_trace_logs_never_show_the_token() {
     );
 }
 
+/// A repository created with immutable tags keeps them: the same tag for
+/// another image is refused before anything is pushed, and the tag still
+/// names the first image.
+#[test]
+fn an_immutable_tag_is_never_moved() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("immutable");
+    let push = |context: &Path, extra: &[&str]| {
+        let common = [
+            "--context",
+            text(context),
+            "--repo",
+            &repository,
+            "--tag",
+            "v1",
+        ];
+        pusher.run(&[&common[..], extra].concat())
+    };
+    let first_context = fresh_hello_context();
+    let first = push(
+        first_context.path(),
+        &["--immutable-tags", "--output", "json"],
+    );
+    first.assert_success();
+    let digest = str_field(&first.json(), "digest").to_owned();
+    let settings = pusher.local.aws(&[
+        "ecr",
+        "describe-repositories",
+        "--repository-names",
+        &repository,
+    ]);
+    assert_eq!(
+        settings["repositories"][0]["imageTagMutability"], "IMMUTABLE",
+        "{settings:#}"
+    );
+    pusher.await_listed(&repository, "v1");
+
+    let second_context = fresh_hello_context();
+    let refused = push(second_context.path(), &[]);
+    refused.assert_error(&format!(
+        "tag v1 already names another image in ECR repository {repository}, whose tags are \
+         immutable: push under another --tag"
+    ));
+    assert!(!refused.stderr.contains("push refers"), "{refused:#?}");
+    assert_eq!(
+        pusher.local.registry_digest(&repository, "v1").as_deref(),
+        Some(digest.as_str()),
+        "the tag still names the first image"
+    );
+}
+
 #[test]
 fn pushing_the_same_image_again_does_no_work() {
     let mut pusher = Pusher::new();
