@@ -24,7 +24,10 @@ pub enum Error {
     #[error("the CA bundle {path} (AWS_CA_BUNDLE) cannot be used: {detail}")]
     CaBundleInvalid { path: PathBuf, detail: String },
 
-    #[error("cannot build the HTTPS client for AWS: {0}")]
+    #[error(
+        "cannot build the HTTPS client for AWS: {0}; when AWS_CA_BUNDLE (or --ca-bundle) is \
+         set, check that every certificate in it is a valid X.509 CA certificate"
+    )]
     HttpClient(String),
 
     #[error(transparent)]
