@@ -73,6 +73,8 @@ pub struct DeployOptions {
     pub desired_count: u32,
     pub cpu: u32,
     pub memory_mib: u32,
+    /// `X86_64` or `ARM64`: the image's architecture.
+    pub cpu_architecture: String,
     pub ec2_endpoints: bool,
     pub enable_exec: bool,
     pub log_retention_days: u32,
@@ -88,12 +90,13 @@ pub struct DeployOptions {
 /// The parent template's parameters that isokit sets from its own flags
 /// (and checks, or derives, as `ImageUri` is pinned by digest), so
 /// `--parameter` must not set them behind the checks' backs.
-const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 8] = [
+const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 9] = [
     ("ImageUri", "--image"),
     ("ServiceName", "--service-name"),
     ("DesiredCount", "--desired-count"),
     ("ContainerCpu", "--cpu"),
     ("ContainerMemory", "--memory"),
+    ("CpuArchitecture", "--cpu-architecture"),
     ("DeployingToEC2", "--ec2"),
     ("EnableExecuteCommand", "--enable-exec"),
     ("LogRetentionInDays", "--log-retention-days"),
@@ -142,6 +145,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         .with("DesiredCount", options.desired_count.to_string())
         .with("ContainerCpu", options.cpu.to_string())
         .with("ContainerMemory", options.memory_mib.to_string())
+        .with("CpuArchitecture", options.cpu_architecture.clone())
         .with("DeployingToEC2", options.ec2_endpoints.to_string())
         .with("EnableExecuteCommand", options.enable_exec.to_string())
         .with("LogRetentionInDays", options.log_retention_days.to_string());

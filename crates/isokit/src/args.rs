@@ -10,6 +10,7 @@ pub(crate) fn deploy_options(args: DeployArgs) -> isokit_deploy::DeployOptions {
         desired_count: args.desired_count,
         cpu: args.cpu,
         memory_mib: args.memory,
+        cpu_architecture: args.cpu_architecture.as_parameter().to_owned(),
         ec2_endpoints: args.ec2,
         enable_exec: args.enable_exec,
         log_retention_days: args.log_retention_days,

@@ -187,6 +187,11 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     pub(crate) memory: u32,
 
+    /// The image's CPU architecture: an image built on an Apple silicon Mac
+    /// is arm64 unless pushed with --platform linux/amd64.
+    #[arg(long, value_enum, default_value_t = CpuArchitecture::X86_64)]
+    pub(crate) cpu_architecture: CpuArchitecture,
+
     /// Also create the ecs, ecs-agent and ecs-telemetry endpoints that EC2
     /// container instances need.
     #[arg(long)]
@@ -299,6 +304,27 @@ pub(crate) enum StacksCommand {
         #[arg(long, value_name = "DIR")]
         stacks_dir: Option<PathBuf>,
     },
+}
+
+/// The CPU architectures Fargate runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CpuArchitecture {
+    /// linux/amd64
+    #[value(name = "x86_64")]
+    X86_64,
+    /// linux/arm64
+    #[value(name = "arm64")]
+    Arm64,
+}
+
+impl CpuArchitecture {
+    /// The template's `CpuArchitecture` value.
+    pub(crate) fn as_parameter(self) -> &'static str {
+        match self {
+            CpuArchitecture::X86_64 => "X86_64",
+            CpuArchitecture::Arm64 => "ARM64",
+        }
+    }
 }
 
 /// `500ms`, `90s`, `2m`: a whole number and a unit.

@@ -693,7 +693,10 @@ fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinne
 fn deploying_to_ec2_adds_the_ecs_endpoints_and_lists_exactly_what_was_created() {
     let sandbox = Sandbox::new("deploy-ec2");
     let pinned = sandbox.push("first");
-    let run = sandbox.deploy(&sandbox.tagged_image(), &["--ec2", "--output", "json"]);
+    let run = sandbox.deploy(
+        &sandbox.tagged_image(),
+        &["--ec2", "--cpu-architecture", "arm64", "--output", "json"],
+    );
     run.assert_success();
     let outputs = outputs(&run);
     let expected: Vec<&str> = FARGATE_ENDPOINTS
@@ -703,6 +706,20 @@ fn deploying_to_ec2_adds_the_ecs_endpoints_and_lists_exactly_what_was_created() 
         .collect();
     assert_endpoints(&sandbox.local, &outputs, &expected);
     assert_service(&sandbox.local, &outputs, &pinned);
+    // moto keeps no runtimePlatform in the task definition; the parameter
+    // that sets it is read back from the stack.
+    let described = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    let parameters = key_value_pairs(
+        &described["Stacks"][0]["Parameters"],
+        "ParameterKey",
+        "ParameterValue",
+    );
+    assert_eq!(parameters["CpuArchitecture"], "ARM64", "{parameters:?}");
 }
 
 #[test]
