@@ -335,6 +335,12 @@ pub fn parse_certificates(
 }
 
 fn parse_dns_servers(raw: &str) -> Result<Vec<SocketAddr>> {
+    let bad = |problem: String| Error::Config {
+        variable: "ISOKIT_DNS_SERVERS",
+        problem,
+        expected: "a comma-separated list of ip[:port], such as 10.0.0.2 or 127.0.0.1:5353 or [::1]:53 \
+                   (unset it to use /etc/resolv.conf)",
+    };
     let mut servers = Vec::new();
     for item in raw
         .split(',')
@@ -344,12 +350,13 @@ fn parse_dns_servers(raw: &str) -> Result<Vec<SocketAddr>> {
         let server = item
             .parse::<SocketAddr>()
             .or_else(|_| item.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-            .map_err(|_| Error::Config {
-                variable: "ISOKIT_DNS_SERVERS",
-                problem: format!("`{item}` is not an address"),
-                expected: "a comma-separated list of ip[:port], such as 10.0.0.2 or 127.0.0.1:5353 or [::1]:53",
-            })?;
+            .map_err(|_| bad(format!("`{item}` is not an address")))?;
         servers.push(server);
+    }
+    // A list that names nothing is a mistake, not a request for the
+    // system's resolver: that is what leaving the variable unset means.
+    if servers.is_empty() {
+        return Err(bad(format!("`{raw}` names no server")));
     }
     Ok(servers)
 }
@@ -596,6 +603,12 @@ mod tests {
         let err = error(&[("ISOKIT_DNS_SERVERS", "dns.local")]);
         assert!(
             err.starts_with("ISOKIT_DNS_SERVERS: `dns.local` is not an address"),
+            "{err}"
+        );
+        let err = error(&[("ISOKIT_DNS_SERVERS", " , ")]);
+        assert!(
+            err.starts_with("ISOKIT_DNS_SERVERS: ` , ` names no server")
+                && err.contains("unset it to use /etc/resolv.conf"),
             "{err}"
         );
     }

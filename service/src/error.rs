@@ -69,7 +69,11 @@ pub enum Error {
         source: io::Error,
     },
 
-    #[error("cannot install the SIGTERM handler: {0}")]
+    #[error(
+        "cannot install the SIGTERM handler: {0}; without it a stop would kill the service \
+         mid-round: check the container's open-files limit and that its seccomp profile \
+         allows sigaction"
+    )]
     Signal(#[source] io::Error),
 
     #[error(
@@ -78,7 +82,10 @@ pub enum Error {
     )]
     Runtime(#[source] io::Error),
 
-    #[error("cannot write to stdout: {0}")]
+    #[error(
+        "cannot write to stdout: {0}; the report and the JSON log lines go there: keep stdout \
+         open (in ECS, the awslogs driver reads it)"
+    )]
     Stdout(#[source] io::Error),
 
     /// `fix` depends on what was asked for, which only the caller knows.
