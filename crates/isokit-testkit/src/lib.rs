@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -378,6 +379,26 @@ impl Isokit {
         walk(self.home.path(), self.home.path(), &mut found);
         found
     }
+}
+
+/// Builds hold this for reading, removals of images for writing. The
+/// engine's classic builder reuses cached steps that other tests' images
+/// share, and lists every image before reading each one: an image removed
+/// meanwhile fails the build (`unable to find image "sha256:…"`, or `failed
+/// to get digest` for a cached parent). Tests of one binary, which run in
+/// parallel, must not do that to each other.
+static ENGINE_IMAGES: RwLock<()> = RwLock::new(());
+
+/// Held while a test builds an image.
+pub fn building() -> RwLockReadGuard<'static, ()> {
+    ENGINE_IMAGES.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Held while a test removes images.
+pub fn removing_images() -> RwLockWriteGuard<'static, ()> {
+    ENGINE_IMAGES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A name no other test, in this process or another, is using right now:

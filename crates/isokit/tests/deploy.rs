@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use isokit_testkit::{Isokit, LocalAws, Run, unique_name};
+use isokit_testkit::{Isokit, LocalAws, Run, building, removing_images, unique_name};
 
 /// The tag every test pushes and deploys.
 const TAG: &str = "v1";
@@ -108,6 +108,7 @@ impl Sandbox {
     fn push(&self, fixture_name: &str) -> String {
         let label = format!("isokit.test={}", self.name);
         let context = fixture(fixture_name);
+        let _build = building();
         let run = self.run([
             "push",
             "--context",
@@ -301,6 +302,7 @@ impl Drop for Sandbox {
         ids.sort_unstable();
         ids.dedup();
         if !ids.is_empty() {
+            let _removing = removing_images();
             let mut args = vec!["rmi", "--force"];
             args.extend(ids);
             quietly("docker", &args);

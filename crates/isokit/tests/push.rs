@@ -9,22 +9,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
-use isokit_testkit::{Isokit, LocalAws, Run, StrictAws, unique_name};
+use isokit_testkit::{Isokit, LocalAws, Run, StrictAws, building, removing_images, unique_name};
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
-
-/// Builds hold this for reading, removals of images for writing. The
-/// engine's classic builder, looking for a cached step on `scratch`, lists
-/// every image and then reads each one; an image removed in between fails
-/// the build with `unable to find image "sha256:…"` (moby's
-/// `getLocalCachedImage`). Tests of this file must not do that to each other.
-static ENGINE_IMAGES: RwLock<()> = RwLock::new(());
-
-fn building() -> RwLockReadGuard<'static, ()> {
-    ENGINE_IMAGES.read().unwrap_or_else(PoisonError::into_inner)
-}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -187,9 +175,7 @@ impl Drop for Pusher {
         for repository in &self.repositories {
             let images = self.local_images(repository);
             if !images.is_empty() {
-                let _removing = ENGINE_IMAGES
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner);
+                let _removing = removing_images();
                 let _ = Command::new("docker")
                     .args(["rmi", "--force"])
                     .args(&images)
