@@ -5,6 +5,7 @@
 //! Never a dependency of the product.
 
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -337,8 +338,23 @@ impl Isokit {
         }
     }
 
-    /// The command [`Isokit::run`] runs, for a test that must watch or
-    /// signal the process while it runs.
+    /// Starts isokit for a test that watches its stderr and interrupts it.
+    pub fn spawn<I, S>(&self, args: I) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start isokit");
+        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        Running { child, stderr }
+    }
+
+    /// The command [`Isokit::run`] runs.
     pub fn command<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -399,6 +415,44 @@ pub fn removing_images() -> RwLockWriteGuard<'static, ()> {
     ENGINE_IMAGES
         .write()
         .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An isokit started by [`Isokit::spawn`].
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    stderr: BufReader<std::process::ChildStderr>,
+}
+
+impl Running {
+    /// Reads stderr up to and including the first line that is `ready`, or
+    /// to its end if none is; returns what it read.
+    pub fn stderr_until(&mut self, ready: impl Fn(&str) -> bool) -> String {
+        let mut seen = String::new();
+        let mut line = String::new();
+        while self.stderr.read_line(&mut line).expect("read stderr") > 0 {
+            seen.push_str(&line);
+            if ready(&line) {
+                break;
+            }
+            line.clear();
+        }
+        seen
+    }
+
+    /// Sends SIGINT to isokit alone, as `kill -INT` does, and waits for it:
+    /// how it exited, and the rest of its stderr.
+    pub fn interrupt(mut self) -> (std::process::ExitStatus, String) {
+        let signalled = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(signalled.success());
+        let status = self.child.wait().expect("isokit stops");
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).expect("read stderr");
+        (status, rest)
+    }
 }
 
 /// A name no other test, in this process or another, is using right now:

@@ -10,9 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use isokit_testkit::{Isokit, LocalAws, Run, building, removing_images, unique_name};
 
@@ -1059,36 +1058,14 @@ fn ctrl_c_stops_sam_and_says_what_the_stack_may_be_in() {
     let sandbox = Sandbox::new("deploy-ctrl-c");
     sandbox.push("first");
     let image = sandbox.tagged_image();
-    let mut child = sandbox
-        .isokit
-        .command(sandbox.deploy_args(&image, &[]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start isokit");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut seen = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).expect("read stderr") > 0 {
-        seen.push_str(&line);
-        // SAM now waits for CloudFormation to create the change set.
-        if line.contains("Waiting for changeset to be created") {
-            break;
-        }
-        line.clear();
-    }
+    let mut running = sandbox.isokit.spawn(sandbox.deploy_args(&image, &[]));
+    // SAM then waits for CloudFormation to create the change set.
+    let seen = running.stderr_until(|line| line.contains("Waiting for changeset to be created"));
     assert!(
         seen.contains("Waiting for changeset to be created"),
         "SAM never got to its change set:\n{seen}"
     );
-    let signalled = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(signalled.success());
-    let status = child.wait().expect("isokit stops");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read stderr");
+    let (status, rest) = running.interrupt();
     assert!(!status.success(), "an interrupted deployment fails");
     assert!(
         rest.contains(&format!(

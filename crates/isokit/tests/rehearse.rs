@@ -3,9 +3,8 @@
 //! network beside TLS stand-ins for its endpoints, its report read back;
 //! left-out endpoints, images that exit or stay silent, bad input, Ctrl-C.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use isokit_testkit::{
     Isokit, LocalAws, Run, assert_answers_inside, repository_root, service_image, unique_name,
@@ -316,54 +315,31 @@ fn ctrl_c_removes_everything_the_rehearsal_made() {
 
     let standin = service_image();
     let no_such_stack = unique_name("no-such-stack");
-    let mut child = isokit
-        .command([
-            "rehearse",
-            "--image",
-            &image,
-            "--standin-image",
-            &standin,
-            "--timeout",
-            "300s",
-            "--stack-name",
-            &no_such_stack,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start isokit");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut seen = String::new();
-    let mut id = None;
-    let mut line = String::new();
-    while stderr.read_line(&mut line).expect("read stderr") > 0 {
-        seen.push_str(&line);
-        if let Some(rest) = line.strip_prefix("creating network ") {
-            id = rest
-                .split_whitespace()
-                .next()
-                .and_then(|vpc| vpc.strip_suffix("-vpc"))
-                .map(str::to_owned);
-        }
-        if line.starts_with("starting the task") {
-            break;
-        }
-        line.clear();
-    }
-    let id = id.unwrap_or_else(|| panic!("no network was announced:\n{seen}"));
+    let mut running = isokit.spawn([
+        "rehearse",
+        "--image",
+        &image,
+        "--standin-image",
+        &standin,
+        "--timeout",
+        "300s",
+        "--stack-name",
+        &no_such_stack,
+    ]);
+    let seen = running.stderr_until(|line| line.starts_with("starting the task"));
+    let id = seen
+        .lines()
+        .find_map(|line| line.strip_prefix("creating network "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|vpc| vpc.strip_suffix("-vpc"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no network was announced:\n{seen}"));
     assert!(
         !leftovers(&id).is_empty(),
         "the rehearsal runs before it is interrupted"
     );
 
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let status = child.wait().expect("isokit stops");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read stderr");
+    let (status, rest) = running.interrupt();
     assert!(!status.success(), "an interrupted rehearsal fails");
     assert!(rest.contains("interrupted"), "{seen}{rest}");
     assert_eq!(
