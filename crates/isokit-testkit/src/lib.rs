@@ -442,16 +442,27 @@ impl Running {
 
     /// Sends SIGINT to isokit alone, as `kill -INT` does, and waits for it:
     /// how it exited, and the rest of its stderr.
-    pub fn interrupt(mut self) -> (std::process::ExitStatus, String) {
+    pub fn interrupt(self) -> (std::process::ExitStatus, String) {
+        self.signal("INT")
+    }
+
+    /// Sends `signal` (a name `kill` knows: `INT`, `TERM`, `HUP`) to isokit
+    /// alone and waits for it: how it exited, and the rest of its stderr.
+    pub fn signal(mut self, signal: &str) -> (std::process::ExitStatus, String) {
         let signalled = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("kill");
-        assert!(signalled.success());
+        assert!(signalled.success(), "kill -{signal} failed");
         let status = self.child.wait().expect("isokit stops");
         let mut rest = String::new();
         self.stderr.read_to_string(&mut rest).expect("read stderr");
         (status, rest)
+    }
+
+    /// isokit's process ID.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 }
 
