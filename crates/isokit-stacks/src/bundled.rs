@@ -247,16 +247,25 @@ impl StackSet {
     pub fn task_container(&self, values: &ParameterValues) -> Result<TaskContainer, Error> {
         let service = self.template(TemplateFile::PrivateService)?;
         let scope = Scope::new(&service, values);
-        let container = service
+        let no_container = || Error::Template {
+            template: service.name().to_owned(),
+            problem: "has no task definition with a container".to_owned(),
+        };
+        let task = service
             .resources()
             .find(|resource| resource.kind == "AWS::ECS::TaskDefinition")
-            .and_then(|task| task.property("ContainerDefinitions"))
+            .ok_or_else(no_container)?;
+        let container = task
+            .property("ContainerDefinitions")
             .and_then(|definitions| definitions.as_list())
             .and_then(|definitions| definitions.first())
-            .ok_or_else(|| Error::Template {
-                template: service.name().to_owned(),
-                problem: "has no task definition with a container".to_owned(),
-            })?;
+            .ok_or_else(no_container)?;
+        let flag = |property: &str| {
+            container
+                .get(property)
+                .and_then(Node::as_text)
+                .is_some_and(|flag| flag == "true")
+        };
         let mut environment = Vec::new();
         for variable in container
             .get("Environment")
@@ -292,14 +301,41 @@ impl StackSet {
             .collect();
         volume_paths.sort();
         volume_paths.dedup();
+        let capabilities = |which: &str| -> Vec<String> {
+            container
+                .get("LinuxParameters")
+                .and_then(|linux| linux.get("Capabilities"))
+                .and_then(|capabilities| capabilities.get(which))
+                .and_then(Node::as_list)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Node::as_text)
+                .collect()
+        };
+        // Fargate sizes the task, not the container: the task's Cpu and
+        // Memory are what its containers are held to.
+        let task_size = |property: &str| -> Result<Option<u64>, Error> {
+            let Some(node) = task.property(property) else {
+                return Ok(None);
+            };
+            match scope.value(node)? {
+                Value::Text(text) => text.parse().map(Some).map_err(|_| Error::Evaluate {
+                    template: service.name().to_owned(),
+                    reason: format!("the task definition's {property} `{text}` is not a number"),
+                }),
+                _ => Ok(None),
+            }
+        };
         Ok(TaskContainer {
             environment,
             user: container.get("User").and_then(Node::as_text),
-            read_only_root_filesystem: container
-                .get("ReadonlyRootFilesystem")
-                .and_then(Node::as_text)
-                .is_some_and(|flag| flag == "true"),
+            read_only_root_filesystem: flag("ReadonlyRootFilesystem"),
+            privileged: flag("Privileged"),
+            capabilities_add: capabilities("Add"),
+            capabilities_drop: capabilities("Drop"),
             volume_paths,
+            cpu_units: task_size("Cpu")?,
+            memory_mib: task_size("Memory")?,
         })
     }
 
@@ -351,8 +387,16 @@ pub struct TaskContainer {
     /// `uid:gid` or a user name; `None` runs as the image's user.
     pub user: Option<String>,
     pub read_only_root_filesystem: bool,
+    pub privileged: bool,
+    /// `LinuxParameters.Capabilities`: ECS drops these from Docker's
+    /// default set first, then adds those.
+    pub capabilities_add: Vec<String>,
+    pub capabilities_drop: Vec<String>,
     /// Where task volumes are mounted: writable even on a read-only root.
     pub volume_paths: Vec<String>,
+    /// The task's CPU units (1024 per vCPU) and memory, when it sets them.
+    pub cpu_units: Option<u64>,
+    pub memory_mib: Option<u64>,
 }
 
 /// The address ranges the VPC template gives the network.
@@ -486,7 +530,9 @@ mod tests {
             .with("AWS::Region", "eu-west-1")
             .with("AWS::AccountId", "210987654321")
             .with("Endpoints", "ecr.api,ecr.dkr")
-            .with("VpcCidr", "10.0.0.0/16");
+            .with("VpcCidr", "10.0.0.0/16")
+            .with("ContainerCpu", "512")
+            .with("ContainerMemory", "1024");
         let container = StackSet::bundled()
             .task_container(&values)
             .expect("evaluates");
@@ -508,6 +554,14 @@ mod tests {
             container.volume_paths.contains(&"/tmp".to_owned()),
             "{:?}",
             container.volume_paths
+        );
+        // What confines the container on Fargate, which a rehearsal repeats.
+        assert!(!container.privileged);
+        assert_eq!(container.capabilities_drop, ["ALL"]);
+        assert!(container.capabilities_add.is_empty());
+        assert_eq!(
+            (container.cpu_units, container.memory_mib),
+            (Some(512), Some(1024))
         );
     }
 
