@@ -1,5 +1,6 @@
 //! Progress and status lines on stderr: bars on a terminal, plain lines
-//! otherwise, nothing at all when asked to be quiet.
+//! otherwise, nothing at all when asked to be quiet; and the signals by
+//! which the user (or their terminal) asks a command to stop.
 //!
 //! Libraries report through a [`Ui`] handed to them; they never decide
 //! whether stderr is a terminal. Results never go through here: they belong
@@ -11,6 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+mod stop;
+
+pub use stop::{StopSignal, StopSignals};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
