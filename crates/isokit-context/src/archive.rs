@@ -5,8 +5,7 @@
 //! hard-linked file stored as hard links to the first. Names that do not fit
 //! a USTAR header get a PAX record, as Go's archive writer gives them.
 
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -14,6 +13,7 @@ use tar::{EntryType, Header};
 
 use crate::ContextError;
 use crate::context::{BuildContext, Entry, EntryKind};
+use crate::listed::ListedFile;
 
 const NAME_LEN: usize = 100;
 const PREFIX_LEN: usize = 155;
@@ -90,7 +90,7 @@ fn write_entry<W: Write>(
     }
     let (entry_type, size) = match &entry.kind {
         EntryKind::Directory => (EntryType::Directory, 0),
-        EntryKind::File { size } => (EntryType::Regular, *size),
+        EntryKind::File(listed) => (EntryType::Regular, listed.size),
         EntryKind::Generated { content } => (EntryType::Regular, content.len() as u64),
         EntryKind::Symlink { target } => {
             set_link_name(&mut header, target, &mut pax);
@@ -111,9 +111,9 @@ fn write_entry<W: Write>(
             .map_err(ContextError::Archive)?;
     }
     match &entry.kind {
-        EntryKind::File { size } => {
+        EntryKind::File(listed) => {
             let path = root.join(std::ffi::OsStr::from_bytes(&entry.path));
-            append_file(builder.get_mut(), &header, &path, *size, buffer)
+            append_file(builder.get_mut(), &header, &path, listed, buffer)
         }
         EntryKind::Generated { content } => builder
             .append(&header, &content[..])
@@ -124,55 +124,26 @@ fn write_entry<W: Write>(
     }
 }
 
-/// Writes a file's header and exactly the `size` bytes its header promises;
-/// a file that shrank or grew since the context was listed is an error, not
-/// a corrupt archive.
+/// Writes a file's header and exactly the bytes its header promises, from
+/// the file that was listed (see [`ListedFile`]): a file replaced, grown,
+/// shrunk or rewritten since is an error naming it, never a corrupt archive
+/// or bytes other than those fingerprinted.
 fn append_file<W: Write>(
     out: &mut W,
     header: &Header,
     path: &Path,
-    size: u64,
+    listed: &ListedFile,
     buffer: &mut [u8],
 ) -> Result<(), ContextError> {
-    let changed = |detail: String| ContextError::ChangedWhileSending {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let mut file = File::open(path).map_err(|source| ContextError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    // Opened before the header goes out, so that most changes fail the
+    // send between entries.
+    let file = listed.open(path)?;
     out.write_all(header.as_bytes())
         .map_err(ContextError::Archive)?;
-    let mut remaining = size;
-    while remaining > 0 {
-        let want = buffer
-            .len()
-            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-        let read = match file.read(&mut buffer[..want]) {
-            Ok(0) => {
-                return Err(changed(format!(
-                    "it shrank from {size} bytes to {} bytes",
-                    size - remaining
-                )));
-            }
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(ContextError::Unreadable {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        out.write_all(&buffer[..read])
-            .map_err(ContextError::Archive)?;
-        remaining -= read as u64;
-    }
-    if file.read(&mut buffer[..1]).is_ok_and(|read| read > 0) {
-        return Err(changed(format!("it grew past {size} bytes")));
-    }
-    let padding = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
+    file.copy_checked(buffer, |piece| {
+        out.write_all(piece).map_err(ContextError::Archive)
+    })?;
+    let padding = (BLOCK - (listed.size % BLOCK as u64) as usize) % BLOCK;
     out.write_all(&[0; BLOCK][..padding])
         .map_err(ContextError::Archive)
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::fs::{self, File, Metadata};
+use std::fs::{self, Metadata};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ContextError;
 use crate::ignore::{IgnoreFile, parse_ignore_text};
+use crate::listed::{ListedFile, open_regular, read_regular};
 use crate::pattern::{MatchInfo, PatternMatcher};
 
 /// Where the build context comes from.
@@ -49,9 +50,7 @@ impl ContextOptions {
 pub(crate) enum EntryKind {
     Directory,
     /// A regular file of the context, read when the archive is written.
-    File {
-        size: u64,
-    },
+    File(ListedFile),
     Symlink {
         target: Vec<u8>,
     },
@@ -158,7 +157,7 @@ impl BuildContext {
         let dockerfile_in_archive = match &dockerfile.inside_path {
             Some(inside) => inside.clone(),
             None => {
-                let content = fs::read(&dockerfile.resolved).map_err(|source| {
+                let content = read_regular(&dockerfile.resolved).map_err(|source| {
                     ContextError::DockerfileUnreadable {
                         path: dockerfile.resolved.clone(),
                         source,
@@ -248,7 +247,7 @@ impl BuildContext {
             .iter()
             .map(|entry| {
                 512 + match &entry.kind {
-                    EntryKind::File { size } => blocks(*size),
+                    EntryKind::File(listed) => blocks(listed.size),
                     EntryKind::Generated { content } => blocks(content.len() as u64),
                     _ => 0,
                 }
@@ -315,7 +314,10 @@ fn engine_ignore_content(
 /// that file and keep or drop the Dockerfile just as `matcher` (the
 /// Dockerfile-specific patterns, which keep `.dockerignore`) decides.
 fn context_ignore_decides_alike(root: &Path, matcher: &PatternMatcher, dockerfile: &str) -> bool {
-    let Ok(text) = fs::read_to_string(root.join(".dockerignore")) else {
+    let Some(text) = read_regular(&root.join(".dockerignore"))
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+    else {
         return false;
     };
     let patterns: Vec<String> = parse_ignore_text(&text)
@@ -374,7 +376,7 @@ impl Dockerfile {
         if !fs::metadata(&resolved).is_ok_and(|meta| meta.is_file()) {
             return Err(ContextError::DockerfileNotFile { path: named });
         }
-        File::open(&resolved).map_err(|source| ContextError::DockerfileUnreadable {
+        open_regular(&resolved).map_err(|source| ContextError::DockerfileUnreadable {
             path: resolved.clone(),
             source,
         })?;
@@ -616,8 +618,7 @@ impl<'a> Walker<'a> {
                 target: target.into_os_string().into_vec(),
             });
         }
-        File::open(absolute).map_err(unreadable)?;
-        Ok(EntryKind::File { size: meta.len() })
+        Ok(EntryKind::File(ListedFile::list(absolute, meta)?))
     }
 }
 

@@ -62,9 +62,10 @@ pub enum ContextError {
     },
 
     #[error(
-        "{path} changed while the build context was being sent ({detail}): try again once it is stable"
+        "{path} changed while isokit was reading the build context ({detail}): stop whatever \
+         writes to it, or leave it out with .dockerignore"
     )]
-    ChangedWhileSending { path: PathBuf, detail: String },
+    FileChanged { path: PathBuf, detail: String },
 
     #[error("cannot start the thread that writes the build context")]
     WriterThread(#[source] io::Error),

@@ -1,7 +1,5 @@
 //! A digest of what a build context holds, for naming images by their inputs.
 
-use std::fs::File;
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 
 use sha2::{Digest, Sha256};
@@ -12,12 +10,17 @@ use crate::context::{BuildContext, EntryKind};
 /// Stands in for the generated name of a Dockerfile taken from outside the
 /// context, which differs on every run.
 const OUTSIDE_DOCKERFILE: &[u8] = b"<dockerfile outside the context>";
+/// File contents are read through one buffer of this size.
+const READ_BUFFER: usize = 256 * 1024;
 
 impl BuildContext {
     /// SHA-256 over every entry's name, type, permission bits, and content
     /// or link target, in archive order. Modification times are left out, so
     /// a fresh checkout of the same files has the same fingerprint. Reads
-    /// every file once.
+    /// every file once, and remembers each file's digest: sending the
+    /// context afterwards fails, naming the file, if any file's bytes differ
+    /// from those fingerprinted, so that a name computed from the
+    /// fingerprint names exactly what is sent.
     pub fn fingerprint(&self) -> Result<[u8; 32], ContextError> {
         let outside_name = self.outside_dockerfile_name().map(str::as_bytes);
         let stable = |bytes: &[u8]| -> Vec<u8> {
@@ -26,6 +29,7 @@ impl BuildContext {
                 None => bytes.to_vec(),
             }
         };
+        let mut buffer = vec![0; READ_BUFFER];
         let mut hasher = Sha256::new();
         let mut field = |bytes: &[u8]| {
             // Length-prefixed, so that no two different contexts hash alike.
@@ -49,17 +53,11 @@ impl BuildContext {
                     field(b"file");
                     field(&stable(content));
                 }
-                EntryKind::File { .. } => {
+                EntryKind::File(listed) => {
                     let path = self.root.join(std::ffi::OsStr::from_bytes(&entry.path));
-                    let read = |source: io::Error| ContextError::Unreadable {
-                        path: path.clone(),
-                        source,
-                    };
-                    let mut file = File::open(&path).map_err(read)?;
-                    let mut content = Sha256::new();
-                    io::copy(&mut file, &mut content).map_err(read)?;
+                    let digest = listed.fingerprint(&path, &mut buffer)?;
                     field(b"file");
-                    field(&content.finalize());
+                    field(&digest);
                 }
             }
         }
@@ -95,7 +93,7 @@ fn replace(haystack: &[u8], needle: &[u8], replacement: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
+    use std::fs::{self, File};
     use std::os::unix::fs::PermissionsExt;
     use std::time::{Duration, SystemTime};
 

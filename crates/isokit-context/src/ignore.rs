@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::ContextError;
+use crate::listed::read_regular;
 use crate::pattern::{PatternMatcher, clean_path};
 
 /// One pattern of an ignore file, with the line it came from.
@@ -88,7 +89,7 @@ impl IgnoreFile {
             }
             (general, false)
         };
-        let bytes = std::fs::read(&path).map_err(|source| ContextError::IgnoreFileUnreadable {
+        let bytes = read_regular(&path).map_err(|source| ContextError::IgnoreFileUnreadable {
             path: path.clone(),
             source,
         })?;

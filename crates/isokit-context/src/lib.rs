@@ -11,6 +11,7 @@ mod context;
 mod error;
 mod fingerprint;
 mod ignore;
+mod listed;
 mod pattern;
 mod stream;
 

@@ -260,7 +260,7 @@ mod tests {
         let error = collect(stream).await.expect_err("the stream must fail");
         assert!(error.to_string().contains("file-07.txt"), "{error}");
         match monitor.take_failure() {
-            Some(ContextError::ChangedWhileSending { path, .. }) => {
+            Some(ContextError::FileChanged { path, .. }) => {
                 assert!(path.ends_with("file-07.txt"))
             }
             other => panic!("expected a changed-file failure, got {other:?}"),

@@ -240,7 +240,7 @@ async fn a_file_that_changes_after_the_context_was_prepared_fails_the_build_with
     assert!(
         matches!(
             &error,
-            EngineError::Context(ContextError::ChangedWhileSending { path, .. })
+            EngineError::Context(ContextError::FileChanged { path, .. })
                 if path.ends_with("data.txt")
         ),
         "{error:?}"
@@ -255,6 +255,99 @@ async fn a_file_that_changes_after_the_context_was_prepared_fails_the_build_with
         chain.starts_with("sending the build context failed: ") && chain.contains("data.txt"),
         "{chain}"
     );
+}
+
+/// How a test replaces a listed file before the build sends it.
+#[derive(Debug, Clone, Copy)]
+enum Replacement {
+    /// A symbolic link to a file of the same size outside the context.
+    SymlinkOutside,
+    Fifo,
+    /// Other bytes of the same size, with the listed modification time.
+    SameSizeSameTime,
+}
+
+/// A context listed and fingerprinted (as `isokit push` does for its
+/// content tag), then one file replaced: the build fails naming it, and never
+/// waits on a FIFO.
+#[tokio::test]
+async fn a_file_replaced_after_the_fingerprint_fails_the_build_with_its_name() {
+    let engine = engine().await;
+    let outside = tempfile::tempdir().expect("outside the context");
+    let listed = "listed bytes, 28 bytes long\n";
+    let other = "other bytes, just as long!!\n";
+    assert_eq!(listed.len(), other.len());
+    write_files(outside.path(), &[("secret", other)]);
+    for replacement in [
+        Replacement::SymlinkOutside,
+        Replacement::Fifo,
+        Replacement::SameSizeSameTime,
+    ] {
+        let mut images = Images::default();
+        let context = tempfile::tempdir().expect("context");
+        write_files(
+            context.path(),
+            &[
+                ("Dockerfile", "FROM scratch\nCOPY . /ctx/\n"),
+                ("data.txt", listed),
+            ],
+        );
+        let prepared_context = prepared(ContextOptions::new(context.path()));
+        prepared_context.fingerprint().expect("fingerprint");
+        let data = context.path().join("data.txt");
+        let listed_time = std::fs::metadata(&data)
+            .and_then(|meta| meta.modified())
+            .expect("modification time");
+        match replacement {
+            Replacement::SymlinkOutside => {
+                std::fs::remove_file(&data).expect("remove");
+                std::os::unix::fs::symlink(outside.path().join("secret"), &data).expect("symlink");
+            }
+            Replacement::Fifo => {
+                std::fs::remove_file(&data).expect("remove");
+                let made = std::process::Command::new("mkfifo")
+                    .arg(&data)
+                    .status()
+                    .expect("run mkfifo");
+                assert!(made.success());
+            }
+            Replacement::SameSizeSameTime => {
+                std::fs::write(&data, other).expect("rewrite");
+                std::fs::File::options()
+                    .write(true)
+                    .open(&data)
+                    .and_then(|file| file.set_modified(listed_time))
+                    .expect("restore the modification time");
+            }
+        }
+        let options =
+            tagged(&images.track(format!("{}:v1", unique("isokit-engine-test-replaced"))));
+        let error = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            engine.build(prepared_context, &options, &Ui::quiet()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{replacement:?}: the build blocked"))
+        .expect_err("a replaced file must fail the build");
+        assert!(
+            matches!(
+                &error,
+                EngineError::Context(ContextError::FileChanged { path, .. })
+                    if path.ends_with("data.txt")
+            ),
+            "{replacement:?}: {error:?}"
+        );
+        let chain = format!(
+            "{error}: {}",
+            std::error::Error::source(&error)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+        assert!(
+            chain.contains("data.txt") && chain.contains("leave it out with .dockerignore"),
+            "{replacement:?}: {chain}"
+        );
+    }
 }
 
 /// Where the unreachable-daemon test points `DOCKER_HOST`, in the copy of
