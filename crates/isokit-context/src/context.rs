@@ -27,7 +27,7 @@ pub struct ContextOptions {
     /// The Dockerfile. `None` means `Dockerfile` in the context (or
     /// `dockerfile` when only that exists). A relative path is taken from the
     /// current directory, as `docker build --file` takes it. It may lie
-    /// outside the context.
+    /// outside the context, and its name need not be UTF-8.
     pub dockerfile: Option<PathBuf>,
 }
 
@@ -264,7 +264,8 @@ impl BuildContext {
 /// decide whether to drop the Dockerfile and `.dockerignore` after reading
 /// them. When the Dockerfile comes from outside the context, the docker CLI
 /// appends its generated name to that file so the engine drops it; isokit
-/// does the same. When a Dockerfile-specific ignore file applies, the engine
+/// does the same, also for a Dockerfile it copies because the build request
+/// cannot name its path. When a Dockerfile-specific ignore file applies, the engine
 /// must decide as its patterns do; the context's own `.dockerignore` is sent
 /// as it is when its patterns lead the engine to the same two decisions, and
 /// otherwise replaced by the Dockerfile's patterns (plus `.dockerignore`
@@ -339,7 +340,9 @@ struct Dockerfile {
     named: PathBuf,
     /// With symbolic links resolved.
     resolved: PathBuf,
-    /// Its `/`-separated path in the context, when inside it.
+    /// Its `/`-separated path in the context, when inside it and the build
+    /// request can name it. Otherwise the archive carries a copy under a
+    /// generated name, which the engine drops after reading it.
     inside_path: Option<String>,
 }
 
@@ -380,10 +383,14 @@ impl Dockerfile {
             path: resolved.clone(),
             source,
         })?;
+        // The build request names the Dockerfile in a text query parameter:
+        // a path that is not UTF-8 cannot be named there, so such a
+        // Dockerfile travels as a copy, as one from outside the context does.
         let inside_path = resolved
             .strip_prefix(root)
             .ok()
-            .map(|relative| String::from_utf8_lossy(relative.as_os_str().as_bytes()).into_owned());
+            .and_then(Path::to_str)
+            .map(str::to_string);
         Ok(Dockerfile {
             named,
             resolved,
@@ -843,6 +850,37 @@ mod tests {
             })
             .expect("generated Dockerfile entry");
         assert_eq!(generated.header().mode().expect("mode"), 0o600);
+    }
+
+    #[test]
+    fn a_dockerfile_whose_path_is_not_utf8_is_sent_as_a_copy_under_a_generated_name() {
+        let dir = context_with(&[("hello.txt", "hello")]);
+        let dockerfile = dir
+            .path()
+            .join(std::ffi::OsStr::from_bytes(b"Docker\xfffile"));
+        fs::write(&dockerfile, "FROM scratch\n").expect("write the Dockerfile");
+        let context = prepare(&ContextOptions::new(dir.path()).with_dockerfile(&dockerfile));
+
+        // The request names the copy; the original is sent as any file is.
+        let name = context.dockerfile_in_archive().to_string();
+        assert!(name.starts_with(".dockerfile."), "{name}");
+        assert_eq!(
+            names(&context),
+            [
+                "Docker\u{fffd}file".to_string(),
+                "hello.txt".to_string(),
+                name.clone(),
+                ".dockerignore".to_string()
+            ]
+        );
+        assert_eq!(
+            archived_content(&context, &name).as_deref(),
+            Some("FROM scratch\n")
+        );
+        assert_eq!(
+            archived_content(&context, ".dockerignore"),
+            Some(format!(".dockerignore\n{name}\n"))
+        );
     }
 
     #[test]

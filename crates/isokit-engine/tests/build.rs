@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 
 use common::{Images, busybox_image, engine, fixtures, prepared, unique, write_files};
 use isokit_engine::{
@@ -348,6 +349,76 @@ async fn a_file_replaced_after_the_fingerprint_fails_the_build_with_its_name() {
             "{replacement:?}: {chain}"
         );
     }
+}
+
+/// `Docker\xfffile`: a name the engine's build request cannot carry as it is.
+fn non_utf8(name: &[u8]) -> std::path::PathBuf {
+    std::ffi::OsStr::from_bytes(name).into()
+}
+
+#[tokio::test]
+async fn a_dockerfile_whose_name_is_not_utf8_builds() {
+    let engine = engine().await;
+    let mut images = Images::default();
+    let context = tempfile::tempdir().expect("context");
+    write_files(context.path(), &[("hello.txt", "hello\n")]);
+    let dockerfile = context.path().join(non_utf8(b"Docker\xfffile"));
+    std::fs::write(&dockerfile, "FROM scratch\nCOPY hello.txt /srv/\n").expect("Dockerfile");
+    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-nonutf8")));
+    engine
+        .build(
+            prepared(ContextOptions::new(context.path()).with_dockerfile(&dockerfile)),
+            &tagged(&tag),
+            &Ui::quiet(),
+        )
+        .await
+        .expect("build with a non-UTF-8 Dockerfile name");
+    assert_eq!(
+        exported_paths(&tag, "srv"),
+        [("hello.txt".to_string(), 'f')]
+    );
+
+    // The same outside the context, and a context whose own path is not UTF-8.
+    let elsewhere = tempfile::tempdir().expect("Dockerfile directory");
+    let outside = elsewhere.path().join(non_utf8(b"Build\xfe.Dockerfile"));
+    std::fs::write(&outside, "FROM scratch\nCOPY hello.txt /out/\n").expect("Dockerfile");
+    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-nonutf8")));
+    engine
+        .build(
+            prepared(ContextOptions::new(context.path()).with_dockerfile(&outside)),
+            &tagged(&tag),
+            &Ui::quiet(),
+        )
+        .await
+        .expect("build with a non-UTF-8 Dockerfile outside the context");
+    assert_eq!(
+        exported_paths(&tag, "out"),
+        [("hello.txt".to_string(), 'f')]
+    );
+
+    let parent = tempfile::tempdir().expect("parent");
+    let odd_context = parent.path().join(non_utf8(b"ctx\xff"));
+    std::fs::create_dir(&odd_context).expect("context directory");
+    write_files(
+        &odd_context,
+        &[
+            ("Dockerfile", "FROM scratch\nCOPY hello.txt /ctx/\n"),
+            ("hello.txt", "hello\n"),
+        ],
+    );
+    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-nonutf8")));
+    engine
+        .build(
+            prepared(ContextOptions::new(&odd_context)),
+            &tagged(&tag),
+            &Ui::quiet(),
+        )
+        .await
+        .expect("build from a context whose path is not UTF-8");
+    assert_eq!(
+        exported_paths(&tag, "ctx"),
+        [("hello.txt".to_string(), 'f')]
+    );
 }
 
 /// Where the unreachable-daemon test points `DOCKER_HOST`, in the copy of
