@@ -3,16 +3,16 @@
 //! will be sent.
 
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::fs::{self, Metadata};
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
 
 use crate::ContextError;
 use crate::ignore::{IgnoreFile, parse_ignore_text};
@@ -163,7 +163,7 @@ impl BuildContext {
                         source,
                     }
                 })?;
-                let name = format!(".dockerfile.{}", random_suffix());
+                let name = copied_dockerfile_name(&content);
                 entries.push(Entry {
                     path: name.clone().into_bytes(),
                     kind: EntryKind::Generated {
@@ -432,21 +432,18 @@ fn escape_glob(path: &str) -> String {
     escaped
 }
 
-/// Twenty hex digits, as the docker CLI names a Dockerfile it adds.
-fn random_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    let mut digits = String::new();
-    for round in 0..2u8 {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u128(nanos);
-        hasher.write_u32(std::process::id());
-        hasher.write_u8(round);
-        digits.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    digits.truncate(20);
-    digits
+/// `.dockerfile.` and twenty hex digits, as the docker CLI names a
+/// Dockerfile it adds to the archive; but where the CLI draws the digits at
+/// random, they are here the start of the content's SHA-256. The name is
+/// part of the build request, and so of the content tag: the same
+/// Dockerfile must get the same name on every run.
+fn copied_dockerfile_name(content: &[u8]) -> String {
+    let digits: String = Sha256::digest(content)
+        .iter()
+        .take(10)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!(".dockerfile.{digits}")
 }
 
 fn now_seconds() -> i64 {

@@ -7,9 +7,6 @@ use sha2::{Digest, Sha256};
 use crate::ContextError;
 use crate::context::{BuildContext, EntryKind};
 
-/// Stands in for the generated name of a Dockerfile taken from outside the
-/// context, which differs on every run.
-const OUTSIDE_DOCKERFILE: &[u8] = b"<dockerfile outside the context>";
 /// File contents are read through one buffer of this size.
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -22,13 +19,6 @@ impl BuildContext {
     /// from those fingerprinted, so that a name computed from the
     /// fingerprint names exactly what is sent.
     pub fn fingerprint(&self) -> Result<[u8; 32], ContextError> {
-        let outside_name = self.outside_dockerfile_name().map(str::as_bytes);
-        let stable = |bytes: &[u8]| -> Vec<u8> {
-            match outside_name {
-                Some(name) => replace(bytes, name, OUTSIDE_DOCKERFILE),
-                None => bytes.to_vec(),
-            }
-        };
         let mut buffer = vec![0; READ_BUFFER];
         let mut hasher = Sha256::new();
         let mut field = |bytes: &[u8]| {
@@ -37,7 +27,7 @@ impl BuildContext {
             hasher.update(bytes);
         };
         for entry in &self.entries {
-            field(&stable(&entry.path));
+            field(&entry.path);
             field(&entry.mode.to_le_bytes());
             match &entry.kind {
                 EntryKind::Directory => field(b"dir"),
@@ -51,7 +41,7 @@ impl BuildContext {
                 }
                 EntryKind::Generated { content } => {
                     field(b"file");
-                    field(&stable(content));
+                    field(content);
                 }
                 EntryKind::File(listed) => {
                     let path = self.root.join(std::ffi::OsStr::from_bytes(&entry.path));
@@ -63,32 +53,6 @@ impl BuildContext {
         }
         Ok(hasher.finalize().into())
     }
-
-    /// The archive name of a Dockerfile isokit added from outside the context.
-    fn outside_dockerfile_name(&self) -> Option<&str> {
-        let name = self.dockerfile_in_archive();
-        self.entries
-            .iter()
-            .any(|entry| {
-                entry.path == name.as_bytes() && matches!(entry.kind, EntryKind::Generated { .. })
-            })
-            .then_some(name)
-    }
-}
-
-fn replace(haystack: &[u8], needle: &[u8], replacement: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut rest = haystack;
-    while let Some(at) = rest
-        .windows(needle.len())
-        .position(|window| window == needle)
-    {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(replacement);
-        rest = &rest[at + needle.len()..];
-    }
-    out.extend_from_slice(rest);
-    out
 }
 
 #[cfg(test)]
@@ -149,26 +113,24 @@ mod tests {
     }
 
     #[test]
-    fn a_dockerfile_outside_the_context_hashes_the_same_every_run() {
+    fn a_dockerfile_outside_the_context_hashes_and_is_named_the_same_every_run() {
         let dir = context();
         let outside = tempfile::tempdir().expect("temp dir");
         let dockerfile = outside.path().join("Build.Dockerfile");
         fs::write(&dockerfile, "FROM scratch\n").expect("write");
         let options = ContextOptions::new(dir.path()).with_dockerfile(&dockerfile);
-        let once = BuildContext::prepare(&options)
-            .expect("context")
-            .fingerprint()
-            .expect("fingerprint");
-        let again = BuildContext::prepare(&options)
-            .expect("context")
-            .fingerprint()
-            .expect("fingerprint");
-        assert_eq!(once, again);
+        // The fingerprint, and the name the build request carries: a
+        // content tag covers both.
+        let inputs = || {
+            let context = BuildContext::prepare(&options).expect("context");
+            let fingerprint = context.fingerprint().expect("fingerprint");
+            (fingerprint, context.dockerfile_in_archive().to_string())
+        };
+        let once = inputs();
+        assert_eq!(inputs(), once);
         fs::write(&dockerfile, "FROM scratch\nLABEL a=b\n").expect("write");
-        let edited = BuildContext::prepare(&options)
-            .expect("context")
-            .fingerprint()
-            .expect("fingerprint");
-        assert_ne!(edited, once);
+        let edited = inputs();
+        assert_ne!(edited.0, once.0);
+        assert_ne!(edited.1, once.1);
     }
 }
