@@ -4,7 +4,10 @@
 //! applies, walks the context and checks every file can be read;
 //! [`BuildContext::into_stream`] then writes the archive on a thread, as a
 //! stream of chunks for the engine's build request, holding only a few
-//! chunks in memory at a time.
+//! chunks in memory at a time. A file is sent only while it is still the
+//! regular file listed, and, once [`BuildContext::fingerprint`] has read
+//! it, only with the bytes it read; anything else stops the stream with an
+//! error naming the file.
 
 mod archive;
 mod context;
