@@ -47,7 +47,7 @@ fn main() {
     let peer_root = tempfile::tempdir().expect("a folder for the peer's files");
     std::fs::write(
         peer_root.path().join("health"),
-        r#"{"status":"healthy","round":1,"reachable":true,"isolated":true,"failing":[],"breaches":[]}"#,
+        r#"{"status":"healthy","round":1,"reachable":true,"isolated":true,"failing":[],"breaches":[],"inconclusive":[]}"#,
     )
     .expect("write the peer's file");
 
@@ -147,7 +147,7 @@ async fn rounds(ca: &TestCa) {
         &dns,
         ca,
         &[
-            ("ISOKIT_EGRESS_PROBES", "127.0.41.2:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
             ("ISOKIT_TIMEOUT", "3s"),
         ],
     );
@@ -268,7 +268,7 @@ fn service_env(dns: &DnsServer, ca: &TestCa, port: u16) -> Vec<(String, String)>
         ca,
         &[
             ("ISOKIT_PORT", &port.to_string()),
-            ("ISOKIT_EGRESS_PROBES", "127.0.40.2:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     )
 }

@@ -16,8 +16,8 @@ use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use isokit_endpoints::{Endpoint, EndpointKind};
 use isokit_report::{
-    EgressCheck, EgressOutcome, EndpointCheck, Failure, Report, Status, Step, StepResult,
-    TaskContext,
+    EgressCheck, EgressOutcome, EndpointCheck, Evidence, Failure, Isolation, Report, Status, Step,
+    StepResult, TaskContext,
 };
 use rustls::pki_types::ServerName;
 use rustls::{CertificateError, ClientConfig, RootCertStore};
@@ -84,7 +84,7 @@ impl Checker {
             ),
         );
         let reachable = endpoints.iter().all(|check| check.ok);
-        let isolated = egress.iter().all(|check| !check.reachable);
+        let isolated = Isolation::of(&egress) == Isolation::Isolated;
         Report {
             time,
             round: number,
@@ -255,13 +255,12 @@ impl Checker {
         let started = Instant::now();
         let deadline = started + self.config.timeout;
         let (outcome, detail) = self.try_egress(target, deadline).await;
-        EgressCheck {
-            target: target.to_string(),
-            reachable: outcome == EgressOutcome::Connected,
+        EgressCheck::new(
+            target.to_string(),
             outcome,
             detail,
-            duration_ms: millis(started.elapsed()),
-        }
+            millis(started.elapsed()),
+        )
     }
 
     async fn try_egress(&self, target: &ProbeTarget, deadline: Instant) -> (EgressOutcome, String) {
@@ -289,41 +288,82 @@ impl Checker {
                 }
             },
         };
-        let mut last = (
-            EgressOutcome::Unresolved,
-            format!("{} has no IPv4 address", target.host),
-        );
-        for ip in addresses {
+        // Every address at once, each until the deadline: one that answers
+        // must not go untried behind one that stays silent.
+        let attempts = join_all(addresses.into_iter().map(|ip| {
             let address = SocketAddr::new(ip, target.port);
-            match timeout_at(deadline, TcpStream::connect(address)).await {
-                Ok(Ok(_)) => {
-                    return (
+            async move {
+                match timeout_at(deadline, TcpStream::connect(address)).await {
+                    Ok(Ok(_)) => (
                         EgressOutcome::Connected,
                         format!(
-                            "connected to {address}: the task has a route out (internet or NAT gateway, \
-                             peering, transit gateway or proxy); remove it to isolate the VPC"
+                            "connected to {address}: the task has a route out (internet or NAT \
+                             gateway, peering, transit gateway or proxy); remove it to isolate the VPC"
                         ),
-                    );
-                }
-                Ok(Err(err)) => {
-                    let outcome = match err.kind() {
-                        io::ErrorKind::ConnectionRefused => EgressOutcome::Refused,
-                        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => {
-                            EgressOutcome::Unreachable
-                        }
-                        _ => EgressOutcome::Error,
-                    };
-                    last = (outcome, format!("{address}: {err}"));
-                }
-                Err(_) => {
-                    return (
+                    ),
+                    Ok(Err(err)) => egress_failure(address, &err),
+                    Err(_) => (
                         EgressOutcome::Timeout,
                         format!("no answer from {address} within {timeout:?}"),
-                    );
+                    ),
                 }
             }
-        }
-        last
+        }))
+        .await;
+        // The strongest evidence speaks for the target (a route out, then an
+        // inconclusive attempt, then a blocked one); among equals, the first
+        // address DNS gave.
+        attempts
+            .into_iter()
+            .min_by_key(|(outcome, _)| match outcome.evidence() {
+                Evidence::RouteOut => 0,
+                Evidence::Inconclusive => 1,
+                Evidence::Blocked => 2,
+            })
+            .unwrap_or_else(|| {
+                (
+                    EgressOutcome::Unresolved,
+                    format!("{} has no IPv4 address", target.host),
+                )
+            })
+    }
+}
+
+/// What a failed connection attempt to an egress target proves, in words.
+fn egress_failure(address: SocketAddr, err: &io::Error) -> (EgressOutcome, String) {
+    let answered = |what: &str| {
+        (
+            EgressOutcome::Refused,
+            format!(
+                "{address} {what} the connection ({err}): a host answered, so the task has a route \
+                 to it (internet or NAT gateway, peering, transit gateway, proxy, or a host on the \
+                 task's own network); remove that route to isolate the VPC (security groups and \
+                 network ACLs drop traffic, they never answer it)"
+            ),
+        )
+    };
+    match err.kind() {
+        io::ErrorKind::ConnectionRefused => answered("refused"),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => answered("reset"),
+        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => (
+            EgressOutcome::Unreachable,
+            format!("no route to {address} ({err})"),
+        ),
+        // The system's own connect timeout, shorter than ISOKIT_TIMEOUT.
+        io::ErrorKind::TimedOut => (
+            EgressOutcome::Timeout,
+            format!("no answer from {address} ({err})"),
+        ),
+        _ => (
+            EgressOutcome::Error,
+            format!(
+                "the probe of {address} was inconclusive ({err}): it failed before anything could \
+                 answer, so it proves neither a route out nor its absence, and the task is not \
+                 called isolated; give ISOKIT_EGRESS_PROBES a target the task may try to reach, and \
+                 remove what stops the attempt inside the task (a firewall rule in its network \
+                 namespace, a security profile) so that the VPC's isolation is what gets tested"
+            ),
+        ),
     }
 }
 
@@ -563,4 +603,44 @@ fn tls_connector(config: &Config) -> Result<TlsConnector> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(client)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Linux reports for each failure (errno numbers as on x86_64 and arm64).
+    #[test]
+    fn a_refusal_or_reset_is_a_route_out_and_only_no_answer_or_no_route_is_blocked() {
+        let address: SocketAddr = "192.0.2.7:443".parse().expect("address");
+        let cases = [
+            (111, EgressOutcome::Refused, "refused the connection"), // ECONNREFUSED
+            (104, EgressOutcome::Refused, "reset the connection"),   // ECONNRESET
+            (103, EgressOutcome::Refused, "reset the connection"),   // ECONNABORTED
+            (101, EgressOutcome::Unreachable, "no route to"),        // ENETUNREACH
+            (113, EgressOutcome::Unreachable, "no route to"),        // EHOSTUNREACH
+            (110, EgressOutcome::Timeout, "no answer from"),         // ETIMEDOUT
+            (13, EgressOutcome::Error, "inconclusive"),              // EACCES
+            (1, EgressOutcome::Error, "inconclusive"),               // EPERM
+            (99, EgressOutcome::Error, "inconclusive"),              // EADDRNOTAVAIL
+        ];
+        for (errno, outcome, words) in cases {
+            let (got, detail) = egress_failure(address, &io::Error::from_raw_os_error(errno));
+            assert_eq!(got, outcome, "errno {errno}: {detail}");
+            assert!(detail.contains(words), "errno {errno}: {detail}");
+            assert!(detail.contains("192.0.2.7:443"), "{detail}");
+        }
+        let (_, refused) = egress_failure(address, &io::Error::from_raw_os_error(111));
+        assert!(
+            refused.contains("a host answered, so the task has a route to it")
+                && refused.contains("remove that route"),
+            "{refused}"
+        );
+        let (_, inconclusive) = egress_failure(address, &io::Error::from_raw_os_error(13));
+        assert!(
+            inconclusive.contains("the task is not called isolated")
+                && inconclusive.contains("ISOKIT_EGRESS_PROBES"),
+            "{inconclusive}"
+        );
+    }
 }

@@ -65,7 +65,7 @@ impl AppState {
     }
 
     pub fn publish(&self, report: &Report) {
-        let health_status = if report.healthy {
+        let health_status = if report.passes() {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
@@ -344,7 +344,7 @@ mod tests {
             body,
             serde_json::json!({
                 "status": "healthy", "round": 4, "reachable": true, "isolated": true,
-                "failing": [], "breaches": []
+                "failing": [], "breaches": [], "inconclusive": []
             })
         );
         let (status, _, body) = get(&state, "/checks").await;

@@ -42,12 +42,13 @@ fn every_fargate_endpoint_reachable_and_isolated() {
     let standin = Standin::start(addr("127.0.20.1", 443), &ca.leaf(&names));
     let ip = [127, 0, 20, 1].into();
     let dns = DnsServer::start(names.iter().map(|name| (name.clone(), Answer::A(vec![ip]))));
-    // Nothing listens on 127.0.20.2:9; a name that does not resolve is blocked too.
-    let env = task_env(
-        &dns,
-        &ca,
-        &[("ISOKIT_EGRESS_PROBES", "127.0.20.2:9,internet.test:443")],
-    );
+    // Blocked, each its own way: a target that never answers (its SYNs are
+    // dropped), one with no route (Linux sends no TCP to a multicast
+    // address: the connect fails before any packet leaves), and a name that
+    // does not resolve.
+    let black_hole = FullBacklog::start(addr("127.0.20.2", 443));
+    let probes = format!("{},224.0.0.1:443,internet.test:443", black_hole.addr);
+    let env = task_env(&dns, &ca, &[("ISOKIT_EGRESS_PROBES", &probes)]);
 
     let (output, report) = check(&env);
 
@@ -88,10 +89,100 @@ fn every_fargate_endpoint_reachable_and_isolated() {
         endpoint(&report, "s3").kind,
         isokit_report::EndpointKind::Gateway
     );
-    assert_eq!(report.egress.len(), 2);
-    assert_eq!(report.egress[0].outcome, EgressOutcome::Refused);
-    assert_eq!(report.egress[1].outcome, EgressOutcome::Unresolved);
+    let outcomes: Vec<EgressOutcome> = report.egress.iter().map(|probe| probe.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            EgressOutcome::Timeout,
+            EgressOutcome::Unreachable,
+            EgressOutcome::Unresolved
+        ],
+        "{report:#?}"
+    );
     assert!(report.egress.iter().all(|probe| !probe.reachable));
+}
+
+#[test]
+fn a_target_is_judged_by_every_address_it_resolves_to() {
+    let ca = TestCa::new("isokit test CA");
+    // The first address never answers; the second refuses, which proves a
+    // route. Tried one after the other, the first would use up the timeout.
+    let _black_hole = FullBacklog::start(addr("127.0.34.1", 443));
+    let dns = DnsServer::start([(
+        "internet.test".to_owned(),
+        Answer::A(vec![[127, 0, 34, 1].into(), [127, 0, 34, 2].into()]),
+    )]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "logs"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
+        ],
+    );
+
+    let (_, report) = check(&env);
+
+    let probe = &report.egress[0];
+    assert_eq!(probe.outcome, EgressOutcome::Refused, "{probe:#?}");
+    assert!(probe.reachable && !report.isolated, "{report:#?}");
+    assert!(
+        probe.detail.starts_with("127.0.34.2:443"),
+        "{}",
+        probe.detail
+    );
+}
+
+#[test]
+fn a_refused_probe_means_not_isolated() {
+    let ca = TestCa::new("isokit test CA");
+    let _endpoint = Standin::start(addr("127.0.33.1", 443), &ca.leaf(&[host("logs")]));
+    let dns = DnsServer::start([(host("logs"), Answer::A(vec![[127, 0, 33, 1].into()]))]);
+    // Nothing listens on 127.0.33.2:443: loopback answers with a reset, as a
+    // host on a route out would. The name beside it is blocked.
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "logs"),
+            ("ISOKIT_EGRESS_PROBES", "127.0.33.2:443,internet.test:443"),
+        ],
+    );
+
+    let (output, report) = check(&env);
+
+    assert_eq!(output.status.code(), Some(1), "{report:#?}");
+    assert!(
+        report.reachable && !report.isolated && !report.healthy,
+        "{report:#?}"
+    );
+    let refused = &report.egress[0];
+    assert_eq!(refused.outcome, EgressOutcome::Refused, "{refused:#?}");
+    assert!(refused.reachable, "{refused:#?}");
+    assert!(
+        refused
+            .detail
+            .starts_with("127.0.33.2:443 refused the connection")
+            && refused
+                .detail
+                .contains("a host answered, so the task has a route to it"),
+        "{}",
+        refused.detail
+    );
+    assert!(!report.egress[1].reachable, "{report:#?}");
+
+    let output = std::process::Command::new(support::BIN)
+        .arg("check")
+        .env_clear()
+        .envs(env.iter().map(|(name, value)| (name, value)))
+        .output()
+        .expect("run check");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.starts_with("UNHEALTHY: all 1 endpoints reachable, NOT ISOLATED"),
+        "{text}"
+    );
+    assert!(text.contains("REACHABLE 127.0.33.2:443"), "{text}");
 }
 
 #[test]
@@ -103,7 +194,7 @@ fn no_such_name() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "logs"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -133,7 +224,7 @@ fn public_answer_for_an_interface_endpoint_fails_at_dns_without_connecting() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ecr.dkr"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -162,7 +253,7 @@ fn an_answer_outside_the_vpc_cidr_fails_at_dns() {
         &[
             ("ISOKIT_ENDPOINTS", "ssm"),
             ("ISOKIT_VPC_CIDR", "127.0.30.0/24"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -184,7 +275,7 @@ fn dns_that_never_answers_times_out() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "kms"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -203,7 +294,7 @@ fn connection_refused() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ssm"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -227,7 +318,7 @@ fn a_refused_address_falls_through_to_the_next_one() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ecs"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -256,7 +347,7 @@ fn connection_timeout() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "secretsmanager"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -286,7 +377,7 @@ fn a_server_that_never_completes_tls_times_out_at_tls() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ssmmessages"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -309,7 +400,7 @@ fn tls_name_mismatch() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ecr.api"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -333,7 +424,7 @@ fn unknown_ca() {
         &trusted,
         &[
             ("ISOKIT_ENDPOINTS", "sts"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -400,6 +491,7 @@ fn an_egress_target_that_answers_means_not_isolated() {
         probe.detail
     );
     assert_eq!(report.egress[1].outcome, EgressOutcome::Refused);
+    assert!(report.egress[1].reachable, "{report:#?}");
 
     // The text report says so too.
     let output = std::process::Command::new(support::BIN)

@@ -448,7 +448,8 @@ fn isolated_network_with_stand_in_endpoints() {
         "{last}"
     );
 
-    // An "internet" that is reachable from the VPC network: NOT ISOLATED.
+    // An "internet" that is reachable from the VPC network: NOT ISOLATED,
+    // on the port it serves and on one it refuses alike.
     sandbox.standin(&image, "leak", &vpc, "internet.test", &ca);
     let check = sandbox.container_name("check");
     let output = docker_with_env(
@@ -468,7 +469,7 @@ fn isolated_network_with_stand_in_endpoints() {
             "--env",
             "ISOKIT_ENDPOINTS=ecr.api,s3",
             "--env",
-            "ISOKIT_EGRESS_PROBES=internet.test:443",
+            "ISOKIT_EGRESS_PROBES=internet.test:443,internet.test:80",
             "--env",
             &format!("ISOKIT_VPC_CIDR={subnet}"),
             "--env",
@@ -499,6 +500,9 @@ fn isolated_network_with_stand_in_endpoints() {
         EgressOutcome::Connected,
         "{report}"
     );
+    assert_eq!(report.egress[1].outcome, EgressOutcome::Refused, "{report}");
+    assert!(report.egress[1].reachable, "{report}");
+    assert_eq!(report.health().breaches.len(), 2, "{report}");
 }
 
 fn subnet_contains(subnet: &str, ip: std::net::IpAddr) -> bool {

@@ -75,7 +75,7 @@ fn serves_health_and_checks_logs_rounds_and_stops_on_sigterm() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ecr.api,logs,s3"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.27.2:443"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
             ("ISOKIT_PORT", "0"),
             ("ISOKIT_INTERVAL", "200ms"),
             ("ECS_CONTAINER_METADATA_URI_V4", &metadata_uri),
@@ -139,7 +139,7 @@ fn health_turns_503_when_an_endpoint_goes_away() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ecr.dkr,ssm"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.28.2:443"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
             ("ISOKIT_PORT", "0"),
             ("ISOKIT_INTERVAL", "100ms"),
         ],
@@ -176,6 +176,7 @@ fn health_turns_503_when_an_endpoint_goes_away() {
     assert!(body.contains("\"failing\":[\"ssm\"]"), "{body}");
 }
 
+/// Connected or refused: either way something answered, so the task has a route out.
 #[test]
 fn an_answering_egress_target_turns_health_503() {
     let ca = TestCa::new("isokit test CA");
@@ -185,12 +186,16 @@ fn an_answering_egress_target_turns_health_503() {
         &ca.leaf(&["internet.test".to_owned()]),
     );
     let dns = DnsServer::start([(host("logs"), Answer::A(vec![[127, 0, 31, 1].into()]))]);
+    // Nothing listens on 127.0.31.3:443, so it refuses.
     let env = task_env(
         &dns,
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "logs"),
-            ("ISOKIT_EGRESS_PROBES", "127.0.31.2:443"),
+            (
+                "ISOKIT_EGRESS_PROBES",
+                "127.0.31.2:443,127.0.31.3:443,internet.test:443",
+            ),
             ("ISOKIT_PORT", "0"),
         ],
     );
@@ -203,7 +208,8 @@ fn an_answering_egress_target_turns_health_503() {
     assert_eq!(status, 503);
     let health: isokit_report::Health = serde_json::from_str(&body).expect("health JSON");
     assert!(!health.isolated);
-    assert_eq!(health.breaches, ["127.0.31.2:443"]);
+    assert_eq!(health.breaches, ["127.0.31.2:443", "127.0.31.3:443"]);
+    assert!(health.inconclusive.is_empty());
 }
 
 #[test]
@@ -238,7 +244,7 @@ fn a_busy_port_stops_start_up_with_a_message() {
         &ca,
         &[
             ("ISOKIT_PORT", &port.to_string()),
-            ("ISOKIT_EGRESS_PROBES", "127.0.0.1:9"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
     let output = Command::new(support::BIN)

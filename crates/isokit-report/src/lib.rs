@@ -20,7 +20,7 @@
 //! | `round` | 1 for the first round since start-up |
 //! | `healthy` | `reachable` and `isolated` |
 //! | `reachable` | every endpoint passed every step |
-//! | `isolated` | no egress probe connected |
+//! | `isolated` | every egress probe was blocked (see [`EgressOutcome::evidence`]) |
 //! | `duration_ms` | how long the whole round took |
 //! | `region`, `account` | what the endpoint host names were built from |
 //! | `task` | [`TaskContext`] from the ECS task metadata endpoint, or null outside ECS |
@@ -33,9 +33,17 @@
 //! `duration_ms`, `detail`; only the steps that ran), and `failure` (null,
 //! or `step`, `cause` and `fix`).
 //!
-//! `egress[]`: `target` (`host:port`), `reachable`, `outcome` (`connected`,
-//! `refused`, `timeout`, `unreachable`, `unresolved` or `error`), `detail`,
-//! `duration_ms`.
+//! `egress[]`: `target` (`host:port`), `reachable` (the outcome proves a
+//! route out), `outcome` (`connected`, `refused`, `timeout`, `unreachable`,
+//! `unresolved` or `error`), `detail`, `duration_ms`.
+//!
+//! The isolation verdict: a probe is blocked (evidence of isolation) only
+//! when nothing answered in time, the network had no route, or the name did
+//! not resolve. A connection or a refusal (a TCP reset, an ICMP port
+//! unreachable) means something beyond the task answered, so a route out
+//! exists. Any other failure (`error`) proves neither, and the round is not
+//! called isolated. [`Isolation::of`] is that rule, and every producer and
+//! rendering uses it.
 //!
 //! Reading the first round back from a container's logs:
 //!
@@ -179,25 +187,105 @@ pub struct Failure {
 pub enum EgressOutcome {
     /// A TCP connection completed: the task can reach it.
     Connected,
-    /// Something answered with a reset.
+    /// Something answered with a refusal: a TCP reset (also one that aborts
+    /// the connection being opened), or an ICMP port unreachable.
     Refused,
     /// Nothing answered within the timeout.
     Timeout,
-    /// The network stack had no route to it.
+    /// No route to it: the task's network stack has none, or a router said so.
     Unreachable,
     /// Its name did not resolve.
     Unresolved,
-    /// Any other failure to connect.
+    /// Any other failure to connect, which happened before anything could
+    /// answer or not (a local firewall, a forbidden address).
     Error,
+}
+
+/// What one probe's outcome proves about the task's way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// Something beyond the task answered: there is a route out.
+    RouteOut,
+    /// Nothing could be reached: evidence of isolation.
+    Blocked,
+    /// Neither: the probe failed in a way that says nothing about routes.
+    Inconclusive,
+}
+
+impl EgressOutcome {
+    /// The rule behind every isolation verdict. A refusal counts as a route
+    /// out: a reset or a port unreachable is an answer from a host the
+    /// packets reached (security groups and network ACLs drop, they never
+    /// answer). Only silence, no route and no name are evidence of isolation.
+    pub fn evidence(self) -> Evidence {
+        match self {
+            EgressOutcome::Connected | EgressOutcome::Refused => Evidence::RouteOut,
+            EgressOutcome::Timeout | EgressOutcome::Unreachable | EgressOutcome::Unresolved => {
+                Evidence::Blocked
+            }
+            EgressOutcome::Error => Evidence::Inconclusive,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EgressCheck {
     pub target: String,
+    /// The outcome proves a route out.
     pub reachable: bool,
     pub outcome: EgressOutcome,
     pub detail: String,
     pub duration_ms: f64,
+}
+
+impl EgressCheck {
+    /// `reachable` follows from the outcome, by [`EgressOutcome::evidence`].
+    pub fn new(target: String, outcome: EgressOutcome, detail: String, duration_ms: f64) -> Self {
+        EgressCheck {
+            target,
+            reachable: outcome.evidence() == Evidence::RouteOut,
+            outcome,
+            detail,
+            duration_ms,
+        }
+    }
+
+    pub fn evidence(&self) -> Evidence {
+        self.outcome.evidence()
+    }
+}
+
+/// What a round's egress probes prove, all together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// There were probes, and every one was blocked.
+    Isolated,
+    /// At least one probe reached something.
+    RouteOut,
+    /// No probe got through, but at least one proved nothing (or nothing
+    /// was probed): isolation is not claimed without proof.
+    Unproven,
+}
+
+impl Isolation {
+    /// The verdict of a set of probes: the one rule the service uses to set
+    /// a report's `isolated`, and every rendering uses to read it.
+    pub fn of(egress: &[EgressCheck]) -> Isolation {
+        if egress
+            .iter()
+            .any(|check| check.evidence() == Evidence::RouteOut)
+        {
+            Isolation::RouteOut
+        } else if egress.is_empty()
+            || egress
+                .iter()
+                .any(|check| check.evidence() == Evidence::Inconclusive)
+        {
+            Isolation::Unproven
+        } else {
+            Isolation::Isolated
+        }
+    }
 }
 
 /// The short body of `GET /health`.
@@ -210,8 +298,11 @@ pub struct Health {
     pub isolated: bool,
     /// Service names of the endpoints that failed.
     pub failing: Vec<String>,
-    /// Egress targets that connected.
+    /// Egress targets that answered: routes out.
     pub breaches: Vec<String>,
+    /// Egress targets whose probe proved nothing either way.
+    #[serde(default)]
+    pub inconclusive: Vec<String>,
 }
 
 impl Health {
@@ -224,20 +315,47 @@ impl Health {
             isolated: false,
             failing: Vec::new(),
             breaches: Vec::new(),
+            inconclusive: Vec::new(),
         }
     }
 }
 
 impl Report {
+    /// What the egress probes prove, judged from their outcomes rather than
+    /// read from `isolated`: a report from an isokit-service that judged by
+    /// a looser rule (older ones counted a refusal as blocked) is read by
+    /// this one.
+    pub fn isolation(&self) -> Isolation {
+        Isolation::of(&self.egress)
+    }
+
+    /// Every endpoint reachable and isolation proven: what `healthy` means.
+    pub fn passes(&self) -> bool {
+        self.reachable && self.isolation() == Isolation::Isolated
+    }
+
     /// The summary `/health` answers with.
     pub fn health(&self) -> Health {
+        let targets = |evidence: Evidence| {
+            self.egress
+                .iter()
+                .filter(move |check| check.evidence() == evidence)
+                .map(|check| check.target.clone())
+                .collect()
+        };
         Health {
-            status: if self.healthy { "healthy" } else { "unhealthy" }.to_owned(),
+            status: if self.passes() {
+                "healthy"
+            } else {
+                "unhealthy"
+            }
+            .to_owned(),
             round: self.round,
             reachable: self.reachable,
-            isolated: self.isolated,
+            isolated: self.isolation() == Isolation::Isolated,
             failing: self.failing().map(|check| check.service.clone()).collect(),
-            breaches: self.breaches().map(|check| check.target.clone()).collect(),
+            breaches: targets(Evidence::RouteOut),
+            inconclusive: targets(Evidence::Inconclusive),
         }
     }
 
@@ -246,9 +364,11 @@ impl Report {
         self.endpoints.iter().filter(|check| !check.ok)
     }
 
-    /// The egress probes that connected.
+    /// The egress probes that prove a route out.
     pub fn breaches(&self) -> impl Iterator<Item = &EgressCheck> {
-        self.egress.iter().filter(|check| check.reachable)
+        self.egress
+            .iter()
+            .filter(|check| check.evidence() == Evidence::RouteOut)
     }
 }
 
@@ -285,12 +405,16 @@ impl fmt::Display for Report {
         } else {
             format!("{failing} of {} endpoints failing", self.endpoints.len())
         };
-        let isolation = if self.isolated {
-            "isolated"
-        } else {
-            "NOT ISOLATED"
+        let isolation = match self.isolation() {
+            Isolation::Isolated => "isolated",
+            Isolation::RouteOut => "NOT ISOLATED",
+            Isolation::Unproven => "ISOLATION NOT PROVEN",
         };
-        let verdict = if self.healthy { "HEALTHY" } else { "UNHEALTHY" };
+        let verdict = if self.passes() {
+            "HEALTHY"
+        } else {
+            "UNHEALTHY"
+        };
         writeln!(
             f,
             "{verdict}: {reachability}, {isolation} (round {} at {}, {}, {} in {})",
@@ -360,7 +484,10 @@ impl fmt::Display for Report {
             }
         }
         if !self.egress.is_empty() {
-            writeln!(f, "egress (must stay unreachable):")?;
+            writeln!(
+                f,
+                "egress (each must be blocked: no answer, no route or no such name):"
+            )?;
             let target_width = self
                 .egress
                 .iter()
@@ -368,10 +495,10 @@ impl fmt::Display for Report {
                 .max()
                 .unwrap_or(0);
             for check in &self.egress {
-                let mark = if check.reachable {
-                    "REACHABLE"
-                } else {
-                    "blocked  "
+                let mark = match check.evidence() {
+                    Evidence::RouteOut => "REACHABLE",
+                    Evidence::Blocked => "blocked  ",
+                    Evidence::Inconclusive => "UNPROVEN ",
                 };
                 writeln!(
                     f,
@@ -474,12 +601,93 @@ mod tests {
                 isolated: true,
                 failing: vec!["ecr.dkr".to_owned()],
                 breaches: Vec::new(),
+                inconclusive: Vec::new(),
             }
         );
-        report.egress[0].reachable = true;
         report.egress[0].outcome = EgressOutcome::Connected;
-        assert_eq!(report.health().breaches, ["checkip.amazonaws.com:443"]);
+        report.egress[1].outcome = EgressOutcome::Error;
+        let health = report.health();
+        assert_eq!(health.breaches, ["checkip.amazonaws.com:443"]);
+        assert_eq!(health.inconclusive, ["1.1.1.1:443"]);
+        assert!(!health.isolated);
         assert_eq!(Health::starting().status, "starting");
+    }
+
+    #[test]
+    fn only_silence_no_route_or_no_name_is_evidence_of_isolation() {
+        let expected = [
+            (EgressOutcome::Connected, Evidence::RouteOut),
+            (EgressOutcome::Refused, Evidence::RouteOut),
+            (EgressOutcome::Timeout, Evidence::Blocked),
+            (EgressOutcome::Unreachable, Evidence::Blocked),
+            (EgressOutcome::Unresolved, Evidence::Blocked),
+            (EgressOutcome::Error, Evidence::Inconclusive),
+        ];
+        for (outcome, evidence) in expected {
+            assert_eq!(outcome.evidence(), evidence, "{outcome}");
+            let check = EgressCheck::new("t:1".to_owned(), outcome, String::new(), 1.0);
+            assert_eq!(check.reachable, evidence == Evidence::RouteOut, "{outcome}");
+        }
+    }
+
+    #[test]
+    fn isolation_needs_every_probe_blocked() {
+        let probes = |outcomes: &[EgressOutcome]| -> Vec<EgressCheck> {
+            outcomes
+                .iter()
+                .map(|outcome| EgressCheck::new("t:1".to_owned(), *outcome, String::new(), 1.0))
+                .collect()
+        };
+        use EgressOutcome::{Connected, Error, Refused, Timeout, Unreachable, Unresolved};
+        assert_eq!(
+            Isolation::of(&probes(&[Timeout, Unreachable, Unresolved])),
+            Isolation::Isolated
+        );
+        assert_eq!(
+            Isolation::of(&probes(&[Timeout, Refused])),
+            Isolation::RouteOut
+        );
+        assert_eq!(
+            Isolation::of(&probes(&[Error, Connected])),
+            Isolation::RouteOut,
+            "a route out outweighs an inconclusive probe"
+        );
+        assert_eq!(
+            Isolation::of(&probes(&[Timeout, Error])),
+            Isolation::Unproven
+        );
+        assert_eq!(
+            Isolation::of(&[]),
+            Isolation::Unproven,
+            "nothing probed proves nothing"
+        );
+    }
+
+    #[test]
+    fn a_refusal_in_an_older_report_is_read_as_a_route_out() {
+        // Older isokit-service versions wrote a refusal as blocked and isolated.
+        let mut report = round();
+        report.endpoints.remove(1);
+        (report.reachable, report.healthy) = (true, true);
+        report.egress[0].outcome = EgressOutcome::Refused;
+        assert!(report.isolated && !report.egress[0].reachable);
+        assert_eq!(report.isolation(), Isolation::RouteOut);
+        assert!(!report.passes());
+        let health = report.health();
+        assert_eq!(
+            (health.status.as_str(), health.isolated),
+            ("unhealthy", false)
+        );
+        assert_eq!(health.breaches, ["checkip.amazonaws.com:443"]);
+        let text = report.to_string();
+        assert!(
+            text.starts_with("UNHEALTHY: all 2 endpoints reachable, NOT ISOLATED"),
+            "{text}"
+        );
+        assert!(
+            text.contains("REACHABLE checkip.amazonaws.com:443"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -492,7 +700,7 @@ FAIL ecr.dkr  123456789012.dkr.ecr.eu-west-1.amazonaws.com  interface  dns FAILE
      dns failed: DNS answered a public address (52.94.1.10) for ecr.dkr: the interface endpoint is missing or its private DNS is off
      fix: create the interface endpoint com.amazonaws.eu-west-1.ecr.dkr in the task's VPC with private DNS enabled
 ok   s3       s3.eu-west-1.amazonaws.com                    gateway    dns 1.0ms, tcp 2.1ms, tls 6.8ms  [52.218.1.2]
-egress (must stay unreachable):
+egress (each must be blocked: no answer, no route or no such name):
 blocked   checkip.amazonaws.com:443  timeout in 3.00s: no answer from 3.1.2.3:443 within 3s
 blocked   1.1.1.1:443                timeout in 3.00s: no answer from 1.1.1.1:443 within 3s
 ";
@@ -528,5 +736,14 @@ blocked   1.1.1.1:443                timeout in 3.00s: no answer from 1.1.1.1:44
             "{text}"
         );
         assert!(text.contains("REACHABLE 1.1.1.1:443"), "{text}");
+
+        report.egress[1].reachable = false;
+        report.egress[1].outcome = EgressOutcome::Error;
+        let text = report.to_string();
+        assert!(
+            text.starts_with("UNHEALTHY: all 2 endpoints reachable, ISOLATION NOT PROVEN"),
+            "{text}"
+        );
+        assert!(text.contains("UNPROVEN  1.1.1.1:443"), "{text}");
     }
 }
