@@ -59,17 +59,6 @@ pub enum Error {
     },
 
     #[error(
-        "the HTTP server on {addr} stopped unexpectedly: {source}; start isokit-service \
-         again (an ECS service replaces a task whose essential container exits), and \
-         report this message if it recurs"
-    )]
-    Serve {
-        addr: SocketAddr,
-        #[source]
-        source: io::Error,
-    },
-
-    #[error(
         "cannot install the SIGTERM handler: {0}; without it a stop would kill the service \
          mid-round: check the container's open-files limit and that its seccomp profile \
          allows sigaction"

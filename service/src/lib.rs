@@ -17,6 +17,7 @@
 pub mod address;
 pub mod checks;
 pub mod config;
+pub mod connections;
 mod error;
 pub mod http;
 pub mod metadata;

@@ -2,7 +2,7 @@
 //! report over HTTP, one JSON line per round on stdout, and a clean stop
 //! on SIGTERM.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -14,15 +14,15 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::serve::Listener;
 use isokit_report::{Health, LogLine, Report, Start};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::checks::Checker;
 use crate::config::Config;
+use crate::connections::{Transport, serve_until};
 use crate::error::{Error, Result};
 use crate::metadata;
 use crate::time::rfc3339;
@@ -144,46 +144,8 @@ pub async fn serve(config: Config) -> Result<()> {
 
     let state = AppState::new();
     let rounds = tokio::spawn(run_rounds(checker, state.clone()));
-    let served = serve_until(listener, app(state), stop).await;
+    serve_until(listener, Transport::Plain, app(state), stop).await;
     rounds.abort();
-    served.map_err(|source| Error::Serve {
-        addr: local,
-        source,
-    })
-}
-
-/// Serves `router` until `stop` resolves, then gives requests in flight
-/// half a second: the task must be gone within one second of SIGTERM,
-/// whatever idle connections clients keep open.
-pub(crate) async fn serve_until<L>(
-    listener: L,
-    router: Router,
-    stop: impl Future<Output = ()>,
-) -> std::io::Result<()>
-where
-    L: Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let (stopping, stopped) = oneshot::channel::<()>();
-    let mut server = tokio::spawn(
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .into_future(),
-    );
-    tokio::select! {
-        () = stop => {}
-        ended = &mut server => {
-            return match ended {
-                Ok(Ok(())) => Err(std::io::Error::other("it ended by itself")),
-                Ok(Err(err)) => Err(err),
-                Err(join) => Err(std::io::Error::other(join)),
-            };
-        }
-    }
-    let _ = stopping.send(());
-    let _ = tokio::time::timeout(Duration::from_millis(500), server).await;
     Ok(())
 }
 

@@ -6,25 +6,19 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, Uri, header};
-use axum::serve::Listener;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use crate::config::parse_certificates;
+use crate::connections::{Transport, serve_until};
 use crate::error::{Error, Result};
-use crate::server::{serve_until, stop_signal};
-
-/// A slow or silent client must not hold a handshake slot for long.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::server::stop_signal;
 
 pub struct StandinOptions {
     pub listen: SocketAddr,
@@ -127,13 +121,9 @@ pub async fn standin(options: StandinOptions) -> Result<()> {
         .map_err(listen_error)?;
     let local = tcp.local_addr().map_err(listen_error)?;
     eprintln!("isokit-service standin: listening on {local}");
-    let listener = TlsListener::start(tcp, TlsAcceptor::from(Arc::new(tls)), local);
-    serve_until(listener, Router::new().fallback(answer), stop)
-        .await
-        .map_err(|source| Error::Serve {
-            addr: local,
-            source,
-        })
+    let transport = Transport::Tls(TlsAcceptor::from(Arc::new(tls)));
+    serve_until(tcp, transport, Router::new().fallback(answer), stop).await;
+    Ok(())
 }
 
 fn server_config(
@@ -162,58 +152,6 @@ async fn answer(headers: HeaderMap, uri: Uri) -> axum::Json<serde_json::Value> {
         "host": host,
         "path": uri.path(),
     }))
-}
-
-/// Hands axum connections whose TLS handshake is done. Handshakes run in
-/// their own tasks, so one silent client cannot stall the others.
-struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    fn start(tcp: TcpListener, acceptor: TlsAcceptor, local: SocketAddr) -> TlsListener {
-        let (sender, ready) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = match tcp.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(_) => {
-                        // Out of file descriptors and the like: wait, then go on.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let acceptor = acceptor.clone();
-                let sender = sender.clone();
-                tokio::spawn(async move {
-                    if let Ok(Ok(tls)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        let _ = sender.send((tls, peer)).await;
-                    }
-                });
-            }
-        });
-        TlsListener { ready, local }
-    }
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(connection) => connection,
-            // The accept loop holds a sender for as long as the runtime runs.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }
 
 #[cfg(test)]
