@@ -17,7 +17,34 @@ use crate::error::{Error, Result};
 /// that both a DNS-resolved path and a raw route out are tried.
 pub const DEFAULT_EGRESS_PROBES: &str = "checkip.amazonaws.com:443,1.1.1.1:443,8.8.8.8:53";
 
-const DURATION_FORM: &str = "a whole number with a unit: 500ms, 3s or 1m";
+/// A duration setting, with the longest value that still makes sense. The
+/// bounds also keep every sum of an instant and a setting (deadlines,
+/// timers, the resolver's timeout) far from overflowing, so a typo such as
+/// 18446744073709551615s is refused at start-up instead of panicking later.
+#[derive(Debug, Clone, Copy)]
+pub struct DurationSetting {
+    pub variable: &'static str,
+    pub max: Duration,
+    /// The message's "expected ...", naming the bound.
+    expected: &'static str,
+}
+
+/// Each check and probe, and the healthcheck's metadata call. Five minutes
+/// is well past what Linux waits for an unanswered connection (about two
+/// minutes), so a longer timeout would wait on nothing.
+pub const TIMEOUT: DurationSetting = DurationSetting {
+    variable: "ISOKIT_TIMEOUT",
+    max: Duration::from_secs(5 * 60),
+    expected: "a whole number with a unit, at most 5m: 500ms, 3s or 1m",
+};
+
+/// Between rounds. A day: beyond that /health would vouch for a network
+/// nobody looked at for longer than any deployment waits.
+pub const INTERVAL: DurationSetting = DurationSetting {
+    variable: "ISOKIT_INTERVAL",
+    max: Duration::from_secs(24 * 60 * 60),
+    expected: "a whole number with a unit, at most 24h: 500ms, 30s or 5m",
+};
 
 /// Everything `serve` and `check` need; built from the environment by
 /// [`Config::from_env`], or directly by a caller.
@@ -27,8 +54,10 @@ pub struct Config {
     pub account: String,
     pub endpoints: Vec<Endpoint>,
     pub egress_probes: Vec<ProbeTarget>,
+    /// At most [`INTERVAL`]`.max`, as [`Config::from_lookup`] ensures.
     pub interval: Duration,
-    /// Bounds each endpoint check and each egress probe as a whole.
+    /// Bounds each endpoint check and each egress probe as a whole. At most
+    /// [`TIMEOUT`]`.max`: deadlines are computed from it.
     pub timeout: Duration,
     /// 0 takes any free port (the start line says which).
     pub port: u16,
@@ -94,12 +123,12 @@ impl Config {
         let egress_probes = parse_probe_targets(
             &get("ISOKIT_EGRESS_PROBES").unwrap_or_else(|| DEFAULT_EGRESS_PROBES.to_owned()),
         )?;
-        let interval = match get("ISOKIT_INTERVAL") {
-            Some(raw) => parse_duration("ISOKIT_INTERVAL", &raw)?,
+        let interval = match get(INTERVAL.variable) {
+            Some(raw) => parse_duration(INTERVAL, &raw)?,
             None => Duration::from_secs(30),
         };
-        let timeout = match get("ISOKIT_TIMEOUT") {
-            Some(raw) => parse_duration("ISOKIT_TIMEOUT", &raw)?,
+        let timeout = match get(TIMEOUT.variable) {
+            Some(raw) => parse_duration(TIMEOUT, &raw)?,
             None => Duration::from_secs(3),
         };
         let port = match get("ISOKIT_PORT") {
@@ -268,38 +297,41 @@ fn parse_probe_targets(raw: &str) -> Result<Vec<ProbeTarget>> {
     Ok(targets)
 }
 
-/// `500ms`, `3s`, `1m`: a positive whole number and a unit.
-pub fn parse_duration(variable: &'static str, raw: &str) -> Result<Duration> {
+/// `500ms`, `3s`, `1m`, `2h`: a positive whole number and a unit, no
+/// longer than the setting's bound.
+pub fn parse_duration(setting: DurationSetting, raw: &str) -> Result<Duration> {
+    let refuse = |problem: String| Error::Config {
+        variable: setting.variable,
+        problem,
+        expected: setting.expected,
+    };
     let value = raw.trim();
     let digits_end = value
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(value.len());
     let (number, unit) = value.split_at(digits_end);
-    let number: u64 = number.parse().map_err(|_| Error::Config {
-        variable,
-        problem: format!("`{raw}` is not a duration"),
-        expected: DURATION_FORM,
-    })?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(number),
-        "s" => Duration::from_secs(number),
-        "m" => Duration::from_secs(number.saturating_mul(60)),
-        "h" => Duration::from_secs(number.saturating_mul(3600)),
-        _ => {
-            return Err(Error::Config {
-                variable,
-                problem: format!("`{raw}` has no unit, or an unknown one"),
-                expected: DURATION_FORM,
-            });
-        }
-    };
-    if duration.is_zero() {
-        return Err(Error::Config {
-            variable,
-            problem: format!("`{raw}` is zero"),
-            expected: DURATION_FORM,
-        });
+    if number.is_empty() {
+        return Err(refuse(format!("`{raw}` is not a duration")));
     }
+    let millis_per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60 * 1000,
+        "h" => 60 * 60 * 1000,
+        _ => return Err(refuse(format!("`{raw}` has no unit, or an unknown one"))),
+    };
+    // Only digits are left, so a number that does not parse is too large.
+    let millis = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(millis_per_unit));
+    let duration = match millis {
+        Some(0) => return Err(refuse(format!("`{raw}` is zero"))),
+        Some(millis) if Duration::from_millis(millis) <= setting.max => {
+            Duration::from_millis(millis)
+        }
+        _ => return Err(refuse(format!("`{raw}` is too long"))),
+    };
     Ok(duration)
 }
 
@@ -526,19 +558,59 @@ mod tests {
         assert_eq!(config.interval, Duration::from_secs(60));
         assert_eq!(config.timeout, Duration::from_millis(500));
         assert_eq!(
-            parse_duration("X", "3s").expect("valid"),
+            parse_duration(TIMEOUT, "3s").expect("valid"),
             Duration::from_secs(3)
         );
         assert_eq!(
-            parse_duration("X", "2h").expect("valid"),
+            parse_duration(INTERVAL, "2h").expect("valid"),
             Duration::from_secs(7200)
         );
-        for bad in ["3", "3 s", "s", "-1s", "1.5s", "0s", "3sec", "abc"] {
-            let err = error(&[("ISOKIT_TIMEOUT", bad)]);
+        for bad in [
+            "3", "3 s", "s", "-1s", "1.5s", "0s", "0ms", "3sec", "abc", "",
+        ] {
+            let err = parse_duration(TIMEOUT, bad)
+                .expect_err("refused")
+                .to_string();
             assert!(err.starts_with("ISOKIT_TIMEOUT:"), "{bad}: {err}");
-            assert!(err.contains("500ms, 3s or 1m"), "{err}");
+            assert!(err.contains("at most 5m: 500ms, 3s or 1m"), "{err}");
         }
         assert!(error(&[("ISOKIT_INTERVAL", "soon")]).starts_with("ISOKIT_INTERVAL:"));
+    }
+
+    #[test]
+    fn durations_are_bounded_so_no_deadline_can_overflow() {
+        assert_eq!(
+            parse_duration(TIMEOUT, "5m").expect("the bound itself"),
+            TIMEOUT.max
+        );
+        assert_eq!(
+            parse_duration(INTERVAL, "24h").expect("the bound itself"),
+            INTERVAL.max
+        );
+        for (setting, too_long) in [
+            (TIMEOUT, "301s"),
+            (TIMEOUT, "300001ms"),
+            (INTERVAL, "25h"),
+            (INTERVAL, "1441m"),
+            // u64::MAX in each unit, and one more than fits in a u64.
+            (TIMEOUT, "18446744073709551615ms"),
+            (TIMEOUT, "18446744073709551615s"),
+            (INTERVAL, "18446744073709551615m"),
+            (INTERVAL, "18446744073709551615h"),
+            (TIMEOUT, "18446744073709551616s"),
+            (INTERVAL, "99999999999999999999999999h"),
+        ] {
+            let err = parse_duration(setting, too_long)
+                .expect_err("too long")
+                .to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "{}: `{too_long}` is too long; expected a whole number with a unit, at most",
+                    setting.variable
+                )),
+                "{err}"
+            );
+        }
     }
 
     #[test]

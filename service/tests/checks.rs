@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use isokit_endpoints::FARGATE_ENDPOINTS;
 use isokit_report::{EgressOutcome, EndpointCheck, Report, Status, Step};
 use support::{
@@ -524,6 +526,90 @@ fn a_bad_setting_stops_start_up_naming_it() {
     assert_eq!(
         stderr.trim(),
         "isokit-service: error: ISOKIT_TIMEOUT: `3 seconds` has no unit, or an unknown one; \
-         expected a whole number with a unit: 500ms, 3s or 1m"
+         expected a whole number with a unit, at most 5m: 500ms, 3s or 1m"
     );
+}
+
+/// Runs the binary; fails the test when it is still running after `within`.
+fn run_briefly(command: &mut std::process::Command, within: Duration) -> std::process::Output {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start isokit-service");
+    let pid = child.id();
+    let started = Instant::now();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(within) {
+        Ok(output) => output.expect("collect the output"),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!(
+                "isokit-service was still running after {:?}: the setting was not refused",
+                started.elapsed()
+            );
+        }
+    }
+}
+
+#[test]
+fn durations_that_would_overflow_are_refused_at_start_up() {
+    let ca = TestCa::new("isokit test CA");
+    let dns = DnsServer::start([]);
+    let cases = [
+        ("ISOKIT_TIMEOUT", "18446744073709551615s", "at most 5m"),
+        ("ISOKIT_TIMEOUT", "18446744073709551615ms", "at most 5m"),
+        ("ISOKIT_TIMEOUT", "18446744073709551616ms", "at most 5m"),
+        ("ISOKIT_TIMEOUT", "301s", "at most 5m"),
+        ("ISOKIT_INTERVAL", "18446744073709551615h", "at most 24h"),
+        ("ISOKIT_INTERVAL", "18446744073709551615s", "at most 24h"),
+        ("ISOKIT_INTERVAL", "25h", "at most 24h"),
+    ];
+    for (variable, value, bound) in cases {
+        let env = task_env(
+            &dns,
+            &ca,
+            &[
+                ("ISOKIT_ENDPOINTS", "logs"),
+                ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
+                ("ISOKIT_PORT", "0"),
+                (variable, value),
+            ],
+        );
+        for command in ["check", "serve"] {
+            let output = run_briefly(
+                std::process::Command::new(support::BIN)
+                    .arg(command)
+                    .env_clear()
+                    .envs(env.iter().map(|(name, value)| (name, value)))
+                    .env("RUST_BACKTRACE", "1"),
+                Duration::from_secs(10),
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{command} with {variable}={value}: {stderr}"
+            );
+            assert!(output.stdout.is_empty(), "{command} {variable}={value}");
+            assert_eq!(
+                stderr.trim(),
+                format!(
+                    "isokit-service: error: {variable}: `{value}` is too long; expected a whole \
+                     number with a unit, {bound}: 500ms, {}",
+                    if variable == "ISOKIT_TIMEOUT" {
+                        "3s or 1m"
+                    } else {
+                        "30s or 5m"
+                    }
+                ),
+                "{command} with {variable}={value}"
+            );
+        }
+    }
 }

@@ -266,3 +266,34 @@ fn a_busy_port_stops_start_up_with_a_message() {
         "the cause is told once, before what to do: {stderr}"
     );
 }
+
+#[test]
+fn the_longest_interval_and_timeout_it_accepts_run_rounds() {
+    let ca = TestCa::new("isokit test CA");
+    let dns = DnsServer::start([]);
+    let env = task_env(
+        &dns,
+        &ca,
+        &[
+            ("ISOKIT_ENDPOINTS", "logs"),
+            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
+            ("ISOKIT_PORT", "0"),
+            ("ISOKIT_INTERVAL", "24h"),
+            ("ISOKIT_TIMEOUT", "5m"),
+        ],
+    );
+    let mut service = Service::start(&env);
+    let LogLine::Start(start) = service.next_line() else {
+        panic!("the first line is the start line");
+    };
+    assert_eq!((start.interval_ms, start.timeout_ms), (86_400_000, 300_000));
+    let port = start
+        .listen
+        .parse::<SocketAddr>()
+        .expect("listen address")
+        .port();
+    // Every deadline of the first round is computed from the timeout.
+    let first = service.next_round();
+    assert_eq!(first.round, 1);
+    assert_eq!(http_get(addr("127.0.0.1", port), "/health").0, 503);
+}
