@@ -3,6 +3,7 @@
 //! fail in seconds instead of at a stack timeout.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 
 use isokit_aws::{Aws, ImageUri, Stack};
@@ -10,7 +11,7 @@ use isokit_stacks::{
     Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOutcome, ParameterValues, Sam,
     StackSet, StacksDir,
 };
-use isokit_ui::Ui;
+use isokit_ui::{StopSignal, StopSignals, Ui};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,17 @@ pub enum Error {
 
     #[error("the deployment finished, but stack {0} cannot be read back")]
     StackVanished(String),
+
+    #[error("cannot listen for Ctrl-C, SIGTERM and SIGHUP, which isokit passes on to SAM")]
+    Signals(#[source] std::io::Error),
+
+    #[error("isokit {command} was stopped by {signal}: {state}")]
+    Stopped {
+        command: &'static str,
+        signal: StopSignal,
+        /// What was done, and what to do next.
+        state: String,
+    },
 }
 
 /// What `isokit deploy` deploys; defaults as in `isokit deploy --help`.
@@ -118,6 +130,7 @@ pub struct Deployment {
 /// its digest, runs `sam deploy`, and reads the stack's outputs back.
 pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deployment, Error> {
     // Local checks first: nothing reaches AWS or SAM if these fail.
+    isokit_stacks::validate_stack_name(&options.stack_name)?;
     isokit_stacks::validate_task_size(options.cpu, options.memory_mib)?;
     isokit_stacks::validate_desired_count(options.desired_count)?;
     let uri = ImageUri::parse(&options.image)?;
@@ -138,9 +151,11 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
             findings: findings.iter().map(ToString::to_string).collect(),
         });
     }
-    // Every value but the image's pinned URI is known now; the URI is
-    // well-formed by construction.
+    // Every value but the image's digest is known now: the URI is checked
+    // in the shape it will have, pinned by a digest, and again once pinned.
+    let placeholder_digest = format!("sha256:{}", "0".repeat(64));
     let mut parameters = ParameterValues::new()
+        .with("ImageUri", uri.pinned(&placeholder_digest))
         .with("ServiceName", options.service_name.clone())
         .with("DesiredCount", options.desired_count.to_string())
         .with("ContainerCpu", options.cpu.to_string())
@@ -152,14 +167,30 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     for (name, value) in parse_parameters(&options.extra_parameters)? {
         parameters.set(name, value);
     }
-    stacks.check_parameters(&parameters)?;
+    check_parameters(&stacks, &parameters)?;
 
-    if let Some(existing) = aws.stacks().describe(&options.stack_name).await? {
+    // From here on a stop signal ends the work (and reaches SAM while it
+    // runs) instead of ending isokit where it stands.
+    let mut signals = StopSignals::listen().map_err(Error::Signals)?;
+    let unchanged = || {
+        format!(
+            "nothing was deployed; stack {} is as it was",
+            options.stack_name
+        )
+    };
+    let existing = until_stopped(
+        &mut signals,
+        "deploy",
+        unchanged,
+        aws.stacks().describe(&options.stack_name),
+    )
+    .await?;
+    if let Some(existing) = existing {
         check_deployable(existing)?;
     }
 
     ui.status(format!("resolving {uri}"));
-    let image = aws.ecr().resolve(&uri).await?;
+    let image = until_stopped(&mut signals, "deploy", unchanged, aws.ecr().resolve(&uri)).await?;
     let pinned = uri.pinned(&image.digest);
     ui.status(format!(
         "deploying {pinned} as stack {} in {}",
@@ -168,6 +199,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     ));
 
     parameters.set("ImageUri", pinned.clone());
+    check_parameters(&stacks, &parameters)?;
     let folder = match &options.stacks_dir {
         Some(dir) => StacksDir::existing(dir)?,
         None => StacksDir::temporary(&stacks)?,
@@ -185,14 +217,24 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
                 target: sam_target(aws),
             },
             ui,
+            &mut signals,
         )
         .await?;
 
-    let stack = aws
-        .stacks()
-        .describe(&options.stack_name)
-        .await?
-        .ok_or_else(|| Error::StackVanished(options.stack_name.clone()))?;
+    let stack = until_stopped(
+        &mut signals,
+        "deploy",
+        || {
+            format!(
+                "stack {0} was deployed; `aws cloudformation describe-stacks --stack-name {0}` shows \
+                 its outputs",
+                options.stack_name
+            )
+        },
+        aws.stacks().describe(&options.stack_name),
+    )
+    .await?
+    .ok_or_else(|| Error::StackVanished(options.stack_name.clone()))?;
     Ok(Deployment {
         stack_name: stack.name,
         status: stack.status,
@@ -200,6 +242,27 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         changed: outcome == DeployOutcome::Changed,
         outputs: stack.outputs,
     })
+}
+
+/// Runs `work` unless a stop signal comes first; then the work is dropped
+/// and the error says `state`: what was done and what to do next.
+async fn until_stopped<T, E: Into<Error>>(
+    signals: &mut StopSignals,
+    command: &'static str,
+    state: impl FnOnce() -> String,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, Error> {
+    tokio::select! {
+        result = work => result.map_err(Into::into),
+        signal = signals.recv() => Err(Error::Stopped { command, signal, state: state() }),
+    }
+}
+
+/// What SAM cannot pass on intact, and what CloudFormation would refuse,
+/// refused before SAM runs.
+fn check_parameters(stacks: &StackSet, parameters: &ParameterValues) -> Result<(), Error> {
+    isokit_stacks::check_passable(parameters)?;
+    Ok(stacks.check_parameters(parameters)?)
 }
 
 /// Refuses a stack that `sam deploy` cannot update, before SAM starts.
@@ -293,11 +356,20 @@ pub struct RepositoryRemoval {
 /// Runs `sam delete`, then deletes the repository if asked. A stack or
 /// repository that is not there is reported, not an error.
 pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<Teardown, Error> {
+    isokit_stacks::validate_stack_name(&options.stack_name)?;
     if let Some(name) = &options.delete_repository {
         isokit_aws::validate_repository_name(name)?;
     }
     let sam = Sam::locate(options.sam.as_deref())?;
-    let stack = match aws.stacks().describe(&options.stack_name).await? {
+    let mut signals = StopSignals::listen().map_err(Error::Signals)?;
+    let existing = until_stopped(
+        &mut signals,
+        "teardown",
+        || "nothing was deleted".to_owned(),
+        aws.stacks().describe(&options.stack_name),
+    )
+    .await?;
+    let stack = match existing {
         None => {
             ui.status(format!(
                 "stack {} does not exist: nothing to delete",
@@ -317,6 +389,7 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
                         target: sam_target(aws),
                     },
                     ui,
+                    &mut signals,
                 )
                 .await?;
             match outcome {
@@ -327,7 +400,20 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
     };
     let repository = match &options.delete_repository {
         Some(name) => {
-            let removal = if aws.ecr().delete_repository(name).await? {
+            let deleted = until_stopped(
+                &mut signals,
+                "teardown",
+                || {
+                    format!(
+                        "stack {} is gone; ECR repository {name} may or may not have been deleted: \
+                         run the same teardown again",
+                        options.stack_name
+                    )
+                },
+                aws.ecr().delete_repository(name),
+            )
+            .await?;
+            let removal = if deleted {
                 ui.status(format!("deleted ECR repository {name} and its images"));
                 Removal::Deleted
             } else {

@@ -11,8 +11,9 @@ use tempfile::TempDir;
 
 use crate::Error;
 use crate::audit::{Finding, audit};
+use crate::constraints::{Declaration, is_no_echo};
 use crate::endpoints::active_endpoints;
-use crate::eval::{ParameterValues, Scope, Value};
+use crate::eval::{ParameterValues, Scope, Value, parameters_of};
 use crate::template::{Node, Template};
 
 /// One of the four templates that make up a deployment.
@@ -111,53 +112,95 @@ impl StackSet {
     }
 
     /// Checks values for the parent template's parameters the way
-    /// CloudFormation will (declared, `AllowedValues`, `Number` with
-    /// `MinValue`/`MaxValue`), so a bad value fails before SAM uploads
-    /// anything.
+    /// CloudFormation will, so that a bad value fails before SAM uploads
+    /// anything: every parameter is declared, and every parameter's value
+    /// (the one given, else its default) meets its constraints. The values
+    /// the parent hands its nested stacks are checked against their
+    /// templates too, where they can be worked out before deploying.
     pub fn check_parameters(&self, values: &ParameterValues) -> Result<(), Error> {
         let parent = self.template(TemplateFile::Parent)?;
-        for (name, value) in values.iter() {
-            let Some(declared) = parent.parameter(name) else {
-                return Err(Error::UnknownParameter {
-                    name: name.to_owned(),
-                    known: parent
-                        .section("Parameters")
-                        .iter()
-                        .map(|(known, _)| known.clone())
-                        .collect(),
-                });
-            };
-            let refuse = |allowed: String| Error::ParameterNotAllowed {
+        let declared = parent.section("Parameters");
+        if let Some((name, _)) = values
+            .iter()
+            .find(|(name, _)| parent.parameter(name).is_none())
+        {
+            return Err(Error::UnknownParameter {
                 name: name.to_owned(),
-                value: value.to_owned(),
-                allowed,
+                known: declared.iter().map(|(known, _)| known.clone()).collect(),
+            });
+        }
+        for (name, node) in declared {
+            let value = match values.get(name) {
+                Some(value) => value.to_owned(),
+                None => node.get("Default").and_then(Node::as_text).ok_or_else(|| {
+                    Error::MissingParameter {
+                        template: parent.name().to_owned(),
+                        name: name.clone(),
+                    }
+                })?,
             };
-            if let Some(allowed) = declared.get("AllowedValues").and_then(Node::as_list) {
-                let allowed: Vec<String> = allowed.iter().filter_map(Node::as_text).collect();
-                if !allowed.iter().any(|candidate| candidate == value) {
-                    return Err(refuse(format!("one of {}", allowed.join(", "))));
-                }
+            Declaration {
+                template: parent.name(),
+                name,
+                node,
+                hidden: is_no_echo(node),
             }
-            if declared.get("Type").and_then(Node::as_str) == Some("Number") {
-                let bound = |key: &str| {
-                    declared
-                        .get(key)
-                        .and_then(Node::as_text)
-                        .and_then(|text| text.parse::<f64>().ok())
+            .check(&value)?;
+        }
+        self.check_nested_parameters(&parent, values)
+    }
+
+    /// The parameters each nested stack gets from the parent, where they
+    /// evaluate before deployment (`!Ref` a parent parameter, `!If` on
+    /// conditions of them); those only known once deployed (`!GetAtt`) are
+    /// CloudFormation's to check.
+    fn check_nested_parameters(
+        &self,
+        parent: &Template,
+        values: &ParameterValues,
+    ) -> Result<(), Error> {
+        let scope = Scope::new(parent, values);
+        for stack in parent
+            .resources()
+            .filter(|resource| resource.kind == "AWS::CloudFormation::Stack")
+        {
+            let Some(file) = stack
+                .property("TemplateURL")
+                .and_then(Node::as_str)
+                .and_then(|url| TemplateFile::ALL.into_iter().find(|f| f.file_name() == url))
+            else {
+                continue;
+            };
+            if let Some(condition) = stack.condition
+                && !scope.condition(condition).unwrap_or(true)
+            {
+                continue;
+            }
+            let child = self.template(file)?;
+            let template = format!("{} (nested as {})", child.name(), stack.name);
+            for (name, expression) in stack
+                .property("Parameters")
+                .map(Node::entries)
+                .unwrap_or_default()
+            {
+                let (Some(node), Ok(Value::Text(value))) =
+                    (child.parameter(name), scope.value(expression))
+                else {
+                    continue;
                 };
-                let (min, max) = (bound("MinValue"), bound("MaxValue"));
-                let in_range = value.parse::<f64>().is_ok_and(|number| {
-                    min.is_none_or(|min| number >= min) && max.is_none_or(|max| number <= max)
-                });
-                if !in_range {
-                    let range = match (min, max) {
-                        (Some(min), Some(max)) => format!("a number from {min} to {max}"),
-                        (Some(min), None) => format!("a number of at least {min}"),
-                        (None, Some(max)) => format!("a number of at most {max}"),
-                        (None, None) => "a number".to_owned(),
-                    };
-                    return Err(refuse(range));
+                let mut sources = Vec::new();
+                parameters_of(parent, expression, &mut sources);
+                let hidden = is_no_echo(node)
+                    || sources
+                        .iter()
+                        .any(|source| parent.parameter(source).is_some_and(is_no_echo));
+                Declaration {
+                    template: &template,
+                    name,
+                    node,
+                    hidden,
                 }
+                .check(&value)?;
             }
         }
         Ok(())
@@ -468,12 +511,24 @@ mod tests {
         list.iter().map(Endpoint::service).collect()
     }
 
+    /// The bundled parent's values, as isokit deploy passes them.
+    fn deployed(extra: &[(&str, &str)]) -> ParameterValues {
+        let mut values = ParameterValues::new().with(
+            "ImageUri",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc",
+        );
+        for (name, value) in extra {
+            values.set(*name, *value);
+        }
+        values
+    }
+
     #[test]
     fn parameter_values_are_checked_as_cloudformation_will() {
         let stacks = StackSet::bundled();
         let check = |name: &str, value: &str| {
             stacks
-                .check_parameters(&ParameterValues::new().with(name, value))
+                .check_parameters(&deployed(&[(name, value)]))
                 .map_err(|error| error.to_string())
         };
         assert_eq!(check("LogRetentionInDays", "30"), Ok(()));
@@ -482,21 +537,89 @@ mod tests {
 
         let error = check("LogRetentionInDays", "45").expect_err("not allowed");
         assert!(
-            error.contains("LogRetentionInDays cannot be 45") && error.contains("14, 30, 60"),
+            error.starts_with(
+                "parameter LogRetentionInDays cannot be \"45\": parent.yml allows one of 1, 3"
+            ) && error.contains("14, 30, 60"),
             "{error}"
         );
-        for (value, expected) in [
-            ("0", "from 1 to 100"),
-            ("101", "from 1 to 100"),
-            ("two", "from 1 to 100"),
-        ] {
+        for value in ["0", "101", "two"] {
             let error = check("DesiredCount", value).expect_err("out of range");
-            assert!(error.contains(expected), "{value}: {error}");
+            assert!(
+                error.ends_with("parent.yml allows a number from 1 to 100"),
+                "{value}: {error}"
+            );
         }
+        let error = check("ServiceName", "web_1 api").expect_err("pattern");
+        assert!(
+            error.starts_with("parameter ServiceName cannot be \"web_1 api\": parent.yml requires the whole value to match the pattern"),
+            "{error}"
+        );
         let error = check("DeployingToEc2", "true").expect_err("undeclared");
         assert!(
             error.contains("no parameter DeployingToEc2") && error.contains("DeployingToEC2"),
             "{error}"
+        );
+        // ImageUri has no default: it must be given.
+        let error = stacks
+            .check_parameters(&ParameterValues::new())
+            .expect_err("no ImageUri")
+            .to_string();
+        assert_eq!(
+            error,
+            "parameter ImageUri of parent.yml has no value and no default: pass --parameter ImageUri=VALUE"
+        );
+    }
+
+    /// A customised set: the parent passes a parameter of its own to the
+    /// service stack, whose template constrains it further.
+    fn customised(parent_extra: &str, service_extra: &str, passed: &str) -> StackSet {
+        let bundled = StackSet::bundled();
+        let mut texts: Vec<String> = TemplateFile::ALL
+            .iter()
+            .map(|file| bundled.text(*file).to_owned())
+            .collect();
+        let add = |text: &mut String, after: &str, extra: &str| {
+            let at = text.find(after).expect("anchor") + after.len();
+            text.insert_str(at, extra);
+        };
+        add(&mut texts[0], "Parameters:\n", parent_extra);
+        add(
+            &mut texts[0],
+            "      TemplateURL: private-service.yml\n      Parameters:\n",
+            passed,
+        );
+        add(&mut texts[3], "Parameters:\n", service_extra);
+        StackSet { texts }
+    }
+
+    #[test]
+    fn values_handed_to_nested_stacks_meet_their_templates_too() {
+        let stacks = customised(
+            "  Team:\n    Type: String\n    Default: platform\n  Token:\n    Type: String\n    NoEcho: true\n    Default: none\n",
+            "  Team:\n    Type: String\n    MaxLength: 8\n  Token:\n    Type: String\n    MinLength: 5\n",
+            "        Team: !Ref Team\n        Token: !Sub '${Token}'\n",
+        );
+        let check = |extra: &[(&str, &str)]| {
+            stacks
+                .check_parameters(&deployed(extra))
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(check(&[("Token", "long-token")]), Ok(()));
+        assert_eq!(
+            check(&[("Team", "platform-ops")]),
+            Err(
+                "parameter Team cannot be \"platform-ops\": private-service.yml (nested as \
+                 ServiceStack) allows at most 8 characters"
+                    .into()
+            )
+        );
+        // The default is checked too; the value comes from a NoEcho
+        // parameter of the parent, so it is not shown.
+        let error = check(&[]).expect_err("the default is too short");
+        assert_eq!(
+            error,
+            "parameter Token cannot be the value given (not shown: NoEcho): private-service.yml \
+             (nested as ServiceStack) allows at least 5 characters"
         );
     }
 

@@ -8,6 +8,7 @@
 
 mod audit;
 mod bundled;
+mod constraints;
 mod endpoints;
 mod eval;
 mod fargate;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 
 pub use audit::{ENDPOINTS_VARIABLE, Finding, Rule, audit};
 pub use bundled::{NetworkPlan, StackSet, StacksDir, TaskContainer, TemplateFile};
+pub use constraints::validate_stack_name;
 pub use endpoints::{
     ENDPOINTS_OUTPUT, EndpointsMismatch, VpcEndpoint, active_endpoints, check_endpoints_output,
     endpoints_of_vpc_template, listed_endpoints,
@@ -29,7 +31,7 @@ pub use fargate::{
 };
 pub use sam::{
     Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOptions, DeployOutcome,
-    FailedResource, OutputTail, SAM_VARIABLE, Sam,
+    FailedResource, OutputTail, SAM_VARIABLE, Sam, check_passable,
 };
 pub use template::{Node, Resource, Template};
 
@@ -79,12 +81,52 @@ pub enum Error {
     )]
     UnknownParameter { name: String, known: Vec<String> },
 
-    #[error("parameter {name} cannot be {value}: parent.yml allows {allowed}")]
+    #[error(
+        "parameter {name} {what}: {template} {rule}{}",
+        constraint.as_deref().map(|text| format!(" ({text})")).unwrap_or_default()
+    )]
     ParameterNotAllowed {
+        /// The template declaring the parameter, as messages name it.
+        template: String,
         name: String,
-        value: String,
-        allowed: String,
+        /// `cannot be "value"`, or a phrase that does not show it (NoEcho).
+        what: String,
+        /// `allows one of …`, `requires the whole value to match …`, ...
+        rule: String,
+        /// The parameter's `ConstraintDescription`.
+        constraint: Option<String>,
     },
+
+    #[error(
+        "{template} declares AllowedPattern `{pattern}` for parameter {name}, which isokit cannot check \
+         before deploying: CloudFormation reads it as a Java regular expression, isokit with the syntax \
+         the two share, which has no look-around, back-references or possessive quantifiers; \
+         rewrite the pattern without them"
+    )]
+    UncheckablePattern {
+        template: String,
+        name: String,
+        pattern: String,
+        source: regex::Error,
+    },
+
+    #[error(
+        "parameter {name} of {template} has no value and no default: pass --parameter {name}=VALUE"
+    )]
+    MissingParameter { template: String, name: String },
+
+    #[error(
+        "the value of parameter {name} cannot reach CloudFormation intact through SAM, whose parser \
+         cannot read an odd number of backslashes at the end of a value or before a line break, nor \
+         in one value both before a single quote and before a double quote: change the value"
+    )]
+    ParameterUnpassable { name: String },
+
+    #[error(
+        "{name:?} is not a CloudFormation stack name ({problem}): a stack name starts with a letter and \
+         holds only letters, digits and hyphens, at most 128 characters"
+    )]
+    InvalidStackName { name: String, problem: String },
 
     #[error("cannot evaluate {template}: {reason}")]
     Evaluate { template: String, reason: String },
@@ -146,11 +188,16 @@ pub enum Error {
     },
 
     #[error(
-        "sam {command} was interrupted: stack {stack} may be part-way through a change; check it with \
-         `aws cloudformation describe-stacks --stack-name {stack} --region {region}`"
+        "sam {command} was stopped by {}: stack {stack} {}; see where it is with `aws cloudformation \
+         describe-stacks --stack-name {stack} --region {region}`, then {}",
+        sam::signal_name(*signal),
+        interrupted_state(command),
+        interrupted_next_step(command, stack)
     )]
     SamInterrupted {
         command: &'static str,
+        /// The signal passed on to SAM.
+        signal: isokit_ui::StopSignal,
         stack: String,
         region: String,
     },
@@ -179,6 +226,30 @@ fn why_only_deletable(status: &str) -> &'static str {
         "ROLLBACK_FAILED" => "its first creation failed, and so did the rollback",
         "DELETE_FAILED" => "a deletion failed part-way",
         _ => "an earlier operation failed",
+    }
+}
+
+/// What an interrupted SAM run may have left behind: CloudFormation carries
+/// on with an operation it had started, whatever happens to SAM.
+fn interrupted_state(command: &str) -> &'static str {
+    match command {
+        "delete" => {
+            "may be part-way through its deletion, which CloudFormation finishes on its own"
+        }
+        _ => {
+            "may be part-way through a change, which CloudFormation finishes (or rolls back) on its \
+             own, or hold a change set SAM never executed (REVIEW_IN_PROGRESS)"
+        }
+    }
+}
+
+fn interrupted_next_step(command: &str, stack: &str) -> String {
+    match command {
+        "delete" => format!("run `isokit teardown --stack-name {stack}` again"),
+        _ => format!(
+            "run the same `isokit deploy` again once it has settled: it says whether stack {stack} \
+             needs `isokit teardown --stack-name {stack}` first"
+        ),
     }
 }
 

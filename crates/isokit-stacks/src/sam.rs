@@ -3,14 +3,16 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::pin::pin;
 use std::process::{ExitStatus, Stdio};
 
-use isokit_ui::{Style, Ui};
+use isokit_ui::{StopSignal, StopSignals, Style, Ui};
+use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use crate::Error;
@@ -77,6 +79,9 @@ pub struct DeployOptions {
 }
 
 impl DeployOptions {
+    /// SAM's command line. The parameter values are not on it: `ps` shows
+    /// every process's arguments to every user, and a value may be a
+    /// secret. They go in SAM's configuration file ([`DeployOptions::config`]).
     pub fn arguments(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec![
             "deploy".into(),
@@ -85,14 +90,6 @@ impl DeployOptions {
         ];
         args.extend(["--stack-name".into(), self.stack_name.clone().into()]);
         args.extend(["--capabilities".into(), "CAPABILITY_IAM".into()]);
-        if self.parameters.iter().next().is_some() {
-            args.push("--parameter-overrides".into());
-            args.extend(
-                self.parameters
-                    .iter()
-                    .map(|(name, value)| parameter_override(name, value).into()),
-            );
-        }
         match &self.artifacts {
             Artifacts::ResolveS3 => args.push("--resolve-s3".into()),
             Artifacts::Bucket(bucket) => args.extend(["--s3-bucket".into(), bucket.clone().into()]),
@@ -100,6 +97,37 @@ impl DeployOptions {
         args.push("--no-fail-on-empty-changeset".into());
         self.target.push_arguments(&mut args);
         args
+    }
+
+    /// The `samconfig.toml` text that hands SAM the parameter values.
+    pub fn config(&self) -> Result<String, Error> {
+        let mut text = config_header("deploy");
+        if self.parameters.iter().next().is_none() {
+            return Ok(text);
+        }
+        text.push_str("parameter_overrides = [\n");
+        for (name, value) in self.parameters.iter() {
+            let entry =
+                parameter_override(name, value).ok_or_else(|| Error::ParameterUnpassable {
+                    name: name.to_owned(),
+                })?;
+            let _ = writeln!(text, "  {},", toml_string(&entry));
+        }
+        text.push_str("]\n");
+        Ok(text)
+    }
+}
+
+/// Refuses, before anything runs, a value SAM cannot pass on intact.
+pub fn check_passable(parameters: &ParameterValues) -> Result<(), Error> {
+    match parameters
+        .iter()
+        .find(|(name, value)| parameter_override(name, value).is_none())
+    {
+        Some((name, _)) => Err(Error::ParameterUnpassable {
+            name: name.to_owned(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -121,16 +149,139 @@ impl DeleteOptions {
         self.target.push_arguments(&mut args);
         args
     }
+
+    /// The `samconfig.toml` text: nothing to set, but passing a file of
+    /// isokit's own keeps SAM from reading one in the working folder.
+    pub fn config(&self) -> String {
+        config_header("delete")
+    }
 }
 
-/// `Name=value`, quoted the way SAM's parser reads a value holding spaces
-/// or quotes: its plain form stops at whitespace and at `"`, and inside
-/// quotes it reads `\"` as `"` and every other backslash as itself.
-fn parameter_override(name: &str, value: &str) -> String {
-    if !value.is_empty() && !value.contains(|c: char| c.is_whitespace() || c == '"') {
-        return format!("{name}={value}");
+/// The environment of the configuration file isokit writes for SAM.
+const CONFIG_ENV: &str = "isokit";
+
+/// The start of a `samconfig.toml` for `command` (SAM refuses a file
+/// without its `version`).
+fn config_header(command: &str) -> String {
+    format!("version = 0.1\n\n[{CONFIG_ENV}.{command}.parameters]\n")
+}
+
+/// SAM's configuration file for one run, in a private temporary folder
+/// (mode 0700, the file 0600) removed when this is dropped. Passing one
+/// also keeps SAM from reading a `samconfig.toml` in the working folder,
+/// whose profile, region or prompts would steer it away from what isokit
+/// checked.
+#[derive(Debug)]
+struct SamConfig {
+    folder: tempfile::TempDir,
+}
+
+impl SamConfig {
+    const FILE: &str = "samconfig.toml";
+
+    fn write(text: &str) -> Result<SamConfig, Error> {
+        let folder = tempfile::Builder::new()
+            .prefix("isokit-sam-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|source| Error::Write {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let path = folder.path().join(Self::FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .map_err(|source| Error::Write { path, source })?;
+        Ok(SamConfig { folder })
     }
-    format!("{name}=\"{}\"", value.replace('"', "\\\""))
+
+    fn arguments(&self) -> [OsString; 4] {
+        [
+            "--config-file".into(),
+            self.folder.path().join(Self::FILE).into(),
+            "--config-env".into(),
+            CONFIG_ENV.into(),
+        ]
+    }
+}
+
+/// `ParameterKey=Name,ParameterValue='value'`, written so that SAM's
+/// parser reads back exactly `value`; `None` for the few values it cannot
+/// read at all.
+///
+/// SAM (`samcli.cli.types.CfnParameterOverridesType`) matches each entry
+/// with a regular expression in which, inside quotes, a backslash always
+/// escapes the next character (any but a line break), then strips the
+/// quotes and turns `\ `, `\"` and `\'` into a space and the quotes. So a
+/// run of backslashes before one of those three characters gets one more
+/// backslash, the quote character is escaped, and the value is quoted with
+/// whichever quote its backslashes allow. The long form is used because
+/// SAM looks for it anywhere in an entry first: a value holding
+/// `ParameterKey=X,ParameterValue=Y` would otherwise set X.
+fn parameter_override(name: &str, value: &str) -> Option<String> {
+    let quote = ['\'', '"']
+        .into_iter()
+        .find(|quote| sam_can_quote(value, *quote))?;
+    let mut out = format!("ParameterKey={name},ParameterValue={quote}");
+    let mut backslashes = 0;
+    for c in value.chars() {
+        if c == '\\' {
+            backslashes += 1;
+            continue;
+        }
+        let escaped = matches!(c, ' ' | '"' | '\'') && (backslashes > 0 || c == quote);
+        out.extend(std::iter::repeat_n(
+            '\\',
+            backslashes + usize::from(escaped),
+        ));
+        out.push(c);
+        backslashes = 0;
+    }
+    out.extend(std::iter::repeat_n('\\', backslashes));
+    out.push(quote);
+    Some(out)
+}
+
+/// Whether SAM's parser can read `value` inside `quote`: a quote of that
+/// kind, a line break and the end of the value may each follow only an
+/// even run of backslashes (an odd one would escape them).
+fn sam_can_quote(value: &str, quote: char) -> bool {
+    let mut backslashes = 0usize;
+    for c in value.chars() {
+        if c == '\\' {
+            backslashes += 1;
+            continue;
+        }
+        if (c == quote || c == '\n') && !backslashes.is_multiple_of(2) {
+            return false;
+        }
+        backslashes = 0;
+    }
+    backslashes.is_multiple_of(2)
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push('\t'),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// What `sam deploy` did.
@@ -209,15 +360,26 @@ impl Sam {
         &self.program
     }
 
-    /// Runs `sam deploy`, streaming its output through `ui`.
-    pub async fn deploy(&self, options: &DeployOptions, ui: &Ui) -> Result<DeployOutcome, Error> {
+    /// Runs `sam deploy`, streaming its output through `ui`. A signal that
+    /// `signals` hears meanwhile is passed on to SAM ([`Error::SamInterrupted`]).
+    pub async fn deploy(
+        &self,
+        options: &DeployOptions,
+        ui: &Ui,
+        signals: &mut StopSignals,
+    ) -> Result<DeployOutcome, Error> {
+        let config = SamConfig::write(&options.config()?)?;
         let watcher = self
             .run(
-                "deploy",
-                options.arguments(),
-                &options.stack_name,
-                &options.target,
+                Run {
+                    command: "deploy",
+                    arguments: options.arguments(),
+                    stack: &options.stack_name,
+                    target: &options.target,
+                },
+                &config,
                 ui,
+                signals,
             )
             .await?;
         Ok(if watcher.no_changes {
@@ -228,15 +390,26 @@ impl Sam {
     }
 
     /// Runs `sam delete --no-prompts`; a stack that does not exist is
-    /// [`DeleteOutcome::NotFound`], not an error.
-    pub async fn delete(&self, options: &DeleteOptions, ui: &Ui) -> Result<DeleteOutcome, Error> {
+    /// [`DeleteOutcome::NotFound`], not an error. Signals as for
+    /// [`Sam::deploy`].
+    pub async fn delete(
+        &self,
+        options: &DeleteOptions,
+        ui: &Ui,
+        signals: &mut StopSignals,
+    ) -> Result<DeleteOutcome, Error> {
+        let config = SamConfig::write(&options.config())?;
         let watcher = self
             .run(
-                "delete",
-                options.arguments(),
-                &options.stack_name,
-                &options.target,
+                Run {
+                    command: "delete",
+                    arguments: options.arguments(),
+                    stack: &options.stack_name,
+                    target: &options.target,
+                },
+                &config,
                 ui,
+                signals,
             )
             .await?;
         Ok(if watcher.stack_missing {
@@ -248,12 +421,18 @@ impl Sam {
 
     async fn run(
         &self,
-        command: &'static str,
-        arguments: Vec<OsString>,
-        stack: &str,
-        target: &AwsTarget,
+        run: Run<'_>,
+        config: &SamConfig,
         ui: &Ui,
+        signals: &mut StopSignals,
     ) -> Result<OutputWatcher, Error> {
+        let Run {
+            command,
+            mut arguments,
+            stack,
+            target,
+        } = run;
+        arguments.extend(config.arguments());
         tracing::debug!(program = %self.program.display(), ?arguments, "running SAM");
         let mut process = Command::new(&self.program);
         process
@@ -262,33 +441,35 @@ impl Sam {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .envs(target.environment())
-            // In its own process group, SAM hears a Ctrl-C only through us,
-            // once, whether it came from the terminal or from `kill -INT`.
+            // In its own process group, SAM hears a signal only through us,
+            // once, whether it came from the terminal or from `kill`; and
+            // the group is what we stop, SAM and anything it started.
             .process_group(0);
+        die_with_parent(&mut process);
         // SAM's telemetry would call out to the internet on the user's behalf;
         // it stays off unless the user has said otherwise.
         if std::env::var_os("SAM_CLI_TELEMETRY").is_none() {
             process.env("SAM_CLI_TELEMETRY", "0");
         }
-        let mut child = process.spawn().map_err(|source| Error::SamStart {
-            program: self.program.clone(),
-            source,
-        })?;
+        let mut sam = SamProcess {
+            child: process.spawn().map_err(|source| Error::SamStart {
+                program: self.program.clone(),
+                source,
+            })?,
+        };
 
         let (sender, mut lines) = mpsc::unbounded_channel();
-        if let Some(stdout) = child.stdout.take() {
+        if let Some(stdout) = sam.child.stdout.take() {
             tokio::spawn(forward_lines(stdout, sender.clone()));
         }
-        if let Some(stderr) = child.stderr.take() {
+        if let Some(stderr) = sam.child.stderr.take() {
             tokio::spawn(forward_lines(stderr, sender));
         }
 
-        // The first Ctrl-C is passed on to SAM, which stops what it is doing;
-        // we keep reading until it exits. A second Ctrl-C kills it.
+        // The first signal is passed on to SAM's group, which stops what it
+        // is doing; we keep reading until it exits. A second one kills it.
         let mut watcher = OutputWatcher::default();
-        let mut interrupts = 0u8;
-        let mut listening = true;
-        let mut ctrl_c = pin!(tokio::signal::ctrl_c());
+        let mut stopped_by: Option<StopSignal> = None;
         loop {
             tokio::select! {
                 line = lines.recv() => match line {
@@ -298,31 +479,39 @@ impl Sam {
                     }
                     None => break,
                 },
-                signal = &mut ctrl_c, if listening => {
-                    if signal.is_err() {
-                        listening = false;
-                        continue;
+                stop = signals.recv() => match stopped_by {
+                    None => {
+                        stopped_by = Some(stop);
+                        ui.warn(format!(
+                            "{} received: waiting for sam {command} to stop ({})",
+                            signal_name(stop),
+                            match stop {
+                                StopSignal::Interrupt => "Ctrl-C again kills it",
+                                _ => "a second signal kills it",
+                            }
+                        ));
+                        sam.signal_group(match stop {
+                            StopSignal::Interrupt => Signal::INT,
+                            StopSignal::Terminate => Signal::TERM,
+                            StopSignal::Hangup => Signal::HUP,
+                        });
                     }
-                    interrupts += 1;
-                    if interrupts == 1 {
-                        ui.warn(format!("interrupted: waiting for sam {command} to stop (Ctrl-C again to kill it)"));
-                        interrupt(&child);
-                        ctrl_c.set(tokio::signal::ctrl_c());
-                    } else {
-                        listening = false;
-                        // Already gone is fine: wait() below reports how it ended.
-                        let _ = child.start_kill();
+                    Some(_) => {
+                        ui.warn(format!("killing sam {command}"));
+                        sam.signal_group(Signal::KILL);
                     }
-                }
+                },
             }
         }
-        let status = child
+        let status = sam
+            .child
             .wait()
             .await
             .map_err(|source| Error::SamWait { source })?;
-        if interrupts > 0 {
+        if let Some(stop) = stopped_by {
             return Err(Error::SamInterrupted {
                 command,
+                signal: stop,
                 stack: stack.to_owned(),
                 region: target.region.clone(),
             });
@@ -350,17 +539,91 @@ impl Sam {
     }
 }
 
-/// Passes a Ctrl-C on to SAM as the terminal would have.
-fn interrupt(child: &tokio::process::Child) {
-    let pid = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(rustix::process::Pid::from_raw);
-    if let Some(pid) = pid {
-        // Already gone is fine: the caller waits for it and reports how it ended.
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+/// One SAM command to run.
+#[derive(Debug)]
+struct Run<'a> {
+    command: &'static str,
+    arguments: Vec<OsString>,
+    stack: &'a str,
+    target: &'a AwsTarget,
+}
+
+/// A signal as messages name it.
+pub(crate) fn signal_name(signal: StopSignal) -> String {
+    match signal {
+        StopSignal::Interrupt => format!("{signal} (Ctrl-C)"),
+        other => other.to_string(),
     }
 }
+
+/// SAM's process, the leader of its own process group. Dropped before SAM
+/// has been reaped (on an error, when the future running it is dropped, in
+/// a panic unwinding), it kills the whole group: SAM never outlives the
+/// call that started it. Once reaped, its ID may belong to another
+/// process, so nothing is signalled.
+#[derive(Debug)]
+struct SamProcess {
+    child: Child,
+}
+
+impl SamProcess {
+    /// Sends `signal` to SAM's process group while SAM has not been reaped.
+    fn signal_group(&self, signal: Signal) {
+        let group = self
+            .child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(Pid::from_raw);
+        if let Some(group) = group {
+            // Already gone is fine: the caller waits for SAM and reports
+            // how it ended.
+            let _ = rustix::process::kill_process_group(group, signal);
+        }
+    }
+}
+
+impl Drop for SamProcess {
+    fn drop(&mut self) {
+        self.signal_group(Signal::KILL);
+    }
+}
+
+/// Has the kernel kill SAM when isokit dies, however it dies: a SIGKILL, a
+/// panic under `panic = "abort"` (the release profile's) or the
+/// out-of-memory killer run no handler and no destructor. This is the only
+/// `unsafe` in the workspace: the parent-death signal must be set in the
+/// child, between fork and exec.
+///
+/// The kernel sends it when the *thread* that forked the child exits. SAM
+/// is started from the task running [`Sam::run`], so from a tokio worker
+/// thread or the thread blocking on the runtime, and both live as long as
+/// the runtime, which lives as long as isokit. (`block_in_place` would hand
+/// a worker thread to the blocking pool, which retires idle threads;
+/// nothing in isokit or its dependencies calls it.)
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(process: &mut Command) {
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe work is allowed: it makes two system calls through
+    // rustix (prctl, getppid), allocates nothing and takes no lock; its
+    // error is an OS error code, which allocates nothing either.
+    unsafe {
+        process.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+            // isokit died between fork and prctl: no signal will ever come.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(rustix::io::Errno::SRCH.into());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere there is no parent-death signal: SAM's group is still killed
+/// on every way out of [`Sam::run`] that runs destructors.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_process: &mut Command) {}
 
 async fn forward_lines(stream: impl AsyncRead + Unpin, sender: mpsc::UnboundedSender<String>) {
     let mut reader = BufReader::new(stream);
@@ -708,9 +971,7 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "deploy --template-file /tmp/stacks/parent.yml --stack-name isolated-vpc-environment \
-             --capabilities CAPABILITY_IAM --parameter-overrides DesiredCount=2 \
-             ImageUri=123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc \
-             --resolve-s3 --no-fail-on-empty-changeset --region eu-west-1"
+             --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset --region eu-west-1"
         );
         let args =
             texts(&deploy_options(Artifacts::Bucket("artifacts".into()), Some("ops")).arguments());
@@ -736,10 +997,40 @@ mod tests {
     }
 
     #[test]
-    fn no_parameters_means_no_override_flag() {
-        let mut options = deploy_options(Artifacts::ResolveS3, None);
-        options.parameters = ParameterValues::new();
-        assert!(!texts(&options.arguments()).contains(&"--parameter-overrides".to_owned()));
+    fn parameter_values_go_in_the_config_file_not_on_the_command_line() {
+        let options = deploy_options(Artifacts::ResolveS3, None);
+        assert!(
+            !texts(&options.arguments())
+                .iter()
+                .any(|arg| arg.contains("sha256:abc") || arg.contains("--parameter")),
+            "{:?}",
+            options.arguments()
+        );
+        assert_eq!(
+            options.config().expect("passable"),
+            "version = 0.1\n\n[isokit.deploy.parameters]\nparameter_overrides = [\n  \
+             \"ParameterKey=DesiredCount,ParameterValue='2'\",\n  \
+             \"ParameterKey=ImageUri,ParameterValue='123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc'\",\n]\n"
+        );
+        let mut none = options.clone();
+        none.parameters = ParameterValues::new();
+        assert_eq!(
+            none.config().expect("nothing to pass"),
+            "version = 0.1\n\n[isokit.deploy.parameters]\n"
+        );
+        let mut unpassable = options;
+        unpassable.parameters = ParameterValues::new().with("Path", r"C:\dir\");
+        let error = unpassable.config().expect_err("odd trailing backslash");
+        assert!(
+            error
+                .to_string()
+                .starts_with("the value of parameter Path cannot reach"),
+            "{error}"
+        );
+        assert!(
+            !error.to_string().contains(r"C:\dir"),
+            "the value is never shown: {error}"
+        );
     }
 
     #[test]
@@ -757,18 +1048,79 @@ mod tests {
             texts(&options.arguments()).join(" "),
             "delete --stack-name s --no-prompts --region us-east-1 --profile p"
         );
+        assert_eq!(
+            options.config(),
+            "version = 0.1\n\n[isokit.delete.parameters]\n"
+        );
     }
 
     #[test]
-    fn override_values_are_quoted_only_when_sam_needs_it() {
-        assert_eq!(parameter_override("A", "plain"), "A=plain");
-        assert_eq!(parameter_override("A", ""), "A=\"\"");
-        assert_eq!(parameter_override("A", "two words"), "A=\"two words\"");
+    fn override_values_are_quoted_as_sams_parser_reads_them() {
+        let quoted = |value: &str| {
+            parameter_override("A", value).map(|entry| {
+                entry
+                    .strip_prefix("ParameterKey=A,ParameterValue=")
+                    .expect("the long form")
+                    .to_owned()
+            })
+        };
+        assert_eq!(quoted("plain").as_deref(), Some("'plain'"));
+        assert_eq!(quoted("").as_deref(), Some("''"));
+        assert_eq!(quoted("two words").as_deref(), Some("'two words'"));
+        // A quote of the kind around the value is escaped; the other is not.
+        assert_eq!(quoted(r#"it's "hi""#).as_deref(), Some(r#"'it\'s "hi"'"#));
+        // A backslash before anything but a space or a quote stays as it is;
+        // before one of those it gets another.
+        assert_eq!(quoted(r"C:\path").as_deref(), Some(r"'C:\path'"));
+        assert_eq!(quoted(r#"a\ b\"c"#).as_deref(), Some(r#"'a\\ b\\"c'"#));
+        assert_eq!(quoted(r"a\\'b").as_deref(), Some(r"'a\\\'b'"));
+        // An odd run before a single quote needs double quotes.
+        assert_eq!(quoted(r"a\'b").as_deref(), Some(r#""a\\'b""#));
+        assert_eq!(quoted("a\\\\\nb").as_deref(), Some("'a\\\\\nb'"));
+        // What SAM cannot read at all.
+        for unreadable in [r"ends\", "a\\\nb", r#"a\'b\"c"#] {
+            assert_eq!(quoted(unreadable), None, "{unreadable:?}");
+        }
+        let values = ParameterValues::new().with("Fine", "x").with("Bad", r"\");
+        let error = check_passable(&values).expect_err("Bad is unpassable");
+        assert!(error.to_string().contains("parameter Bad "), "{error}");
+        assert!(check_passable(&ParameterValues::new().with("Fine", "a\\b")).is_ok());
+    }
+
+    #[test]
+    fn toml_strings_escape_what_toml_requires() {
+        assert_eq!(toml_string("plain"), "\"plain\"");
         assert_eq!(
-            parameter_override("A", r#"say "hi" \o/"#),
-            r#"A="say \"hi\" \o/""#
+            toml_string("q\" b\\ n\n t\t bell\u{7} del\u{7f} é"),
+            "\"q\\\" b\\\\ n\\n t\t bell\\u0007 del\\u007F é\""
         );
-        assert_eq!(parameter_override("A", r"C:\path"), r"A=C:\path");
+    }
+
+    #[test]
+    fn the_config_file_is_private_and_removed_afterwards() {
+        let config = SamConfig::write("version = 0.1\n").expect("written");
+        let [flag, path, env_flag, env] = config.arguments();
+        assert_eq!(
+            (flag.to_str(), env_flag.to_str(), env.to_str()),
+            (Some("--config-file"), Some("--config-env"), Some("isokit"))
+        );
+        let path = PathBuf::from(path);
+        let folder = path.parent().expect("a folder").to_owned();
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("exists")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(&folder), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("readable"),
+            "version = 0.1\n"
+        );
+        drop(config);
+        assert!(!folder.exists());
     }
 
     fn executable(dir: &Path, name: &str) -> PathBuf {

@@ -1,12 +1,24 @@
 //! The SAM runner driving the real SAM CLI: its output streamed and kept,
-//! its exit status deciding, and a missing stack read as such. SAM comes from
-//! the local AWS (`scripts/local-aws`), whose environment also keeps SAM's
-//! telemetry and version check from leaving the machine.
+//! its exit status deciding, a missing stack read as such, parameter values
+//! reaching CloudFormation exactly as given, and SAM's process group gone
+//! with the call that started it. SAM comes from the local AWS
+//! (`scripts/local-aws`), whose environment also keeps SAM's telemetry and
+//! version check from leaving the machine; what SAM deployed is read back
+//! with the AWS CLI, a standard client.
+
+#[path = "support/processes.rs"]
+mod processes;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use isokit_stacks::{
     Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOptions, Error, ParameterValues, Sam,
 };
-use isokit_ui::Ui;
+use isokit_ui::{StopSignals, Ui};
 
 /// The SAM CLI of the local AWS and its region (the rest of the settings
 /// come from the environment), or a failure that says how to get them.
@@ -29,6 +41,10 @@ fn local_sam() -> (Sam, AwsTarget) {
     )
 }
 
+fn listen() -> StopSignals {
+    StopSignals::listen().expect("listen for stop signals")
+}
+
 #[tokio::test]
 async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
     let (sam, target) = local_sam();
@@ -41,7 +57,7 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
         target,
     };
     let error = sam
-        .deploy(&options, &Ui::quiet())
+        .deploy(&options, &Ui::quiet(), &mut listen())
         .await
         .expect_err("there is no template to deploy");
     let Error::SamFailed {
@@ -81,8 +97,225 @@ async fn deleting_a_stack_that_does_not_exist_is_not_an_error() {
         target,
     };
     let outcome = sam
-        .delete(&options, &Ui::quiet())
+        .delete(&options, &Ui::quiet(), &mut listen())
         .await
         .expect("sam delete succeeds");
     assert_eq!(outcome, DeleteOutcome::NotFound);
+}
+
+/// Runs the AWS CLI of the local AWS; its JSON answer.
+fn aws(args: &[&str]) -> serde_json::Value {
+    let output = Command::new("aws")
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .expect("run the AWS CLI");
+    assert!(
+        output.status.success(),
+        "aws {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// A stack and its artifacts bucket, named after the test and the process,
+/// removed when dropped (best effort, so that it never hides a failure).
+struct Sandbox {
+    stack: String,
+    bucket: String,
+    template: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// A template with String `parameters` and one resource that creates
+    /// nothing.
+    fn new(prefix: &str, parameters: &[String]) -> Sandbox {
+        let stack = format!("isokit-stacks-{prefix}-{}", std::process::id());
+        let bucket = format!("{stack}-artifacts");
+        aws(&["s3api", "create-bucket", "--bucket", &bucket]);
+        let template = tempfile::tempdir().expect("template folder");
+        let mut text = String::from("Parameters:\n");
+        for name in parameters {
+            text.push_str(&format!("  {name}: {{Type: String}}\n"));
+        }
+        text.push_str("Resources:\n  Nothing: {Type: AWS::CloudFormation::WaitConditionHandle}\n");
+        std::fs::write(template.path().join("template.yml"), text).expect("write template");
+        Sandbox {
+            stack,
+            bucket,
+            template,
+        }
+    }
+
+    fn options(&self, target: AwsTarget, parameters: ParameterValues) -> DeployOptions {
+        DeployOptions {
+            template_file: self.template.path().join("template.yml"),
+            stack_name: self.stack.clone(),
+            parameters,
+            artifacts: Artifacts::Bucket(self.bucket.clone()),
+            target,
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let quietly = |args: &[&str]| Command::new("aws").args(args).output();
+        let _ = quietly(&[
+            "cloudformation",
+            "delete-stack",
+            "--stack-name",
+            &self.stack,
+        ]);
+        let _ = quietly(&["s3", "rb", &format!("s3://{}", self.bucket), "--force"]);
+    }
+}
+
+/// Values SAM's own parser would read differently if passed as they are:
+/// quotes, backslashes (before quotes, spaces, the end), spaces at the
+/// ends, `=` and commas, one that looks like a second parameter, TOML's
+/// own syntax, a line break.
+const AWKWARD_VALUES: [&str; 20] = [
+    "plain",
+    "two words",
+    "  padded  ",
+    r#"say "hi""#,
+    "it's",
+    r"C:\dir\file",
+    r#"a\"b"#,
+    r"odd\'single",
+    r"even\\'single",
+    r"a\ b",
+    r"trailing\\",
+    "a=b,c=d",
+    "x ParameterKey=Other,ParameterValue=hijack",
+    "Other=hijack",
+    "# no comment ] [table]",
+    "line one\nline two",
+    "tab\there",
+    "ünïcødé ✓",
+    "$HOME `id` ${X} %s",
+    "",
+];
+
+#[tokio::test]
+async fn parameter_values_reach_cloudformation_exactly_as_given() {
+    let (sam, target) = local_sam();
+    let names: Vec<String> = (0..AWKWARD_VALUES.len())
+        .map(|index| format!("Value{index}"))
+        .chain(["Other".to_owned()])
+        .collect();
+    let sandbox = Sandbox::new("values", &names);
+    let mut parameters: ParameterValues = names
+        .iter()
+        .zip(AWKWARD_VALUES)
+        .map(|(name, value)| (name.clone(), value))
+        .collect();
+    parameters.set("Other", "unchanged");
+    sam.deploy(
+        &sandbox.options(target, parameters.clone()),
+        &Ui::quiet(),
+        &mut listen(),
+    )
+    .await
+    .expect("sam deploy succeeds");
+
+    let described = aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.stack,
+    ]);
+    let deployed: BTreeMap<String, String> = described["Stacks"][0]["Parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no parameters: {described}"))
+        .iter()
+        .map(|parameter| {
+            let text = |field: &str| parameter[field].as_str().expect(field).to_owned();
+            (text("ParameterKey"), text("ParameterValue"))
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = parameters
+        .iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    assert_eq!(deployed, expected);
+}
+
+/// A SAM whose deployment is abandoned (its future dropped, as when an
+/// error elsewhere ends the task) is killed with its whole process group,
+/// helpers included, and the file holding the parameter values is removed.
+/// The real SAM dies of a closed pipe the next time it writes, so this
+/// stand-in, which starts a helper and then stays silent, is what shows
+/// that isokit kills the group rather than waiting for that.
+#[tokio::test]
+async fn dropping_a_running_deploy_kills_sams_whole_process_group() {
+    let folder = tempfile::tempdir().expect("stand-in folder");
+    let program = folder.path().join("silent-sam");
+    std::fs::write(&program, "#!/bin/sh\nsleep 300 &\nsleep 300\n").expect("write stand-in");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let sam = Sam::locate(Some(&program)).expect("the stand-in is executable");
+    let options = DeployOptions {
+        template_file: folder.path().join("parent.yml"),
+        stack_name: "isokit-stacks-abandoned".into(),
+        parameters: ParameterValues::new().with("Token", "canary"),
+        artifacts: Artifacts::ResolveS3,
+        target: AwsTarget {
+            region: "us-east-1".into(),
+            profile: None,
+            endpoint_url: None,
+            ca_bundle: None,
+        },
+    };
+    let ui = Ui::quiet();
+    let mut signals = listen();
+    let mut deploy = Box::pin(sam.deploy(&options, &ui, &mut signals));
+    let started = std::time::Instant::now();
+    let (leader, helpers) = loop {
+        tokio::select! {
+            finished = &mut deploy => panic!("the deploy ended before it could be abandoned: {finished:?}"),
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        let all = processes::processes();
+        let leader = all.iter().find(|process| {
+            i32::try_from(std::process::id()) == Ok(process.parent)
+                && process.pid == process.group
+                && process
+                    .command_line
+                    .iter()
+                    .any(|argument| Path::new(argument) == program)
+        });
+        if let Some(leader) = leader {
+            let helpers = all
+                .iter()
+                .filter(|process| process.group == leader.group && process.pid != leader.pid)
+                .count();
+            if helpers > 0 {
+                break (leader.clone(), helpers);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the stand-in never started its helper"
+        );
+    };
+    let config = leader
+        .command_line
+        .iter()
+        .skip_while(|argument| *argument != "--config-file")
+        .nth(1)
+        .expect("the config file's path")
+        .clone();
+    assert!(Path::new(&config).is_file(), "{leader:?}");
+
+    drop(deploy);
+    let left = processes::wait_until_gone(leader.group, Duration::from_secs(5));
+    assert!(
+        left.is_empty(),
+        "SAM or its {helpers} helper(s) outlived the deploy: {left:?}"
+    );
+    assert!(
+        !Path::new(&config).exists(),
+        "the config file holding the values outlived the deploy"
+    );
 }

@@ -8,10 +8,16 @@
 //! by unit tests instead: isokit-deploy's check of the stack DescribeStacks
 //! reports, and isokit-stacks' reading of SAM's recorded output.
 
+#[path = "../../isokit-stacks/tests/support/processes.rs"]
+mod processes;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use isokit_testkit::{Isokit, LocalAws, Run, building, removing_images, unique_name};
 
@@ -307,6 +313,58 @@ impl Drop for Sandbox {
             quietly("docker", &args);
         }
     }
+}
+
+/// The bundled templates exported into a new folder, with the parameter
+/// declarations of `fixtures/deploy/parameters/<name>` added to parent.yml's.
+fn stacks_with_parameters(name: &str) -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("stacks folder");
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"));
+    let path = folder.path().to_str().expect("the path is text");
+    isokit
+        .run(["stacks", "export", path, "--force"])
+        .assert_success();
+    let parent = folder.path().join("parent.yml");
+    let text = std::fs::read_to_string(&parent).expect("read parent.yml");
+    let extra = std::fs::read_to_string(fixture(&format!("parameters/{name}")))
+        .expect("read the parameters fixture");
+    let extended = text.replacen("\nConditions:\n", &format!("{extra}\nConditions:\n"), 1);
+    assert_ne!(
+        extended, text,
+        "parent.yml has a Conditions section after its parameters"
+    );
+    std::fs::write(&parent, extended).expect("write parent.yml");
+    folder
+}
+
+/// The SAM that isokit (process `isokit`) started: the leader of a process
+/// group of its own. Waits for it to appear.
+fn sam_started_by(isokit: u32) -> processes::Process {
+    let isokit = i32::try_from(isokit).expect("a process ID");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let started = processes::processes()
+            .into_iter()
+            .find(|process| process.parent == isokit && process.pid == process.group);
+        if let Some(sam) = started {
+            return sam;
+        }
+        assert!(Instant::now() < deadline, "isokit started no SAM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Asserts that nothing of SAM's process group runs any more, within
+/// `grace`; kills what does (the test started it), then fails.
+fn assert_group_gone(sam: &processes::Process, grace: Duration, context: &str) {
+    let left = processes::wait_until_gone(sam.group, grace);
+    for process in &left {
+        quietly("kill", &["-KILL", &process.pid.to_string()]);
+    }
+    assert!(
+        left.is_empty(),
+        "SAM's process group outlived isokit: {left:?}\n{context}"
+    );
 }
 
 /// Runs a command; its stdout when it succeeded.
@@ -1050,37 +1108,343 @@ fn an_image_missing_from_ecr_fails_before_sam_runs() {
     }
 }
 
-/// A Ctrl-C sent to isokit alone (as `kill -INT` does; a terminal would
-/// signal the whole group) reaches SAM, which stops before executing its
-/// change set, and isokit says what state the stack may be in.
+/// Each stop signal sent to isokit alone (as `kill` does; a terminal would
+/// signal the whole group, a service manager isokit alone) reaches SAM's
+/// whole process group, which stops before executing its change set;
+/// isokit exits when SAM has, saying what state the stack may be in and
+/// what to run next.
 #[test]
-fn ctrl_c_stops_sam_and_says_what_the_stack_may_be_in() {
-    let sandbox = Sandbox::new("deploy-ctrl-c");
+fn each_stop_signal_reaches_sams_process_group_and_isokit_says_what_the_stack_may_be_in() {
+    let sandbox = Sandbox::new("deploy-signals");
     sandbox.push("first");
     let image = sandbox.tagged_image();
-    let mut running = sandbox.isokit.spawn(sandbox.deploy_args(&image, &[]));
-    // SAM then waits for CloudFormation to create the change set.
-    let seen = running.stderr_until(|line| line.contains("Waiting for changeset to be created"));
-    assert!(
-        seen.contains("Waiting for changeset to be created"),
-        "SAM never got to its change set:\n{seen}"
+    for (signal, named) in [
+        ("INT", "SIGINT (Ctrl-C)"),
+        ("TERM", "SIGTERM"),
+        ("HUP", "SIGHUP"),
+    ] {
+        // A stack for each: the one an interrupted deployment leaves holds
+        // a change set never executed, which the next deploy refuses.
+        let stack = format!("{}-{}", sandbox.name, signal.to_lowercase());
+        let mut running = sandbox.isokit.spawn([
+            "deploy",
+            "--image",
+            &image,
+            "--stack-name",
+            &stack,
+            "--service-name",
+            &sandbox.name,
+            "--s3-bucket",
+            &sandbox.bucket,
+        ]);
+        // SAM then waits for CloudFormation to create the change set.
+        let seen =
+            running.stderr_until(|line| line.contains("Waiting for changeset to be created"));
+        assert!(
+            seen.contains("Waiting for changeset to be created"),
+            "SAM never got to its change set:\n{seen}"
+        );
+        let sam = sam_started_by(running.id());
+        let (status, rest) = running.signal(signal);
+        let output = format!("{seen}{rest}");
+        assert!(!status.success(), "a stopped deployment fails:\n{output}");
+        assert!(
+            rest.contains(&format!(
+                "warning: {named} received: waiting for sam deploy to stop"
+            )),
+            "{output}"
+        );
+        assert!(
+            rest.contains(&format!(
+                "error: sam deploy was stopped by {named}: stack {stack} may be part-way through a change"
+            )) && rest.contains(&format!(
+                "then run the same `isokit deploy` again once it has settled: it says whether stack \
+                 {stack} needs `isokit teardown --stack-name {stack}` first"
+            )),
+            "{output}"
+        );
+        assert!(
+            !rest.contains("Successfully created/updated stack"),
+            "SAM went on to deploy: {output}"
+        );
+        assert_group_gone(&sam, Duration::from_secs(2), &output);
+        assert_ne!(
+            sandbox.stack_status(&stack),
+            "CREATE_COMPLETE",
+            "the change set was executed"
+        );
+        sandbox.local.assert_no_token("stderr", &rest);
+    }
+}
+
+/// A stop signal before SAM runs ends the deployment there, saying that
+/// nothing was deployed. isokit waits on an AWS endpoint that accepts the
+/// connection and never answers, so the signal arrives mid-call.
+#[test]
+fn a_stop_signal_before_sam_runs_says_nothing_was_deployed() {
+    let local = LocalAws::require();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+    let endpoint = format!(
+        "https://127.0.0.1:{}",
+        silent.local_addr().expect("an address").port()
     );
-    let (status, rest) = running.interrupt();
-    assert!(!status.success(), "an interrupted deployment fails");
+    let workdir = tempfile::tempdir().expect("working directory");
+    let isokit = Isokit::new(env!("CARGO_BIN_EXE_isokit"))
+        .current_dir(workdir.path())
+        .env("AWS_ENDPOINT_URL", endpoint);
+    let stack = unique_name("deploy-stopped");
+    let image = format!("{}/{stack}:{TAG}", local.registry());
+    let running = isokit.spawn(["deploy", "--image", &image, "--stack-name", &stack]);
+    let (_connection, _) = silent.accept().expect("isokit calls AWS");
+    let (status, rest) = running.signal("TERM");
+    assert!(!status.success(), "{rest}");
     assert!(
         rest.contains(&format!(
-            "sam deploy was interrupted: stack {} may be part-way through a change",
-            sandbox.name
+            "error: isokit deploy was stopped by SIGTERM: nothing was deployed; stack {stack} is as it was"
         )),
-        "{seen}{rest}"
+        "{rest}"
+    );
+}
+
+/// A SIGKILL leaves isokit no chance to stop SAM: the kernel does it. The
+/// real SAM would also die of the closed pipe the next time it writes, so
+/// a stand-in that stays silent (and runs as SAM's process itself) is what
+/// shows that the kernel, not that write, ends it.
+#[test]
+fn sam_dies_with_isokit_even_when_isokit_is_killed() {
+    let sandbox = Sandbox::new("deploy-killed");
+    sandbox.push("first");
+    let folder = tempfile::tempdir().expect("stand-in folder");
+    let stand_in = folder.path().join("silent-sam");
+    std::fs::write(&stand_in, "#!/bin/sh\nexec sleep 300\n").expect("write stand-in");
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let stand_in = stand_in.to_str().expect("the path is text");
+    let image = sandbox.tagged_image();
+    let mut running = sandbox
+        .isokit
+        .spawn(sandbox.deploy_args(&image, &["--sam", stand_in]));
+    let seen = running.stderr_until(|line| line.starts_with("deploying "));
+    let sam = sam_started_by(running.id());
+    assert_eq!(
+        sam.command_line.first().map(String::as_str),
+        Some("sleep"),
+        "{sam:?}"
+    );
+    let (status, rest) = running.signal("KILL");
+    assert!(!status.success());
+    assert_group_gone(&sam, Duration::from_secs(5), &format!("{seen}{rest}"));
+}
+
+/// Every constraint CloudFormation applies to a parameter, and its rule for
+/// stack names, refuses a bad value before SAM runs: no stack, nothing in
+/// the artifacts bucket, no SAM output. A NoEcho value is never shown.
+#[test]
+fn every_parameter_rule_and_the_stack_name_are_checked_before_sam_runs() {
+    let sandbox = Sandbox::new("deploy-rules");
+    let stacks = stacks_with_parameters("constrained.yml");
+    let stacks_dir = stacks.path().to_str().expect("the path is text");
+    // Never pushed: every check here comes before the image is looked up.
+    let image = sandbox.tagged_image();
+    let refused = |run: &Run, needle: &str| {
+        run.assert_error(needle);
+        assert!(!run.stderr.contains("Deploying with"), "SAM ran: {run:#?}");
+    };
+    for (extra, needle) in [
+        (
+            ["--parameter", "Team=platform ops"],
+            "error: parameter Team cannot be \"platform ops\": parent.yml requires the whole value to \
+             match the pattern [a-z]+ (lower-case letters only)",
+        ),
+        (
+            ["--parameter", "Code=a"],
+            "error: parameter Code cannot be \"a\": parent.yml allows 2 to 4 characters",
+        ),
+        (
+            ["--parameter", "Code=abcde"],
+            "error: parameter Code cannot be \"abcde\": parent.yml allows 2 to 4 characters",
+        ),
+        (
+            ["--parameter", "Zones=a,c"],
+            "error: parameter Zones cannot hold the item \"c\": parent.yml allows one of a, b",
+        ),
+        (
+            ["--parameter", "Ports=443,https"],
+            "error: parameter Ports cannot hold the item \"https\": parent.yml allows only numbers",
+        ),
+        (
+            ["--parameter", "Replicas=4"],
+            "error: parameter Replicas cannot be \"4\": parent.yml allows a number from 1 to 3",
+        ),
+        (
+            ["--parameter", "Replicas=two"],
+            "error: parameter Replicas cannot be \"two\": parent.yml allows a number from 1 to 3",
+        ),
+        (
+            ["--parameter", "Token=s3cr3t!"],
+            "error: parameter Token cannot be the value given (not shown: NoEcho): parent.yml allows \
+             at least 8 characters",
+        ),
+        (
+            ["--parameter", "Note=C:\\dir\\"],
+            "error: the value of parameter Note cannot reach CloudFormation intact through SAM",
+        ),
+        (
+            ["--parameter", "CreateSsmEndpoints=yes"],
+            "error: parameter CreateSsmEndpoints cannot be \"yes\": parent.yml allows one of true, false",
+        ),
+        (
+            ["--service-name", "web api"],
+            "error: parameter ServiceName cannot be \"web api\": parent.yml requires the whole value \
+             to match the pattern ^[A-Za-z][A-Za-z0-9_-]{0,254}$",
+        ),
+    ] {
+        let mut args = vec![
+            "deploy",
+            "--image",
+            &image,
+            "--stack-name",
+            &sandbox.name,
+            "--s3-bucket",
+            &sandbox.bucket,
+            "--stacks-dir",
+            stacks_dir,
+        ];
+        args.extend(extra);
+        let run = sandbox.run(args);
+        refused(&run, needle);
+        assert!(
+            !run.stderr.contains("s3cr3t!"),
+            "a NoEcho value was shown: {run:#?}"
+        );
+    }
+    // With every value allowed, the pattern isokit cannot read is refused,
+    // not skipped.
+    let last = sandbox.deploy(&image, &["--stacks-dir", stacks_dir]);
+    refused(
+        &last,
+        "error: parent.yml declares AllowedPattern `(?=a)ab` for parameter Ahead, which isokit cannot \
+         check before deploying",
+    );
+    let too_long = format!("a{}", "-".repeat(128));
+    for (bad, problem) in [
+        ("my_stack", "it holds '_'"),
+        ("9lives", "it does not start with a letter"),
+        (too_long.as_str(), "it is 129 characters long"),
+    ] {
+        let needle = format!(
+            "error: {bad:?} is not a CloudFormation stack name ({problem}): a stack name starts with a \
+             letter and holds only letters, digits and hyphens, at most 128 characters"
+        );
+        let deploy = [
+            "deploy",
+            "--image",
+            &image,
+            "--stack-name",
+            bad,
+            "--s3-bucket",
+            &sandbox.bucket,
+        ];
+        refused(&sandbox.run(deploy), &needle);
+        refused(&sandbox.run(["teardown", "--stack-name", bad]), &needle);
+    }
+    sandbox.assert_no_stack(&last);
+    let objects = sandbox
+        .local
+        .aws(&["s3api", "list-objects-v2", "--bucket", &sandbox.bucket]);
+    assert!(
+        objects["Contents"].as_array().is_none_or(Vec::is_empty),
+        "SAM uploaded: {objects}"
+    );
+}
+
+/// Values SAM's own parser would read differently if passed as they are
+/// (quotes of both kinds, backslashes before quotes and spaces, `=`, commas,
+/// text that looks like another parameter) reach the stack exactly; no
+/// value is on SAM's command line, where `ps` shows it to every user; and a
+/// NoEcho value is shown by neither isokit nor SAM, also with `-v`.
+#[test]
+fn parameter_values_reach_the_stack_exactly_and_never_sams_command_line() {
+    let sandbox = Sandbox::new("deploy-values");
+    sandbox.push("first");
+    let stacks = stacks_with_parameters("free.yml");
+    let stacks_dir = stacks.path().to_str().expect("the path is text");
+    let note = r#"it's "quoted", C:\dir\ x=1,y\'z ParameterKey=Token,ParameterValue=hijack"#;
+    let token = format!("canary-{}", sandbox.name);
+    let note_parameter = format!("Note={note}");
+    let token_parameter = format!("Token={token}");
+    let image = sandbox.tagged_image();
+    let args = sandbox.deploy_args(
+        &image,
+        &[
+            "--stacks-dir",
+            stacks_dir,
+            "--parameter",
+            &note_parameter,
+            "--parameter",
+            &token_parameter,
+            "--output",
+            "json",
+            "-v",
+        ],
+    );
+    let mut isokit = sandbox
+        .isokit
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start isokit");
+    let mut stderr = BufReader::new(isokit.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).expect("read stderr") > 0 {
+        seen.push_str(&line);
+        if line.contains("Waiting for changeset to be created") {
+            break;
+        }
+        line.clear();
+    }
+    let sam = sam_started_by(isokit.id());
+    let command_line = sam.command_line.join(" ");
+    for secret in [token.as_str(), "quoted", "hijack"] {
+        assert!(
+            !command_line.contains(secret),
+            "a parameter value is on SAM's command line: {command_line}"
+        );
+    }
+    assert!(command_line.contains("--config-file"), "{command_line}");
+    stderr.read_to_string(&mut seen).expect("read stderr");
+    let status = isokit.wait().expect("isokit ends");
+    let mut stdout = String::new();
+    isokit
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    assert!(status.success(), "{seen}");
+    assert!(
+        !seen.contains(&token) && !stdout.contains(&token),
+        "the NoEcho value was shown:\n{seen}{stdout}"
     );
     assert!(
-        !rest.contains("Successfully created/updated stack"),
-        "SAM went on to deploy: {seen}{rest}"
+        seen.contains("\"Token\": \"*****\""),
+        "SAM hides it: {seen}"
     );
-    let status = sandbox.stack_status(&sandbox.name);
-    assert_ne!(status, "CREATE_COMPLETE", "the change set was executed");
-    sandbox.local.assert_no_token("stderr", &rest);
+
+    let described = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    let parameters = key_value_pairs(
+        &described["Stacks"][0]["Parameters"],
+        "ParameterKey",
+        "ParameterValue",
+    );
+    assert_eq!(parameters["Note"], note, "{parameters:?}");
+    assert_eq!(parameters["Token"], token, "as moto keeps it");
 }
 
 #[test]
