@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::error::SdkError;
 use aws_sdk_ecr::operation::batch_get_image::BatchGetImageError;
+use aws_sdk_ecr::operation::create_repository::CreateRepositoryError;
 use aws_sdk_ecr::operation::delete_repository::DeleteRepositoryError;
 use aws_sdk_ecr::operation::describe_images::DescribeImagesError;
 use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
@@ -15,7 +16,7 @@ use aws_sdk_ecr::types::{
 };
 use aws_types::SdkConfig;
 use base64::Engine as _;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::error::{CallError, Error};
 
@@ -134,7 +135,8 @@ impl Ecr {
     }
 
     /// The repository, created with scan-on-push and encryption at rest
-    /// when missing. The flag says whether it was created.
+    /// when missing. The flag says whether this call created it: not when
+    /// another client created it first, even while this call was asking.
     pub async fn ensure_repository(
         &self,
         name: &str,
@@ -143,6 +145,24 @@ impl Ecr {
         if let Some(existing) = self.repository(name).await? {
             return Ok((existing, false));
         }
+        if let Some(created) = self.create_repository(name, settings).await? {
+            return Ok((created, true));
+        }
+        let existing = self
+            .repository(name)
+            .await?
+            .ok_or_else(|| Error::RepositoryNotFound(name.to_owned()))?;
+        Ok((existing, false))
+    }
+
+    /// CreateRepository with scan-on-push and encryption at rest. `None`
+    /// when the repository already exists: another client (a push racing
+    /// this one) created it, so it is not this caller's to remove.
+    pub async fn create_repository(
+        &self,
+        name: &str,
+        settings: RepositorySettings,
+    ) -> Result<Option<Repository>, Error> {
         let mutability = if settings.immutable_tags {
             ImageTagMutability::Immutable
         } else {
@@ -152,7 +172,7 @@ impl Ecr {
             .encryption_type(EncryptionType::Aes256)
             .build()
             .expect("the one required field, the encryption type, is set");
-        let output = self
+        let result = self
             .client
             .create_repository()
             .repository_name(name)
@@ -164,20 +184,28 @@ impl Ecr {
             )
             .encryption_configuration(encryption)
             .send()
-            .await
-            .map_err(|err| CallError::from_sdk("ECR CreateRepository", &err))?;
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    CreateRepositoryError::RepositoryAlreadyExistsException(_)
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(CallError::from_sdk("ECR CreateRepository", &err).into()),
+        };
         let repo = output.repository();
-        Ok((
-            Repository {
-                name: name.to_owned(),
-                uri: repo
-                    .and_then(|r| r.repository_uri())
-                    .unwrap_or_default()
-                    .to_owned(),
-                immutable_tags: settings.immutable_tags,
-            },
-            true,
-        ))
+        Ok(Some(Repository {
+            name: name.to_owned(),
+            uri: repo
+                .and_then(|r| r.repository_uri())
+                .unwrap_or_default()
+                .to_owned(),
+            immutable_tags: settings.immutable_tags,
+        }))
     }
 
     /// The image a tag or digest names, or `None` when the repository does
@@ -294,35 +322,62 @@ impl Ecr {
     /// Deletes a repository and every image in it. `false` when there was
     /// no such repository.
     pub async fn delete_repository(&self, name: &str) -> Result<bool, Error> {
+        // Forced, ECR never answers "not empty".
+        Ok(self.delete(name, true).await? == Removal::Removed)
+    }
+
+    /// Deletes a repository only if it holds no image: ECR itself refuses
+    /// otherwise, so an image pushed by anyone up to the last moment is
+    /// never lost.
+    pub async fn delete_empty_repository(&self, name: &str) -> Result<Removal, Error> {
+        self.delete(name, false).await
+    }
+
+    async fn delete(&self, name: &str, force: bool) -> Result<Removal, Error> {
         let result = self
             .client
             .delete_repository()
             .repository_name(name)
-            .force(true)
+            .force(force)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(service))
-                if matches!(
-                    service.err(),
-                    DeleteRepositoryError::RepositoryNotFoundException(_)
-                ) =>
-            {
-                Ok(false)
-            }
+            Ok(_) => Ok(Removal::Removed),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                DeleteRepositoryError::RepositoryNotFoundException(_) => Ok(Removal::Missing),
+                DeleteRepositoryError::RepositoryNotEmptyException(_) if !force => {
+                    Ok(Removal::NotEmpty)
+                }
+                _ => Err(CallError::from_sdk(
+                    "ECR DeleteRepository",
+                    &SdkError::ServiceError(service),
+                )
+                .into()),
+            },
             Err(err) => Err(CallError::from_sdk("ECR DeleteRepository", &err).into()),
         }
     }
 }
 
-/// Splits `base64(user:password)`; errors never quote the token.
+/// What became of a repository asked to be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    /// There was no such repository.
+    Missing,
+    /// ECR kept it: it holds at least one image.
+    NotEmpty,
+}
+
+/// Splits `base64(user:password)`; errors never quote the token. The
+/// decoded `user:password` lives only in a secret buffer, wiped when dropped.
 fn decode_token(token: &str) -> Result<(String, SecretString), Error> {
-    let decoded = base64::engine::general_purpose::STANDARD
+    let decoded: SecretSlice<u8> = base64::engine::general_purpose::STANDARD
         .decode(token.trim())
-        .map_err(|_| Error::MalformedToken("the token is not base64"))?;
-    let decoded =
-        String::from_utf8(decoded).map_err(|_| Error::MalformedToken("the token is not text"))?;
+        .map_err(|_| Error::MalformedToken("the token is not base64"))?
+        .into();
+    let decoded = std::str::from_utf8(decoded.expose_secret())
+        .map_err(|_| Error::MalformedToken("the token is not text"))?;
     let (user, password) = decoded.split_once(':').ok_or(Error::MalformedToken(
         "the token is not of the form user:password",
     ))?;
@@ -331,7 +386,7 @@ fn decode_token(token: &str) -> Result<(String, SecretString), Error> {
             "the token has an empty user or password",
         ));
     }
-    Ok((user.to_owned(), SecretString::from(password.to_owned())))
+    Ok((user.to_owned(), SecretString::from(password)))
 }
 
 /// The config digest and layer count of an image manifest (Docker v2 or OCI).
@@ -540,8 +595,6 @@ pub fn validate_tag(tag: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
-
     use super::*;
 
     #[test]

@@ -23,7 +23,7 @@ use rustls_pki_types::pem::PemObject;
 
 pub use cloudformation::{Stack, Stacks};
 pub use ecr::{
-    Ecr, EcrImage, ImageManifest, ImageReference, ImageUri, RegistryAuth, Repository,
+    Ecr, EcrImage, ImageManifest, ImageReference, ImageUri, RegistryAuth, Removal, Repository,
     RepositorySettings, validate_repository_name, validate_tag,
 };
 pub use error::{CallError, Error};
