@@ -6,6 +6,7 @@ use bollard::query_parameters::{CreateImageOptions, RemoveImageOptions, TagImage
 use futures_util::StreamExt;
 use isokit_ui::{Task, Ui};
 
+use crate::credentials::Redactor;
 use crate::error::{daemon_message, is_not_found};
 use crate::{Engine, EngineError, RegistryCredentials};
 
@@ -108,6 +109,7 @@ impl Engine {
 
     /// Pulls `repository:tag` or `repository@sha256:…` with the given
     /// credentials (sent with this request only); returns the local image ID.
+    /// What the daemon says is cleared of the credentials, as a push's is.
     pub async fn pull(
         &self,
         reference: &str,
@@ -120,9 +122,7 @@ impl Engine {
             tag: Some(tag_or_digest.to_string()),
             ..Default::default()
         };
-        let redact = |text: String| {
-            credentials.map_or(text.clone(), |credentials| credentials.redact(&text))
-        };
+        let redactor = Redactor::new(credentials);
         let mut progress = self.docker.create_image(
             Some(options),
             None,
@@ -136,10 +136,11 @@ impl Engine {
                 }
                 EngineError::PullFailed {
                     reference: reference.to_string(),
-                    message: redact(daemon_message(&error)),
+                    message: redactor.clean(&daemon_message(&error)),
                 }
             })?;
             let Some(status) = info.status else { continue };
+            let status = redactor.clean(&status);
             match info.id {
                 Some(id) if !status.starts_with("Pulling from") => {
                     let task = layers

@@ -8,6 +8,7 @@ use std::time::Duration;
 use isokit_ui::{Task, Ui};
 use serde::Deserialize;
 
+use crate::credentials::Redactor;
 use crate::raw::{self, Answer};
 use crate::{Engine, EngineError, RegistryCredentials};
 
@@ -121,22 +122,30 @@ impl Engine {
     /// failed push never leaves the tag on a partial image.
     pub async fn push(&self, options: &PushOptions, ui: &Ui) -> Result<PushOutcome, EngineError> {
         let reference = format!("{}:{}", options.repository, options.tag);
-        let credentials = &options.credentials;
+        let redactor = Redactor::new(Some(&options.credentials));
         let mut layers = BTreeMap::new();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let message = match self.push_once(options, &mut layers, ui).await {
+            let message = match self.push_once(options, &redactor, &mut layers, ui).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(AttemptError::Transient(message)) if attempt < options.retry.attempts => {
                     message
                 }
-                Err(failure) => return Err(give_up(failure, &reference, attempt, credentials)),
+                Err(failure) => {
+                    return Err(give_up(
+                        failure,
+                        &reference,
+                        attempt,
+                        &options.credentials,
+                        &redactor,
+                    ));
+                }
             };
             let delay = options.retry.delay(attempt);
             ui.warn(format!(
                 "pushing {reference} failed ({}); trying again in {} s (attempt {} of {})",
-                credentials.redact(&message),
+                redactor.clean(&message),
                 delay.as_secs_f32(),
                 attempt + 1,
                 options.retry.attempts
@@ -148,6 +157,7 @@ impl Engine {
     async fn push_once(
         &self,
         options: &PushOptions,
+        redactor: &Redactor,
         layers: &mut BTreeMap<String, LayerFate>,
         ui: &Ui,
     ) -> Result<PushOutcome, AttemptError> {
@@ -155,9 +165,7 @@ impl Engine {
         let path = format!("/images/{}/push?tag={}", options.repository, options.tag);
         let auth = options.credentials.header_value();
         let mut lines =
-            match raw::post_for_lines(&self.host, &path, &[("X-Registry-Auth", auth.as_str())])
-                .await
-            {
+            match raw::post_for_lines(&self.host, &path, &[("X-Registry-Auth", &auth)]).await {
                 Ok(Answer::Lines(lines)) => lines,
                 Ok(Answer::Status { status: 404, .. }) => {
                     return Err(AttemptError::Engine(EngineError::ImageNotFound {
@@ -179,7 +187,7 @@ impl Engine {
             let message: PushMessage = match serde_json::from_slice(&line) {
                 Ok(message) => message,
                 Err(error) => {
-                    let line = options.credentials.redact(&String::from_utf8_lossy(&line));
+                    let line = redactor.clean(&String::from_utf8_lossy(&line));
                     tracing::debug!(%error, %line, "unreadable push message");
                     continue;
                 }
@@ -214,11 +222,12 @@ impl Engine {
                         .entry(id.clone())
                         .or_insert_with(|| ui.task(format!("layer {id}"), None));
                     let fate = layers.entry(id).or_insert(LayerFate::Pending);
+                    let status = redactor.clean(&status);
                     follow_layer(task, fate, &status, message.progress.as_ref());
                 }
                 _ => match parse_digest_line(&status) {
                     Some(found) => digest = Some(found),
-                    None => ui.status(options.credentials.redact(&status)),
+                    None => ui.status(redactor.clean(&status)),
                 },
             }
         }
@@ -297,15 +306,16 @@ fn give_up(
     reference: &str,
     attempts: u32,
     credentials: &RegistryCredentials,
+    redactor: &Redactor,
 ) -> EngineError {
     match failure {
         AttemptError::Engine(error) => error,
         AttemptError::Refused(message) => EngineError::RegistryRefused {
             registry: credentials.server_address.clone(),
-            message: credentials.redact(&message),
+            message: redactor.clean(&message),
         },
         AttemptError::Denied(message) => {
-            let message = credentials.redact(&message);
+            let message = redactor.clean(&message);
             EngineError::AccessDenied {
                 reference: reference.to_string(),
                 action: denied_action(&message),
@@ -316,7 +326,7 @@ fn give_up(
             EngineError::PushFailed {
                 reference: reference.to_string(),
                 attempts,
-                message: credentials.redact(&message),
+                message: redactor.clean(&message),
             }
         }
     }
@@ -394,6 +404,7 @@ fn classify(message: String) -> AttemptError {
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
+    use secrecy::ExposeSecret;
 
     use super::*;
 
@@ -476,6 +487,7 @@ mod tests {
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1",
             1,
             &credentials(),
+            &Redactor::new(Some(&credentials())),
         )
     }
 
@@ -557,7 +569,7 @@ mod tests {
     fn no_ending_error_shows_the_token_in_any_form() {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{PASSWORD}"));
         let header = credentials().header_value();
-        for secret in [PASSWORD, token.as_str(), header.as_str()] {
+        for secret in [PASSWORD, token.as_str(), header.expose_secret()] {
             for message in [
                 format!("unauthorized: bad credentials {secret}"),
                 format!(

@@ -5,8 +5,10 @@
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 
@@ -21,20 +23,29 @@ pub(crate) enum Answer {
     Status { status: u16, message: String },
 }
 
-/// POSTs to `path_and_query` with the given headers. A daemon that cannot
-/// be reached, or that drops the connection, is [`EngineError::Unreachable`].
+/// POSTs to `path_and_query` with the given secret headers (credentials),
+/// which are marked sensitive so that no `Debug` of the request shows them.
+/// A daemon that cannot be reached, or that drops the connection, is
+/// [`EngineError::Unreachable`].
 pub(crate) async fn post_for_lines(
     host: &DockerHost,
     path_and_query: &str,
-    headers: &[(&str, &str)],
+    secret_headers: &[(&str, &SecretString)],
 ) -> Result<Answer, EngineError> {
     let unreachable = |source: Box<dyn std::error::Error + Send + Sync>| EngineError::Unreachable {
         host: host.to_string(),
         source,
     };
     let mut request = Request::post(path_and_query).header(hyper::header::HOST, "docker");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
+    for (name, value) in secret_headers {
+        // An error names the header, never its value.
+        let mut value =
+            HeaderValue::from_str(value.expose_secret()).map_err(|_| EngineError::Daemon {
+                action: format!("take the request POST {path_and_query}"),
+                message: format!("the {name} header holds characters HTTP does not allow"),
+            })?;
+        value.set_sensitive(true);
+        request = request.header(*name, value);
     }
     let request = request
         .body(Empty::<Bytes>::new())

@@ -3,11 +3,16 @@
 
 mod common;
 
+use std::process::Command;
 use std::time::Duration;
 
 use common::{Images, TestRegistry, engine, fixtures, prepared, unique};
-use isokit_engine::{BuildOptions, ContextOptions, Engine, EngineError, PushOptions, RetryPolicy};
-use isokit_ui::Ui;
+use isokit_engine::{
+    BuildOptions, ContextOptions, Engine, EngineError, PushOptions, RegistryCredentials,
+    RetryPolicy,
+};
+use isokit_ui::{Style, Ui};
+use secrecy::SecretString;
 
 /// Builds the hello fixture as `registry/repository:tag`.
 async fn build_for(
@@ -195,4 +200,71 @@ async fn pushing_an_image_that_does_not_exist_says_so() {
         matches!(error, EngineError::ImageNotFound { .. }),
         "{error:?}"
     );
+}
+
+/// The daemon echoes the repository in a pull's status lines ("Pulling from
+/// …", "Status: Downloaded newer image for …"): a repository named after
+/// the password stands in for a registry or daemon that echoes it. Status
+/// lines go to stderr, so the pull runs in a child process whose stderr is
+/// read here.
+#[tokio::test]
+async fn a_pull_s_status_lines_never_show_the_password() {
+    let registry = TestRegistry::start();
+    let engine = engine().await;
+    let mut images = Images::default();
+    let repository = format!("isokit/{}", registry.password);
+    build_for(&engine, &mut images, &registry, &repository, "v1").await;
+    engine
+        .push(&push_options(&registry, &repository, "v1"), &Ui::quiet())
+        .await
+        .expect("push the image to pull");
+    let reference = format!("{}/{repository}:v1", registry.host());
+    engine
+        .remove_image(&reference, true)
+        .await
+        .expect("remove the local image, so that the pull pulls");
+
+    let pulled = Command::new(std::env::current_exe().expect("this test's binary"))
+        .args([PULL_IN_A_CHILD, "--exact", "--ignored", "--nocapture"])
+        .env("ISOKIT_TEST_PULL_REFERENCE", &reference)
+        .env("ISOKIT_TEST_PULL_USERNAME", &registry.username)
+        .env("ISOKIT_TEST_PULL_PASSWORD", &registry.password)
+        .output()
+        .expect("run the pull in a child process");
+    let stderr = String::from_utf8_lossy(&pulled.stderr);
+    assert!(pulled.status.success(), "the pull failed: {stderr}");
+    assert!(
+        stderr.contains("Pulling from isokit/[redacted]"),
+        "the status lines were shown, redacted: {stderr}"
+    );
+    assert!(
+        !stderr.contains(&registry.password),
+        "the password leaked: {stderr}"
+    );
+}
+
+const PULL_IN_A_CHILD: &str = "pull_with_plain_status_lines_in_a_child_process";
+
+/// Half of [`a_pull_s_status_lines_never_show_the_password`]: the pull,
+/// with status lines printed plainly on stderr.
+#[tokio::test]
+#[ignore = "run by a_pull_s_status_lines_never_show_the_password, which reads its stderr"]
+async fn pull_with_plain_status_lines_in_a_child_process() {
+    let setting = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is unset: a_pull_s_status_lines_never_show_the_password runs this")
+        })
+    };
+    let reference = setting("ISOKIT_TEST_PULL_REFERENCE");
+    let (host, _) = reference.split_once('/').expect("a registry host");
+    let credentials = RegistryCredentials::new(
+        host,
+        setting("ISOKIT_TEST_PULL_USERNAME"),
+        SecretString::from(setting("ISOKIT_TEST_PULL_PASSWORD")),
+    );
+    engine()
+        .await
+        .pull(&reference, Some(&credentials), &Ui::new(Style::Plain))
+        .await
+        .expect("pull");
 }
