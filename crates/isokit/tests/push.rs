@@ -6,6 +6,11 @@
 //! stdout or stderr, and nothing was written under the run's empty HOME.
 //! Each test removes the repositories it made and the images tagged for
 //! them, also when it fails.
+//!
+//! What the tests ask the AWS CLI either succeeds, or fails with the one
+//! error that answers the question (no such repository, no such image):
+//! any other failure fails the test, so that a CLI that cannot reach the
+//! local AWS never reads as "no repository".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -102,12 +107,15 @@ impl Pusher {
 
     /// Whether ECR has the repository.
     fn repository_exists(&self, repository: &str) -> bool {
-        aws_quietly(&[
-            "ecr",
-            "describe-repositories",
-            "--repository-names",
-            repository,
-        ])
+        aws_finds(
+            "RepositoryNotFoundException",
+            &[
+                "ecr",
+                "describe-repositories",
+                "--repository-names",
+                repository,
+            ],
+        )
     }
 
     /// The engine's images named `<registry>/<repository>`, as `name:tag`.
@@ -138,7 +146,7 @@ impl Pusher {
             &image,
         ];
         for _ in 0..100 {
-            if aws_quietly(&args) {
+            if aws_finds("ImageNotFoundException", &args) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -181,25 +189,56 @@ impl Drop for Pusher {
                     .args(&images)
                     .output();
             }
-            aws_quietly(&[
-                "ecr",
-                "delete-repository",
-                "--force",
-                "--repository-name",
-                repository,
-            ]);
+            // A test that failed already says why; a cleanup that fails
+            // after a test that passed fails it.
+            let removal = std::panic::catch_unwind(|| {
+                aws_finds(
+                    "RepositoryNotFoundException",
+                    &[
+                        "ecr",
+                        "delete-repository",
+                        "--force",
+                        "--repository-name",
+                        repository,
+                    ],
+                )
+            });
+            if let Err(panic) = removal
+                && !std::thread::panicking()
+            {
+                std::panic::resume_unwind(panic);
+            }
         }
     }
 }
 
-/// Runs the AWS CLI; whether it succeeded.
-fn aws_quietly(args: &[&str]) -> bool {
-    Command::new("aws")
+/// Runs the AWS CLI: `true` when it succeeds, `false` when it fails with
+/// the `not_found` error code (the answer "there is none"). Any other
+/// failure, such as a CLI that cannot reach the local AWS, panics with the
+/// CLI's own words.
+fn aws_finds(not_found: &str, args: &[&str]) -> bool {
+    let output = Command::new("aws")
         .args(args)
         .output()
-        .expect("run the AWS CLI (is the local AWS's PATH set?)")
-        .status
-        .success()
+        .expect("run the AWS CLI (is the local AWS's PATH set?)");
+    if output.status.success() {
+        return true;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("({not_found})")),
+        "aws {} failed: {stderr}",
+        args.join(" ")
+    );
+    false
+}
+
+/// A helper that asks ECR must not read a failed question as "no".
+#[test]
+#[should_panic(expected = "aws ecr describe-repositories --repository-names a failed")]
+fn a_failing_aws_cli_call_fails_the_test_rather_than_meaning_no_repository() {
+    // ECR names have two characters at least: the CLI refuses before asking.
+    Pusher::new().repository_exists("a");
 }
 
 /// A copy of the `hello` fixture with a file no other run has, so that its
