@@ -6,20 +6,26 @@
 //! an image whose inputs ECR already holds under their content tag is neither
 //! built nor pushed, and an image ECR already holds under an explicit tag is
 //! built (from cache) but not pushed.
+//!
+//! A push that fails or is stopped (SIGINT, SIGTERM, SIGHUP) removes the
+//! repository it created, and only while that is empty: ECR itself refuses
+//! to delete a repository another push has put an image in meanwhile.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use isokit_aws::{
-    Aws, Ecr, EcrImage, ImageManifest, ImageReference, RepositorySettings,
+    Aws, Ecr, EcrImage, ImageManifest, ImageReference, Removal, RepositorySettings,
     validate_repository_name, validate_tag,
 };
 use isokit_context::{BuildContext, ContextOptions};
 use isokit_engine::{BuildOptions, Engine, RegistryCredentials, RetryPolicy};
-use isokit_ui::Ui;
+use isokit_ui::{StopSignal, StopSignals, Ui};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -40,6 +46,86 @@ pub enum Error {
 
     #[error("`{0}` is not of the form KEY=VALUE")]
     BadKeyValue(String),
+
+    #[error(
+        "cannot listen for SIGINT, SIGTERM and SIGHUP, which a push must hear to undo what it \
+         started: {0}"
+    )]
+    Signals(std::io::Error),
+
+    #[error("interrupted by {signal}: {rollback}")]
+    Interrupted {
+        signal: StopSignal,
+        rollback: Rollback,
+    },
+}
+
+/// What became of the repository a push created, when the push stopped
+/// short of an image in it.
+#[derive(Debug)]
+pub enum Rollback {
+    /// The push created no repository.
+    NothingCreated,
+    Removed {
+        repository: String,
+    },
+    /// ECR refused to delete it: it holds an image now, which isokit never deletes.
+    Kept {
+        repository: String,
+    },
+    /// Someone else deleted it first.
+    AlreadyGone {
+        repository: String,
+    },
+    Failed {
+        repository: String,
+        error: isokit_aws::Error,
+    },
+    /// A second signal stopped the removal (or the wait for ECR to say
+    /// whether it had created the repository).
+    Abandoned {
+        repository: String,
+        signal: StopSignal,
+    },
+}
+
+impl fmt::Display for Rollback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let delete_it = |repository: &str| {
+            format!(
+                "if it holds no image you need, delete it with `aws ecr delete-repository \
+                 --repository-name {repository}`"
+            )
+        };
+        match self {
+            Rollback::NothingCreated => f.write_str("nothing was created in ECR"),
+            Rollback::Removed { repository } => write!(
+                f,
+                "removed ECR repository {repository}, which this push had created"
+            ),
+            Rollback::Kept { repository } => write!(
+                f,
+                "kept ECR repository {repository}, which this push had created: an image was \
+                 pushed to it meanwhile, and isokit never deletes images"
+            ),
+            Rollback::AlreadyGone { repository } => write!(
+                f,
+                "ECR repository {repository}, which this push had created, was already deleted"
+            ),
+            Rollback::Failed { repository, error } => write!(
+                f,
+                "ECR repository {repository}, which this push had created, could not be removed \
+                 ({error}); {}",
+                delete_it(repository)
+            ),
+            Rollback::Abandoned { repository, signal } => write!(
+                f,
+                "a second signal ({signal}) stopped the removal of ECR repository {repository}, \
+                 which this push may have created; {}",
+                delete_it(repository)
+            ),
+        }
+    }
 }
 
 /// What to build and where to push it.
@@ -99,7 +185,54 @@ pub fn parse_key_values(raw: &[String]) -> Result<BTreeMap<String, String>, Erro
 
 /// Builds and pushes. Everything that can be checked before building is:
 /// names, the context, the engine, AWS credentials, the repository.
+///
+/// SIGINT, SIGTERM and SIGHUP stop the build or the push; then, as after
+/// any failure, a repository this push created is removed if it is still
+/// empty, and the error says what became of it.
 pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, Error> {
+    // Listening starts before anything is created, so that no signal can
+    // end the process between a creation and its undoing.
+    let mut stop = StopSignals::listen().map_err(Error::Signals)?;
+    let ecr = aws.ecr();
+    let mut creation = Creation::NotStarted;
+    let finished = tokio::select! {
+        result = build_and_push(&ecr, options, ui, &mut creation) => Ok(result),
+        signal = stop.recv() => Err(signal),
+    };
+    match finished {
+        Ok(Ok(pushed)) => Ok(pushed),
+        Ok(Err(error)) => {
+            // The failure is the error to raise; what became of the
+            // repository is said beside it.
+            match creation
+                .roll_back(&ecr, &options.repository, &mut stop)
+                .await
+            {
+                Rollback::NothingCreated => {}
+                removed @ Rollback::Removed { .. } => {
+                    ui.status(format!("the push failed: {removed}"))
+                }
+                other => ui.warn(format!("the push failed: {other}")),
+            }
+            Err(error)
+        }
+        Err(signal) => {
+            let rollback = creation
+                .roll_back(&ecr, &options.repository, &mut stop)
+                .await;
+            Err(Error::Interrupted { signal, rollback })
+        }
+    }
+}
+
+/// [`push`], short of what a stop or a failure needs undone: the repository
+/// it creates is recorded in `creation`.
+async fn build_and_push(
+    ecr: &Ecr,
+    options: &PushOptions,
+    ui: &Ui,
+    creation: &mut Creation,
+) -> Result<Pushed, Error> {
     let started = Instant::now();
     validate_repository_name(&options.repository)?;
     if let Some(tag) = &options.tag {
@@ -114,7 +247,6 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
 
     // The remaining checks wait on the disk, the engine and AWS: run them at
     // once, then report a failure in the order a user would fix them.
-    let ecr = aws.ecr();
     // Fingerprinting reads every file, so the context goes to a blocking
     // thread for it, and comes back for the build.
     let tag = async {
@@ -142,7 +274,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     // A content tag names the inputs: if ECR holds it, it holds this image.
     // Only an existing repository can hold it, so a first push asks nothing.
     let held = match (&options.tag, &existing) {
-        (None, Some(_)) => tagged_in_ecr(&ecr, &options.repository, &tag).await?,
+        (None, Some(_)) => tagged_in_ecr(ecr, &options.repository, &tag).await?,
         _ => Tagged::default(),
     };
     let since_start = || started.elapsed().as_millis();
@@ -183,7 +315,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     // What ECR must do or say before the push does not depend on the image,
     // so it happens while the engine builds: reading what the tag names now,
     // or creating the repository, which is removed again if the build or the
-    // push fails.
+    // push fails or is stopped.
     let settings = RepositorySettings {
         immutable_tags: options.immutable_tags,
         ..RepositorySettings::default()
@@ -191,37 +323,32 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     let repository_work = async {
         match &existing {
             Some(_) => Ok(RepositoryState::Existing(
-                tagged_in_ecr(&ecr, &options.repository, &tag).await?,
+                tagged_in_ecr(ecr, &options.repository, &tag).await?,
             )),
             None => {
-                let (_, created) = ecr.ensure_repository(&options.repository, settings).await?;
-                Ok::<_, Error>(RepositoryState::Ensured { created })
+                creation.start(ecr, &options.repository, settings);
+                if creation.settle().await? {
+                    ui.status(format!(
+                        "created ECR repository {} (scan on push, encrypted)",
+                        options.repository
+                    ));
+                } else {
+                    ui.status(format!(
+                        "ECR repository {} was created meanwhile by another push: pushing into it",
+                        options.repository
+                    ));
+                }
+                Ok::<_, Error>(RepositoryState::Ensured)
             }
         }
     };
     let (built, repository_state) =
         tokio::join!(engine.build(context, &build_options, ui), repository_work);
-    let built = match built {
-        Ok(built) => built,
-        Err(error) => {
-            if let Ok(RepositoryState::Ensured { created: true }) = repository_state {
-                remove_created_repository(&ecr, &options.repository, "build", ui).await;
-            }
-            return Err(error.into());
-        }
-    };
+    let built = built?;
     tracing::debug!(elapsed_ms = since_start(), "built {}", built.id);
 
-    let repository_created = match repository_state? {
-        RepositoryState::Ensured { created } => {
-            if created {
-                ui.status(format!(
-                    "created ECR repository {} (scan on push, encrypted)",
-                    options.repository
-                ));
-            }
-            created
-        }
+    match repository_state? {
+        RepositoryState::Ensured => {}
         // The manifest's config digest is the image ID: equal means the same image.
         RepositoryState::Existing(Tagged {
             manifest: Some(manifest),
@@ -244,10 +371,23 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
                     tag,
                 });
             }
-            false
         }
-        RepositoryState::Existing(Tagged { manifest: None, .. }) => false,
-    };
+        RepositoryState::Existing(Tagged { manifest: None, .. }) => {}
+    }
+    // A repository this push did not create may be one another push created
+    // and has just removed again, its build having failed or been stopped:
+    // ECR would refuse the push. Asked once, right before pushing.
+    if !creation.created() && ecr.repository(&options.repository).await?.is_none() {
+        creation.start(ecr, &options.repository, settings);
+        if creation.settle().await? {
+            ui.status(format!(
+                "ECR repository {} was deleted while the image was built (the push that \
+                 created it stopped short): created it again",
+                options.repository
+            ));
+        }
+    }
+    let repository_created = creation.created();
     let credentials = RegistryCredentials::new(
         auth.registry.clone(),
         auth.username.clone(),
@@ -263,15 +403,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
         engine.push(&push_options, ui),
         engine.image_inspect(&built.id)
     );
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            if repository_created {
-                remove_created_repository(&ecr, &options.repository, "push", ui).await;
-            }
-            return Err(error.into());
-        }
-    };
+    let outcome = outcome?;
     tracing::debug!(elapsed_ms = since_start(), "pushed {}", outcome.digest);
     // The push has succeeded: failing to inspect costs only the size.
     let size = match inspected {
@@ -376,19 +508,76 @@ fn size_in_ecr(image: &EcrImage) -> Option<u64> {
 enum RepositoryState {
     /// It existed; what its tag names, if anything.
     Existing(Tagged),
-    /// It is there now; `created` when this push made it.
-    Ensured { created: bool },
+    /// It is there now: created by this push or, racing it, by another.
+    Ensured,
 }
 
-/// Undoes the creation of a repository whose first image failed to build
-/// or push (`step`), so that a failed push leaves nothing behind. A failure
-/// to do so is reported, not raised: the step's error is the one that matters.
-async fn remove_created_repository(ecr: &Ecr, repository: &str, step: &str, ui: &Ui) {
-    if let Err(error) = ecr.delete_repository(repository).await {
-        ui.warn(format!(
-            "the {step} failed, and the ECR repository {repository} created for it could not be \
-             removed ({error}): delete it with `aws ecr delete-repository --repository-name {repository}`"
-        ));
+/// Whether this push created its repository, known even if the push is
+/// stopped while ECR is creating it: the creation runs as a task of its
+/// own, which stopping the push does not cancel, so that its answer is
+/// never lost and a repository is never left behind unrecorded.
+enum Creation {
+    NotStarted,
+    Pending(JoinHandle<Result<bool, isokit_aws::Error>>),
+    /// Whether this push created the repository.
+    Settled(bool),
+}
+
+impl Creation {
+    /// Starts CreateRepository. A repository that exists by then (another
+    /// push created it first) is not this push's.
+    fn start(&mut self, ecr: &Ecr, repository: &str, settings: RepositorySettings) {
+        let (ecr, repository) = (ecr.clone(), repository.to_owned());
+        *self = Creation::Pending(tokio::spawn(async move {
+            Ok(ecr
+                .create_repository(&repository, settings)
+                .await?
+                .is_some())
+        }));
+    }
+
+    /// Waits for a creation started: whether it created the repository.
+    async fn settle(&mut self) -> Result<bool, Error> {
+        let Creation::Pending(task) = self else {
+            return Ok(self.created());
+        };
+        let answer = match task.await {
+            Ok(answer) => answer,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        };
+        *self = Creation::Settled(matches!(answer, Ok(true)));
+        Ok(answer?)
+    }
+
+    /// Whether this push has created the repository, as far as is known.
+    fn created(&self) -> bool {
+        matches!(self, Creation::Settled(true))
+    }
+
+    /// Removes the repository this push created, once any creation under
+    /// way has answered, and only while it holds no image. A second signal
+    /// stops the attempt, leaving the repository as it is.
+    async fn roll_back(mut self, ecr: &Ecr, repository: &str, stop: &mut StopSignals) -> Rollback {
+        let removal = async {
+            // A creation that failed created nothing.
+            if !self.settle().await.unwrap_or(false) {
+                return Rollback::NothingCreated;
+            }
+            let repository = repository.to_owned();
+            match ecr.delete_empty_repository(&repository).await {
+                Ok(Removal::Removed) => Rollback::Removed { repository },
+                Ok(Removal::NotEmpty) => Rollback::Kept { repository },
+                Ok(Removal::Missing) => Rollback::AlreadyGone { repository },
+                Err(error) => Rollback::Failed { repository, error },
+            }
+        };
+        tokio::select! {
+            rollback = removal => rollback,
+            signal = stop.recv() => Rollback::Abandoned {
+                repository: repository.to_owned(),
+                signal,
+            },
+        }
     }
 }
 

@@ -12,10 +12,15 @@
 //! any other failure fails the test, so that a CLI that cannot reach the
 //! local AWS never reads as "no repository".
 
+use std::cell::Cell;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::RwLockReadGuard;
 
-use isokit_testkit::{Isokit, LocalAws, Run, StrictAws, building, removing_images, unique_name};
+use isokit_testkit::{
+    Isokit, LocalAws, Run, Running, StrictAws, building, removing_images, unique_name,
+};
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
 
@@ -82,14 +87,16 @@ impl Pusher {
 
     fn run(&self, args: &[&str]) -> Run {
         let build = building();
-        let run = self.isokit.run(
-            self.prefix
-                .iter()
-                .map(String::as_str)
-                .chain(std::iter::once("push"))
-                .chain(args.iter().copied()),
-        );
+        let run = self.run_building(args, &build);
         drop(build);
+        run
+    }
+
+    /// [`Pusher::run`] for a test that already holds the builders' lock:
+    /// taking it twice could wait forever behind a test waiting to remove
+    /// images.
+    fn run_building(&self, args: &[&str], _building: &RwLockReadGuard<'static, ()>) -> Run {
+        let run = self.isokit.run(self.push_args(args));
         self.local.assert_no_token("stdout", &run.stdout);
         self.local.assert_no_token("stderr", &run.stderr);
         let home = self.isokit.home_contents();
@@ -98,6 +105,21 @@ impl Pusher {
             "isokit push wrote under HOME: {home:?}\n{run:#?}"
         );
         run
+    }
+
+    /// `push` and `args`, after the prefix.
+    fn push_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        self.prefix
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once("push"))
+            .chain(args.iter().copied())
+            .collect()
+    }
+
+    /// Starts a push to watch and interrupt; the caller holds the builders' lock.
+    fn spawn(&self, args: &[&str], _building: &RwLockReadGuard<'static, ()>) -> Running {
+        self.isokit.spawn(self.push_args(args))
     }
 
     /// `<registry>/<repository>`
@@ -116,6 +138,21 @@ impl Pusher {
                 repository,
             ],
         )
+    }
+
+    /// The tags of the images ECR lists in the repository.
+    fn tags_in_ecr(&self, repository: &str) -> Vec<String> {
+        let listed = self
+            .local
+            .aws(&["ecr", "list-images", "--repository-name", repository]);
+        let mut tags: Vec<String> = listed["imageIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|id| id["imageTag"].as_str().map(str::to_owned))
+            .collect();
+        tags.sort();
+        tags
     }
 
     /// The engine's images named `<registry>/<repository>`, as `name:tag`.
@@ -466,6 +503,255 @@ fn pushing_the_same_image_again_does_no_work() {
         !again.stderr.contains("push refers"),
         "an image ECR holds under this tag is not pushed again: {again:#?}"
     );
+}
+
+/// A context whose build sleeps for `seconds` in a `RUN` step, long enough
+/// to be interrupted or raced: a static busybox in a scratch image, so
+/// nothing is pulled; and a file of its own, so no step comes from cache.
+fn sleeping_context(seconds: u32) -> tempfile::TempDir {
+    let busybox = Path::new("/bin/busybox");
+    assert!(
+        busybox.is_file(),
+        "these tests need a static busybox: apt-get install busybox-static (scripts/test does)"
+    );
+    let dir = tempfile::tempdir().expect("temporary context");
+    std::fs::copy(busybox, dir.path().join("busybox")).expect("copy busybox");
+    std::fs::write(dir.path().join("run-id"), unique_name("run")).expect("write run-id");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /busybox\nCOPY run-id /run-id\n\
+             RUN [\"/busybox\", \"sleep\", \"{seconds}\"]\n"
+        ),
+    )
+    .expect("write Dockerfile");
+    dir
+}
+
+/// Reads a running push's stderr until the push has created `repository`
+/// (when `created`) and its build runs the sleeping step; returns what it read.
+fn until_sleeping(running: &mut Running, repository: &str, created: bool) -> String {
+    let creation = format!("created ECR repository {repository} ");
+    let seen = Cell::new((!created, false));
+    let read = running.stderr_until(|line| {
+        let (made, sleeping) = seen.get();
+        seen.set((
+            made || line.starts_with(&creation),
+            sleeping || line.contains("Running in"),
+        ));
+        seen.get() == (true, true)
+    });
+    assert_eq!(
+        seen.get(),
+        (true, true),
+        "the push ended before its build slept:\n{read}"
+    );
+    read
+}
+
+/// Stopped while building, by any of the three signals, a push removes
+/// the repository it created, says so, and stops the build.
+#[test]
+fn an_interrupted_push_removes_the_repository_it_created() {
+    for signal in ["INT", "TERM", "HUP"] {
+        let mut pusher = Pusher::new();
+        let repository = pusher.repository(&format!("stopped-{}", signal.to_lowercase()));
+        let context = sleeping_context(300);
+        let build = building();
+        let mut running = pusher.spawn(
+            &["--context", text(context.path()), "--repo", &repository],
+            &build,
+        );
+        let before = until_sleeping(&mut running, &repository, true);
+        assert!(pusher.repository_exists(&repository), "{before}");
+        let (status, rest) = running.signal(signal);
+        drop(build);
+        pusher.local.assert_no_token("stderr", &rest);
+        assert_eq!(status.code(), Some(1), "SIG{signal}: {before}{rest}");
+        assert!(
+            rest.contains(&format!(
+                "error: interrupted by SIG{signal}: removed ECR repository {repository}, which \
+                 this push had created"
+            )),
+            "SIG{signal}: {before}{rest}"
+        );
+        assert!(
+            !pusher.repository_exists(&repository),
+            "SIG{signal} left the repository: {before}{rest}"
+        );
+        assert_eq!(
+            pusher.local_images(&repository),
+            Vec::<String>::new(),
+            "SIG{signal}: the build went on to make an image: {before}{rest}"
+        );
+    }
+}
+
+/// The repository an interrupted push created is removed only while it is
+/// empty: once another push has put an image in it, it stays, with that image.
+#[test]
+fn an_interrupted_push_keeps_its_repository_once_another_push_put_an_image_in_it() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("stopped-shared");
+    let slow = sleeping_context(300);
+    let build = building();
+    let mut running = pusher.spawn(
+        &["--context", text(slow.path()), "--repo", &repository],
+        &build,
+    );
+    let before = until_sleeping(&mut running, &repository, true);
+
+    let other = fresh_hello_context();
+    let second = pusher.run_building(
+        &[
+            "--context",
+            text(other.path()),
+            "--repo",
+            &repository,
+            "--tag",
+            "other",
+        ],
+        &build,
+    );
+    second.assert_success();
+    assert!(
+        !second.stderr.contains("created ECR repository"),
+        "the first push created it: {second:#?}"
+    );
+    pusher.await_listed(&repository, "other");
+
+    let (status, rest) = running.signal("TERM");
+    drop(build);
+    assert_eq!(status.code(), Some(1), "{before}{rest}");
+    assert!(
+        rest.contains(&format!(
+            "error: interrupted by SIGTERM: kept ECR repository {repository}, which this push \
+             had created: an image was pushed to it meanwhile"
+        )),
+        "{before}{rest}"
+    );
+    assert_eq!(pusher.tags_in_ecr(&repository), ["other"]);
+}
+
+/// Pushes of different images into one new repository, started at once:
+/// each may find it missing and try to create it. All succeed, and one
+/// alone says it created it. Whether the pushes really collide is up to the
+/// scheduler, so three race, three times over.
+#[test]
+fn pushes_racing_to_create_a_repository_all_succeed() {
+    let mut pusher = Pusher::new();
+    for round in 0..3 {
+        let repository = pusher.repository(&format!("race-{round}"));
+        let contexts = [
+            fresh_hello_context(),
+            fresh_hello_context(),
+            fresh_hello_context(),
+        ];
+        let tags: Vec<String> = (0..contexts.len())
+            .map(|racer| format!("racer-{racer}"))
+            .collect();
+        let build = building();
+        let children: Vec<_> = contexts
+            .iter()
+            .zip(&tags)
+            .map(|(context, tag)| {
+                let args = [
+                    "--context",
+                    text(context.path()),
+                    "--repo",
+                    &repository,
+                    "--tag",
+                    tag,
+                ];
+                pusher
+                    .isokit
+                    .command(pusher.push_args(&args))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("start isokit")
+            })
+            .collect();
+        let runs: Vec<_> = children
+            .into_iter()
+            .map(|child| {
+                let output = child.wait_with_output().expect("isokit finishes");
+                Run {
+                    code: output.status.code(),
+                    stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                }
+            })
+            .collect();
+        drop(build);
+        for run in &runs {
+            pusher.local.assert_no_token("stderr", &run.stderr);
+            run.assert_success();
+        }
+        let creators = runs
+            .iter()
+            .filter(|run| run.stderr.contains("created ECR repository"))
+            .count();
+        assert_eq!(creators, 1, "one push created it: {runs:#?}");
+        for tag in &tags {
+            pusher.await_listed(&repository, tag);
+        }
+    }
+}
+
+/// A push into a repository it did not create, which is deleted while the
+/// image builds (as a racing push that created it and then failed would
+/// do), creates it again rather than push into nothing.
+#[test]
+fn a_repository_deleted_during_the_build_is_created_again_before_the_push() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("deleted");
+    pusher
+        .local
+        .aws(&["ecr", "create-repository", "--repository-name", &repository]);
+    let context = sleeping_context(5);
+    let args = ["--context", text(context.path()), "--repo", &repository];
+    let build = building();
+    let mut child = pusher
+        .isokit
+        .command(pusher.push_args(&args))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start isokit");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    while !seen.contains("Running in") {
+        let read = stderr.read_line(&mut seen).expect("read stderr");
+        assert!(read > 0, "the push ended before its build slept:\n{seen}");
+    }
+    pusher
+        .local
+        .aws(&["ecr", "delete-repository", "--repository-name", &repository]);
+    stderr.read_to_string(&mut seen).expect("read stderr");
+    let output = child.wait_with_output().expect("isokit finishes");
+    drop(build);
+    let run = Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: seen,
+    };
+    pusher.local.assert_no_token("stderr", &run.stderr);
+    run.assert_success();
+    assert!(
+        run.stderr.contains(&format!(
+            "ECR repository {repository} was deleted while the image was built"
+        )),
+        "{run:#?}"
+    );
+    let tag = run
+        .stdout
+        .lines()
+        .nth(1)
+        .and_then(|tagged| tagged.rsplit_once(':'))
+        .map(|(_, tag)| tag.to_owned())
+        .unwrap_or_else(|| panic!("no tagged reference printed: {run:#?}"));
+    pusher.await_listed(&repository, &tag);
 }
 
 #[test]
