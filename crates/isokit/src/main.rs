@@ -55,11 +55,14 @@ fn quiet_panics() {
     }));
 }
 
-/// Logs go to stderr. `-v` shows isokit's own debug lines, `-vv` everything;
-/// `ISOKIT_LOG` takes a full filter (`isokit_engine=trace`).
+/// Logs go to stderr. `-v` shows isokit's own debug lines, `-vv` every
+/// crate's, as far as [`ceiling`] allows; `ISOKIT_LOG` takes a full filter
+/// (`isokit_engine=trace`).
+///
+/// Whatever the filter asks, a crate logs no more than [`ceiling`] allows:
+/// an allow-list, so that a dependency added tomorrow is capped too.
 fn init_tracing(verbosity: u8) {
     use std::io::IsTerminal;
-    use tracing::Level;
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::filter::filter_fn;
     use tracing_subscriber::prelude::*;
@@ -71,28 +74,64 @@ fn init_tracing(verbosity: u8) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("ISOKIT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    // At trace level these log request and response bodies and headers: the
-    // ECR token and the registry credentials. No filter may open that.
-    let no_secrets = filter_fn(|meta| {
-        *meta.level() != Level::TRACE
-            || !SECRET_BEARING_TARGETS
-                .iter()
-                .any(|target| meta.target().starts_with(target))
-    });
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbosity > 0)
         .without_time()
         .with_filter(filter)
-        .with_filter(no_secrets);
+        .with_filter(filter_fn(|meta| *meta.level() <= ceiling(meta.target())));
     tracing_subscriber::registry().with(lines).init();
 }
 
-const SECRET_BEARING_TARGETS: [&str; 5] = [
-    "aws_smithy_runtime",
-    "aws_smithy_http_client",
-    "hyper",
-    "hyper_util",
-    "bollard",
-];
+/// The most a target may log: an allow-list. isokit's own crates, which
+/// never log a secret, may trace. hyper's connection lines (addresses, no
+/// headers) may debug. Every other crate stops at info, a dependency added
+/// tomorrow included: below that the AWS SDK logs the credentials it signs
+/// with (debug: the access key ID) and whole responses (trace: the ECR
+/// token), and bollard what it sends (debug: request bodies; trace: bytes).
+/// The binary's `secrets` tests hunt for canary credentials in every form.
+fn ceiling(target: &str) -> tracing::Level {
+    const DEBUG_ALLOWED: [&str; 2] = ["hyper", "hyper_util"];
+    let crate_name = target.split("::").next().unwrap_or(target);
+    if crate_name == "isokit" || crate_name.starts_with("isokit_") {
+        tracing::Level::TRACE
+    } else if DEBUG_ALLOWED.contains(&crate_name) {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::ceiling;
+
+    #[test]
+    fn only_isokit_s_own_crates_may_trace_and_few_others_debug() {
+        for own in ["isokit", "isokit::run", "isokit_engine::push", "isokit_aws"] {
+            assert_eq!(ceiling(own), Level::TRACE, "{own}");
+        }
+        for connections in [
+            "hyper::proto::h1",
+            "hyper_util::client::legacy::connect::http",
+        ] {
+            assert_eq!(ceiling(connections), Level::DEBUG, "{connections}");
+        }
+        for other in [
+            "aws_smithy_runtime::client::orchestrator::endpoints",
+            "aws_smithy_runtime_api",
+            "aws_sigv4::http_request::sign",
+            "aws_config",
+            "bollard::docker",
+            "rustls",
+            "isokitten",
+            "hyperbole",
+            "some_new_crate",
+        ] {
+            assert_eq!(ceiling(other), Level::INFO, "{other}");
+        }
+    }
+}

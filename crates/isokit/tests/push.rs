@@ -390,20 +390,6 @@ fn a_push_lands_in_the_registry_under_the_printed_tag_and_digest() {
     }
 }
 
-#[test]
-fn even_trace_logs_never_show_the_token() {
-    let mut pusher = Pusher::with(Isokit::new(ISOKIT).env("ISOKIT_LOG", "trace"));
-    let repository = pusher.repository("trace");
-    let context = fresh_hello_context();
-    // Pusher::run checks both forms of the token against stdout and stderr.
-    let run = pusher.run(&["--context", text(context.path()), "--repo", &repository]);
-    run.assert_success();
-    assert!(
-        run.stderr.contains("TRACE"),
-        "ISOKIT_LOG=trace logs: {run:#?}"
-    );
-}
-
 /// A repository created with immutable tags keeps them: the same tag for
 /// another image is refused before anything is pushed, and the tag still
 /// names the first image.
