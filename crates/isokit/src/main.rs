@@ -26,7 +26,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run::run(cli)) {
+    let outcome = runtime.block_on(run::run(cli));
+    // A command returns once its work is done or undone. What may still run
+    // on a blocking thread (the context's fingerprint, when an interrupt
+    // came first) is abandoned, not waited for.
+    runtime.shutdown_background();
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             output::report_error(err.as_ref());
