@@ -28,7 +28,7 @@ pub use host::{DEFAULT_SOCKET, DockerHost};
 pub use image::ImageDetails;
 pub use isokit_context::{BuildContext, Compression, ContextError, ContextOptions};
 pub use push::{PushOptions, PushOutcome, RetryPolicy};
-pub use run::{ContainerOptions, LogLine, LogSource, NetworkOptions};
+pub use run::{Confinement, ContainerOptions, LogLine, LogSource, NetworkOptions};
 
 /// How long a request may wait for the daemon's first answer. Builds and
 /// pushes answer once they start; the daemon is only silent this long when

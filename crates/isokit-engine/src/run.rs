@@ -2,18 +2,20 @@
 //! locally: everything created carries labels, so that everything can be
 //! found and removed afterwards.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
-    NetworkingConfig,
+    ContainerCreateBody, ContainerSummary, EndpointSettings, HostConfig, Ipam, IpamConfig, Network,
+    NetworkCreateRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListNetworksOptions,
-    LogsOptions, RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, InspectNetworkOptions, ListContainersOptions,
+    ListNetworksOptions, LogsOptions, RemoveContainerOptions, StopContainerOptions,
+    WaitContainerOptions,
 };
 use futures_util::{Stream, StreamExt};
 
@@ -24,9 +26,12 @@ use crate::{Engine, EngineError, to_hash_map};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkOptions {
     pub name: String,
-    /// No route out of the network: its containers reach each other only
-    /// (`docker network create --internal`).
-    pub internal: bool,
+    /// Its containers reach each other and nothing else: no route out
+    /// (`docker network create --internal`), and no address of the host
+    /// either. An internal bridge alone still holds the gateway address on
+    /// the host, where every server the host runs on 0.0.0.0 (a proxy, say)
+    /// answers; so the bridge gets no IPv4 address at all.
+    pub isolated: bool,
     /// The network's address range, such as `10.0.128.0/18`.
     pub subnet: Option<String>,
     pub labels: BTreeMap<String, String>,
@@ -57,6 +62,34 @@ pub struct ContainerOptions {
     /// `host:address` lines for the container's `/etc/hosts`
     /// (`docker run --add-host`).
     pub extra_hosts: Vec<String>,
+    /// What the container may do beyond its own processes and files.
+    pub confinement: Confinement,
+}
+
+/// The privileges a container runs with. The default is the engine's own
+/// (`docker run` with no flags); [`Confinement::strict`] grants nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confinement {
+    /// Capabilities dropped before `cap_add` is applied (`ALL` for all).
+    pub cap_drop: Vec<String>,
+    pub cap_add: Vec<String>,
+    /// Neither setuid programs nor file capabilities can raise privileges.
+    pub no_new_privileges: bool,
+    /// CPU time, in billionths of a CPU.
+    pub nano_cpus: Option<i64>,
+    /// Memory, in bytes; the container gets no swap beyond it.
+    pub memory_bytes: Option<i64>,
+}
+
+impl Confinement {
+    /// No capabilities and no way to gain privileges.
+    pub fn strict() -> Confinement {
+        Confinement {
+            cap_drop: vec!["ALL".to_owned()],
+            no_new_privileges: true,
+            ..Confinement::default()
+        }
+    }
 }
 
 /// Which stream a piece of container output came from.
@@ -84,11 +117,18 @@ impl Engine {
             }]),
             ..Default::default()
         });
+        let driver_options = options.isolated.then(|| {
+            HashMap::from([(
+                "com.docker.network.bridge.inhibit_ipv4".to_owned(),
+                "true".to_owned(),
+            )])
+        });
         let request = NetworkCreateRequest {
             name: options.name.clone(),
             driver: Some("bridge".to_string()),
-            internal: Some(options.internal),
+            internal: Some(options.isolated),
             ipam,
+            options: driver_options,
             labels: Some(to_hash_map(&options.labels)),
             ..Default::default()
         };
@@ -110,22 +150,57 @@ impl Engine {
         }
     }
 
+    /// The gateway address of a network's IPv4 range, as the engine's
+    /// address management records it: on a bridge, the host's own address on
+    /// that network, unless the bridge was made without one. `None` when
+    /// there is no such network, or it has no IPv4 gateway.
+    pub async fn network_gateway(&self, network: &str) -> Result<Option<String>, EngineError> {
+        let inspected = match self
+            .docker
+            .inspect_network(network, None::<InspectNetworkOptions>)
+            .await
+        {
+            Ok(inspected) => inspected,
+            Err(error) if is_not_found(&error) => return Ok(None),
+            Err(error) => {
+                return Err(EngineError::daemon(
+                    format!("inspect network {network}"),
+                    error,
+                ));
+            }
+        };
+        Ok(inspected
+            .ipam
+            .and_then(|ipam| ipam.config)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|config| {
+                config
+                    .gateway
+                    .filter(|gateway| !gateway.is_empty())
+                    .or_else(|| config.subnet.as_deref().and_then(first_host_address))
+            })
+            .find(|gateway| gateway.parse::<Ipv4Addr>().is_ok()))
+    }
+
     /// Names of the networks carrying `label` (`key` or `key=value`).
     pub async fn networks_labelled(&self, label: &str) -> Result<Vec<String>, EngineError> {
-        let options = ListNetworksOptions {
-            filters: Some(label_filter(label)),
-        };
-        let networks = self
-            .docker
-            .list_networks(Some(options))
-            .await
-            .map_err(|error| {
-                EngineError::daemon(format!("list networks labelled {label}"), error)
-            })?;
-        Ok(networks
+        Ok(self
+            .list_networks_labelled(label)
+            .await?
             .into_iter()
             .filter_map(|network| network.name)
             .collect())
+    }
+
+    async fn list_networks_labelled(&self, label: &str) -> Result<Vec<Network>, EngineError> {
+        let options = ListNetworksOptions {
+            filters: Some(label_filter(label)),
+        };
+        self.docker
+            .list_networks(Some(options))
+            .await
+            .map_err(|error| EngineError::daemon(format!("list networks labelled {label}"), error))
     }
 
     /// Creates (without starting) a container; returns its ID.
@@ -133,6 +208,7 @@ impl Engine {
         &self,
         options: &ContainerOptions,
     ) -> Result<String, EngineError> {
+        let confinement = &options.confinement;
         let host_config = HostConfig {
             network_mode: options.network.clone(),
             readonly_rootfs: Some(options.read_only_rootfs),
@@ -145,6 +221,16 @@ impl Engine {
             }),
             dns: (!options.dns.is_empty()).then(|| options.dns.clone()),
             extra_hosts: (!options.extra_hosts.is_empty()).then(|| options.extra_hosts.clone()),
+            privileged: Some(false),
+            cap_drop: non_empty(&confinement.cap_drop),
+            cap_add: non_empty(&confinement.cap_add),
+            security_opt: confinement
+                .no_new_privileges
+                .then(|| vec!["no-new-privileges:true".to_owned()]),
+            nano_cpus: confinement.nano_cpus,
+            memory: confinement.memory_bytes,
+            // Equal to the memory limit: no swap, as on Fargate.
+            memory_swap: confinement.memory_bytes,
             ..Default::default()
         };
         let networking_config = options.network.as_ref().map(|network| NetworkingConfig {
@@ -324,21 +410,41 @@ impl Engine {
 
     /// IDs of the containers, running or not, carrying `label` (`key` or `key=value`).
     pub async fn containers_labelled(&self, label: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .list_containers_labelled(label)
+            .await?
+            .into_iter()
+            .filter_map(|container| container.id)
+            .collect())
+    }
+
+    async fn list_containers_labelled(
+        &self,
+        label: &str,
+    ) -> Result<Vec<ContainerSummary>, EngineError> {
         let options = ListContainersOptions {
             all: true,
             filters: Some(label_filter(label)),
             ..Default::default()
         };
-        let containers = self
-            .docker
+        self.docker
             .list_containers(Some(options))
             .await
             .map_err(|error| {
                 EngineError::daemon(format!("list containers labelled {label}"), error)
-            })?;
+            })
+    }
+
+    /// The values label `key` has on the containers, running or not, and
+    /// the networks that carry it.
+    pub async fn label_values(&self, key: &str) -> Result<BTreeSet<String>, EngineError> {
+        let containers = self.list_containers_labelled(key).await?;
+        let networks = self.list_networks_labelled(key).await?;
         Ok(containers
             .into_iter()
-            .filter_map(|container| container.id)
+            .filter_map(|container| container.labels)
+            .chain(networks.into_iter().filter_map(|network| network.labels))
+            .filter_map(|mut labels| labels.remove(key))
             .collect())
     }
 
@@ -357,6 +463,41 @@ impl Engine {
     }
 }
 
+/// The address the engine gives a network's gateway when its range was
+/// chosen without naming one (and then does not report): the range's first
+/// host address.
+fn first_host_address(subnet: &str) -> Option<String> {
+    let (address, prefix) = subnet.split_once('/')?;
+    let address: Ipv4Addr = address.parse().ok()?;
+    let prefix: u32 = prefix.parse().ok().filter(|prefix| *prefix <= 30)?;
+    let network = u32::from(address) & (u32::MAX << (32 - prefix));
+    Some(Ipv4Addr::from(network + 1).to_string())
+}
+
+fn non_empty(list: &[String]) -> Option<Vec<String>> {
+    (!list.is_empty()).then(|| list.to_vec())
+}
+
 fn label_filter(label: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), vec![label.to_string()])])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unnamed_gateway_is_the_first_host_address() {
+        assert_eq!(
+            first_host_address("10.0.128.0/18").as_deref(),
+            Some("10.0.128.1")
+        );
+        assert_eq!(
+            first_host_address("10.213.7.77/24").as_deref(),
+            Some("10.213.7.1")
+        );
+        for bad in ["10.0.0.0", "10.0.0.0/31", "fd00::/64", "x/24"] {
+            assert_eq!(first_host_address(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! Networks and containers on the real engine, as a rehearsal uses them:
-//! an internal network, a container answering to an alias, another one
+//! an isolated network, a container answering to an alias, another one
 //! with its own user, environment and read-only root, logs and exit codes,
-//! and everything found again by label and removed.
+//! and everything found again by label and removed; no way from an
+//! isolated network to the host; confinement as the engine applies it.
 
 mod common;
 
@@ -10,9 +11,11 @@ use std::time::Duration;
 
 use common::{Images, Labelled, busybox_image, engine, unique};
 use futures_util::StreamExt;
-use isokit_engine::{ContainerOptions, Engine, EngineError, LogSource, NetworkOptions};
+use isokit_engine::{
+    Confinement, ContainerOptions, Engine, EngineError, LogSource, NetworkOptions,
+};
 
-/// Creates an internal network on a /24 of 10.213.0.0/16 that nobody else
+/// Creates an isolated network on a /24 of 10.213.0.0/16 that nobody else
 /// uses (another engineer's tests may hold some); returns the subnet prefix.
 async fn internal_network(engine: &Engine, options: &mut NetworkOptions) -> String {
     let seed = std::process::id() as usize;
@@ -29,7 +32,7 @@ async fn internal_network(engine: &Engine, options: &mut NetworkOptions) -> Stri
 }
 
 #[tokio::test]
-async fn containers_on_an_internal_network_find_each_other_and_are_cleaned_up_by_label() {
+async fn containers_on_an_isolated_network_find_each_other_and_are_cleaned_up_by_label() {
     let engine = engine().await;
     let mut images = Images::default();
     let image = busybox_image(&engine, &mut images).await;
@@ -40,7 +43,7 @@ async fn containers_on_an_internal_network_find_each_other_and_are_cleaned_up_by
 
     let mut network = NetworkOptions {
         name: run.clone(),
-        internal: true,
+        isolated: true,
         subnet: None,
         labels: labels.clone(),
     };
@@ -181,5 +184,157 @@ async fn a_container_from_a_missing_image_says_which() {
     assert!(
         matches!(&error, EngineError::ImageNotFound { reference } if *reference == options.image),
         "{error:?}"
+    );
+}
+
+/// Runs `script` in a busybox container to its end; returns its exit code
+/// and its output (stdout and stderr together).
+async fn run_script(engine: &Engine, options: ContainerOptions, script: &str) -> (i64, String) {
+    let container = engine
+        .create_container(&ContainerOptions {
+            command: Some(vec!["sh".into(), "-c".into(), script.into()]),
+            ..options
+        })
+        .await
+        .expect("create the container");
+    engine
+        .start_container(&container)
+        .await
+        .expect("start the container");
+    let code = engine.wait_container(&container).await.expect("wait");
+    let mut output = String::new();
+    let mut logs = Box::pin(engine.container_logs(&container, false));
+    while let Some(piece) = logs.next().await {
+        output.push_str(&piece.expect("log piece").text);
+    }
+    (code, output)
+}
+
+/// An internal bridge alone leaves the host reachable at the gateway
+/// address, where anything the host serves on 0.0.0.0 (a proxy, say)
+/// answers: a way out. An isolated network gives the host no address on it.
+#[tokio::test]
+async fn an_isolated_network_gives_its_containers_no_way_to_the_host() {
+    let engine = engine().await;
+    let mut images = Images::default();
+    let image = busybox_image(&engine, &mut images).await;
+    let run = unique("isokit-engine-test-host");
+    let labels = BTreeMap::from([("isokit.test.run".to_string(), run.clone())]);
+    let _cleanup = Labelled(format!("isokit.test.run={run}"));
+    let mut network = NetworkOptions {
+        name: run.clone(),
+        isolated: true,
+        subnet: None,
+        labels: labels.clone(),
+    };
+    let prefix = internal_network(&engine, &mut network).await;
+
+    // A server on every address of the host, as a proxy would listen.
+    let server = std::net::TcpListener::bind("0.0.0.0:0").expect("listen on the host");
+    server.set_nonblocking(true).expect("non-blocking");
+    let port = server.local_addr().expect("address").port();
+    let gateway = engine
+        .network_gateway(&run)
+        .await
+        .expect("inspect the network")
+        .expect("the network has a gateway address");
+    assert!(gateway.starts_with(&prefix), "{gateway} in {prefix}0/24");
+    let host_bridge = engine
+        .network_gateway("bridge")
+        .await
+        .expect("inspect the default bridge");
+    let mut targets = vec![gateway.clone()];
+    targets.extend(host_bridge);
+    let script: String = targets
+        .iter()
+        .map(|target| {
+            // `-e true` ends the connection as soon as it opens: a
+            // connection is proven without waiting on the server.
+            format!("if nc -w 3 {target} {port} -e true; then echo reached {target}; else echo blocked {target}; fi; ")
+        })
+        .collect();
+    let (_, output) = run_script(
+        &engine,
+        ContainerOptions {
+            name: format!("{run}-client"),
+            image,
+            network: Some(run.clone()),
+            labels,
+            ..Default::default()
+        },
+        &script,
+    )
+    .await;
+    for target in &targets {
+        assert!(
+            output.contains(&format!("blocked {target}")),
+            "the container reached the host at {target}:\n{output}"
+        );
+    }
+    assert!(
+        matches!(server.accept(), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the host's server accepted a connection from the isolated network:\n{output}"
+    );
+}
+
+/// Strict confinement, as the kernel sees it from inside: no capability
+/// even for root, no way to gain one, and the CPU and memory limits.
+#[tokio::test]
+async fn a_strictly_confined_container_has_no_privileges_and_its_limits() {
+    let engine = engine().await;
+    let mut images = Images::default();
+    let image = busybox_image(&engine, &mut images).await;
+    let run = unique("isokit-engine-test-confined");
+    let labels = BTreeMap::from([("isokit.test.run".to_string(), run.clone())]);
+    let _cleanup = Labelled(format!("isokit.test.run={run}"));
+    let memory: i64 = 96 * 1024 * 1024;
+    let script = "grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status; \
+                  cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+                  cat /sys/fs/cgroup/cpu.max 2>/dev/null || \
+                  echo \"$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)\"";
+    let (code, output) = run_script(
+        &engine,
+        ContainerOptions {
+            name: format!("{run}-confined"),
+            image: image.clone(),
+            user: Some("0:0".into()),
+            labels: labels.clone(),
+            confinement: Confinement {
+                nano_cpus: Some(250_000_000),
+                memory_bytes: Some(memory),
+                ..Confinement::strict()
+            },
+            ..Default::default()
+        },
+        script,
+    )
+    .await;
+    assert_eq!(code, 0, "{output}");
+    let lines: Vec<&str> = output.lines().map(str::trim).collect();
+    assert!(lines.contains(&"CapEff:\t0000000000000000"), "{output}");
+    assert!(lines.contains(&"CapBnd:\t0000000000000000"), "{output}");
+    assert!(lines.contains(&"NoNewPrivs:\t1"), "{output}");
+    assert!(lines.contains(&memory.to_string().as_str()), "{output}");
+    assert!(
+        lines.contains(&"25000 100000"),
+        "a quarter of a CPU: {output}"
+    );
+
+    // The engine's own defaults, for contrast: root holds capabilities.
+    let (_, unconfined) = run_script(
+        &engine,
+        ContainerOptions {
+            name: format!("{run}-default"),
+            image,
+            user: Some("0:0".into()),
+            labels,
+            ..Default::default()
+        },
+        "grep '^CapEff:' /proc/self/status",
+    )
+    .await;
+    assert!(
+        !unconfined.contains("0000000000000000"),
+        "the engine's default grants root capabilities: {unconfined}"
     );
 }
