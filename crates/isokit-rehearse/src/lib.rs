@@ -7,11 +7,22 @@
 //! subnet, a stand-in for each endpoint the VPC stack creates answering TLS
 //! on 443 under the endpoint's host name (with a certificate from a CA made
 //! for this rehearsal, handed to the task so that its TLS checks really run),
-//! and an "internet" stand-in on a network the task has no route to. The task
-//! runs as its task definition runs it on ECS: its environment, its user, a
-//! read-only root filesystem with its volumes writable. Everything created
-//! carries one label and is removed afterwards, also on failure and Ctrl-C.
+//! and an "internet" stand-in on a network the task has no route to. Neither
+//! network gives the host an address, so the task cannot reach the host
+//! either, and the task must fail to reach the "internet", the networks'
+//! gateway addresses and the host's own bridge address: a verdict of
+//! "isolated" means it tried them all. The task runs as its task definition
+//! runs it on Fargate, and no looser: its environment, its user, a read-only
+//! root filesystem with its volumes writable, Fargate's capabilities, no way
+//! to gain privileges, its CPU and memory as limits.
+//!
+//! Everything created carries the rehearsal's label and its owner's, and is
+//! removed afterwards, also on failure and on SIGINT, SIGTERM or SIGHUP; a
+//! rehearsal whose process was killed before it could do so is cleaned up by
+//! the next one.
 
+mod confine;
+mod owner;
 mod plan;
 mod tls;
 
@@ -21,15 +32,30 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use isokit_aws::{Aws, ImageUri};
 use isokit_endpoints::{Endpoint, EndpointKind};
-use isokit_engine::{ContainerOptions, Engine, LogSource, NetworkOptions, RegistryCredentials};
+use isokit_engine::{
+    Confinement, ContainerOptions, Engine, LogSource, NetworkOptions, RegistryCredentials,
+};
 use isokit_report::{LogLine, Report};
-use isokit_ui::Ui;
+use isokit_ui::{StopSignal, StopSignals, Ui};
 use serde::Serialize;
 
+use crate::owner::Owner;
 pub use plan::{Plan, PlanSource};
 
 /// The label every container and network of one rehearsal carries.
 pub const LABEL: &str = "dev.isokit.rehearsal";
+/// The label naming the process that made them (machine, process ID and
+/// start time), for cleaning up after a rehearsal that was killed.
+pub const OWNER_LABEL: &str = "dev.isokit.rehearsal.owner";
+/// The default bridge network, whose gateway is the host's address for
+/// containers.
+const HOST_BRIDGE: &str = "bridge";
+/// The port the task probes the host's addresses on. Any answer, a refused
+/// connection included, proves a way to the host.
+const HOST_PROBE_PORT: u16 = 443;
+/// How long the engine may take to finish a request that an interruption
+/// abandoned, before what it made is looked for once more.
+const ABANDONED_REQUESTS: Duration = Duration::from_millis(500);
 /// The subnet rehearsals use when no deployed stack says otherwise.
 pub const DEFAULT_SUBNET: &str = "10.0.128.0/18";
 /// How long a stand-in may take to start listening.
@@ -86,8 +112,35 @@ pub enum Error {
     )]
     SubnetTaken { subnet: String, seconds: u64 },
 
-    #[error("interrupted: the rehearsal's containers and networks were removed")]
-    Interrupted,
+    #[error(
+        "the image is in ECR in {image_region}, but the rehearsal mirrors {region}: a task in an \
+         isolated VPC reaches only its own region's ECR through the endpoints; push the image to \
+         {region} (isokit push --region {region}) or rehearse with --region {image_region}"
+    )]
+    RegionMismatch {
+        image_region: String,
+        region: String,
+    },
+
+    #[error("the task cannot run on Fargate as defined: {0}")]
+    NotOnFargate(String),
+
+    #[error("cannot listen for SIGINT, SIGTERM and SIGHUP, so a rehearsal could not clean up: {0}")]
+    Signals(#[source] std::io::Error),
+
+    #[error("{}", interrupted(*signal, *cleaned))]
+    Interrupted { signal: StopSignal, cleaned: bool },
+}
+
+fn interrupted(signal: StopSignal, cleaned: bool) -> String {
+    if cleaned {
+        format!("interrupted by {signal}: the rehearsal's containers and networks were removed")
+    } else {
+        format!(
+            "interrupted by {signal}: some of the rehearsal's containers or networks could not be \
+             removed (see the warning above); the next rehearsal removes them"
+        )
+    }
 }
 
 /// What to rehearse.
@@ -141,18 +194,70 @@ pub enum TaskOutcome {
 }
 
 impl Rehearsal {
-    /// Every endpoint reachable over private addresses and the internet
-    /// unreachable, as the task itself saw it.
+    /// Every endpoint reachable over private addresses and isolation
+    /// proven, as the task itself saw it, judged by this isokit's rule
+    /// (whatever rule the task's own isokit-service applied).
     pub fn passed(&self) -> bool {
-        self.report
-            .as_ref()
-            .is_some_and(|report| report.healthy && report.isolated)
+        self.report.as_ref().is_some_and(Report::passes)
     }
 }
 
-/// Runs the rehearsal and removes what it created, whatever happens.
+/// Runs the rehearsal and removes what it created, whatever happens: an
+/// error, or SIGINT, SIGTERM or SIGHUP at any point.
 pub async fn rehearse(aws: &Aws, options: &RehearseOptions, ui: &Ui) -> Result<Rehearsal, Error> {
+    let mut stop = StopSignals::listen().map_err(Error::Signals)?;
+    let ready = tokio::select! {
+        ready = prepare(aws, options, ui) => ready?,
+        signal = stop.recv() => return Err(Error::Interrupted { signal, cleaned: true }),
+    };
+    sweep_abandoned(&ready.engine, ui).await;
+
+    let id = rehearsal_id();
+    let owner = Owner::current().to_string();
+    let stage = Stage {
+        engine: &ready.engine,
+        id: &id,
+        owner: &owner,
+        ui,
+    };
+    let run = stage.run(&ready, options);
+    let outcome = tokio::select! {
+        outcome = run => outcome,
+        signal = stop.recv() => Err(Error::Interrupted { signal, cleaned: false }),
+    };
+    let mut cleaned = stage.clear().await;
+    if let Err(Error::Interrupted { .. }) = outcome {
+        // An engine request under way when the signal came (a container or
+        // a network being made) may still finish after it was abandoned.
+        tokio::time::sleep(ABANDONED_REQUESTS).await;
+        cleaned &= stage.clear().await;
+    }
+    match outcome {
+        Err(Error::Interrupted { signal, .. }) => Err(Error::Interrupted { signal, cleaned }),
+        other => other,
+    }
+}
+
+/// What is known and pulled before anything is created.
+struct Ready {
+    engine: Engine,
+    plan: Plan,
+    /// The task's image, pinned by digest.
+    image: String,
+    standin_image: String,
+    confinement: Confinement,
+}
+
+/// Checks the options, mirrors the plan and pulls the image: everything
+/// that creates nothing on the engine.
+async fn prepare(aws: &Aws, options: &RehearseOptions, ui: &Ui) -> Result<Ready, Error> {
     let uri = ImageUri::parse(&options.image)?;
+    if uri.region != aws.region() {
+        return Err(Error::RegionMismatch {
+            image_region: uri.region,
+            region: aws.region().to_owned(),
+        });
+    }
     let engine = Engine::connect().await?;
     let plan = Plan::resolve(aws, &uri, options).await?;
     let known: Vec<&str> = plan.endpoints.iter().map(String::as_str).collect();
@@ -164,6 +269,7 @@ pub async fn rehearse(aws: &Aws, options: &RehearseOptions, ui: &Ui) -> Result<R
             ));
         }
     }
+    let confinement = confine::task_confinement(&plan.container)?;
 
     let ecr = aws.ecr();
     let image = ecr.resolve(&uri).await?;
@@ -181,20 +287,49 @@ pub async fn rehearse(aws: &Aws, options: &RehearseOptions, ui: &Ui) -> Result<R
             image: standin_image,
         });
     }
+    Ok(Ready {
+        engine,
+        plan,
+        image: pinned,
+        standin_image,
+        confinement,
+    })
+}
 
-    let id = rehearsal_id();
-    let stage = Stage {
-        engine: &engine,
-        id: &id,
-        ui,
+/// Removes what rehearsals whose process is gone left behind (killed before
+/// they could clean up), so that their networks never hold the subnet this
+/// one needs. Rehearsals still running, and those of other machines sharing
+/// the engine, are left alone. A failure here is only a warning: the
+/// rehearsal can still run.
+async fn sweep_abandoned(engine: &Engine, ui: &Ui) {
+    let owners = match engine.label_values(OWNER_LABEL).await {
+        Ok(owners) => owners,
+        Err(error) => {
+            ui.warn(format!(
+                "could not look for what killed rehearsals left behind: {error}"
+            ));
+            return;
+        }
     };
-    let run = stage.run(&plan, &pinned, &standin_image, options);
-    let outcome = tokio::select! {
-        outcome = run => outcome,
-        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
-    };
-    stage.clear().await;
-    outcome
+    for value in owners {
+        let Some(owner) = Owner::parse(&value).filter(Owner::is_gone) else {
+            continue;
+        };
+        match engine
+            .remove_labelled(&format!("{OWNER_LABEL}={value}"))
+            .await
+        {
+            Ok((containers, networks)) => ui.status(format!(
+                "removed {containers} container(s) and {networks} network(s) left by a rehearsal \
+                 whose process ({}) is gone",
+                owner.pid()
+            )),
+            Err(error) => ui.warn(format!(
+                "could not remove what a killed rehearsal (process {}) left behind: {error}",
+                owner.pid()
+            )),
+        }
+    }
 }
 
 /// What a left-out endpoint's host name resolves to inside the rehearsal,
@@ -238,25 +373,31 @@ fn rehearsal_id() -> String {
     )
 }
 
-/// One rehearsal's containers and networks, all labelled with its ID.
+/// One rehearsal's containers and networks, all labelled with its ID and
+/// its owner.
 struct Stage<'a> {
     engine: &'a Engine,
     id: &'a str,
+    owner: &'a str,
     ui: &'a Ui,
 }
 
 impl Stage<'_> {
     fn labels(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([(LABEL.to_owned(), self.id.to_owned())])
+        BTreeMap::from([
+            (LABEL.to_owned(), self.id.to_owned()),
+            (OWNER_LABEL.to_owned(), self.owner.to_owned()),
+        ])
     }
 
-    async fn run(
-        &self,
-        plan: &Plan,
-        image: &str,
-        standin_image: &str,
-        options: &RehearseOptions,
-    ) -> Result<Rehearsal, Error> {
+    async fn run(&self, ready: &Ready, options: &RehearseOptions) -> Result<Rehearsal, Error> {
+        let Ready {
+            plan,
+            image,
+            standin_image,
+            confinement,
+            ..
+        } = ready;
         let ca = tls::RehearsalCa::new()?;
         let vpc = format!("{}-vpc", self.id);
         let internet = format!("{}-internet", self.id);
@@ -295,13 +436,17 @@ impl Stage<'_> {
             .engine
             .container_address(&internet_standin, &internet)
             .await?;
+        let mut probes = vec![
+            format!("{internet_address}:443"),
+            format!("{internet_host}:443"),
+        ];
+        for address in self.host_addresses(&[&vpc, &internet]).await? {
+            probes.push(format!("{address}:{HOST_PROBE_PORT}"));
+        }
 
         let mut environment: BTreeMap<String, String> =
             plan.container.environment.iter().cloned().collect();
-        environment.insert(
-            "ISOKIT_EGRESS_PROBES".to_owned(),
-            format!("{internet_address}:443,{internet_host}:443"),
-        );
+        environment.insert("ISOKIT_EGRESS_PROBES".to_owned(), probes.join(","));
         let mut task_env = environment.clone();
         task_env.insert("ISOKIT_CA_PEM".to_owned(), ca.pem());
         let task = self
@@ -315,6 +460,7 @@ impl Stage<'_> {
                 read_only_rootfs: plan.container.read_only_root_filesystem,
                 tmpfs: plan.container.volume_paths.clone(),
                 extra_hosts: missing_hosts,
+                confinement: confinement.clone(),
                 ..self.container_defaults()
             })
             .await?;
@@ -323,7 +469,7 @@ impl Stage<'_> {
         let (task_outcome, report) = self.await_report(&task, options.timeout).await?;
         Ok(Rehearsal {
             id: self.id.to_owned(),
-            image: image.to_owned(),
+            image: image.clone(),
             plan: plan.clone(),
             without: options.without.iter().map(ToString::to_string).collect(),
             environment,
@@ -332,9 +478,26 @@ impl Stage<'_> {
         })
     }
 
+    /// The host's addresses as containers see them: the gateways of the
+    /// rehearsal's networks (which hold no address on the host unless the
+    /// engine ignored being told so) and of the engine's default bridge.
+    async fn host_addresses(&self, networks: &[&str]) -> Result<Vec<String>, Error> {
+        let mut addresses = Vec::new();
+        for network in networks.iter().copied().chain([HOST_BRIDGE]) {
+            if let Some(gateway) = self.engine.network_gateway(network).await?
+                && !addresses.contains(&gateway)
+            {
+                addresses.push(gateway);
+            }
+        }
+        Ok(addresses)
+    }
+
     fn container_defaults(&self) -> ContainerOptions {
         ContainerOptions {
             labels: self.labels(),
+            // Nothing of the rehearsal's own needs a privilege.
+            confinement: Confinement::strict(),
             // The engine's DNS answers the stand-ins' aliases itself and
             // forwards every other name to these servers: loopback inside
             // the container, where nothing listens, so no lookup leaves the
@@ -350,7 +513,7 @@ impl Stage<'_> {
     async fn network(&self, name: &str, subnet: Option<String>) -> Result<(), Error> {
         let options = NetworkOptions {
             name: name.to_owned(),
-            internal: true,
+            isolated: true,
             subnet,
             labels: self.labels(),
         };
@@ -493,19 +656,28 @@ impl Stage<'_> {
         }
     }
 
-    /// Removes every container and network of this rehearsal.
-    async fn clear(&self) {
-        match self.engine.remove_labelled(&format!("{LABEL}={}", self.id)).await {
+    /// Removes every container and network of this rehearsal (and with the
+    /// stand-ins, their keys); returns whether it could.
+    async fn clear(&self) -> bool {
+        match self
+            .engine
+            .remove_labelled(&format!("{LABEL}={}", self.id))
+            .await
+        {
             Ok((containers, networks)) => {
                 tracing::debug!(containers, networks, "removed the rehearsal");
+                true
             }
-            Err(error) => self.ui.warn(format!(
+            Err(error) => {
+                self.ui.warn(format!(
                 "could not remove everything rehearsal {} created ({error}); remove what is left with \
                  `docker rm -f $(docker ps -aq --filter label={LABEL}={id})` and \
                  `docker network prune --filter label={LABEL}={id}`",
                 self.id,
                 id = self.id
-            )),
+            ));
+                false
+            }
         }
     }
 }

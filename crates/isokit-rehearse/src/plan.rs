@@ -5,10 +5,13 @@
 
 use isokit_aws::{Aws, ImageUri};
 use isokit_endpoints::Endpoint;
-use isokit_stacks::{ParameterValues, StackSet, TaskContainer};
+use isokit_stacks::{Node, ParameterValues, StackSet, TaskContainer, TemplateFile};
 use serde::Serialize;
 
 use crate::{DEFAULT_SUBNET, Error, RehearseOptions};
+
+/// The parent stack's parameters that size the task.
+const TASK_SIZE_PARAMETERS: [&str; 2] = ["ContainerCpu", "ContainerMemory"];
 
 /// Where the plan came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,11 +102,27 @@ impl Plan {
             None => (subnet, vpc_cidr),
         };
         let names: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
-        let values = ParameterValues::new()
+        let mut values = ParameterValues::new()
             .with("AWS::Region", aws.region())
             .with("AWS::AccountId", uri.account.clone())
             .with("Endpoints", names.join(","))
             .with("VpcCidr", vpc_cidr.clone());
+        // The task's size, as deployed or as the bundled stacks would deploy it.
+        let parent = stacks.template(TemplateFile::Parent)?;
+        for parameter in TASK_SIZE_PARAMETERS {
+            let deployed_value = deployed
+                .as_ref()
+                .and_then(|stack| stack.parameters.get(parameter).cloned());
+            let default = || {
+                parent
+                    .parameter(parameter)
+                    .and_then(|declared| declared.get("Default"))
+                    .and_then(Node::as_text)
+            };
+            if let Some(value) = deployed_value.or_else(default) {
+                values.set(parameter, value);
+            }
+        }
         Ok(Plan {
             source,
             region: aws.region().to_owned(),
