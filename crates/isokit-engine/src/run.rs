@@ -18,6 +18,7 @@ use bollard::query_parameters::{
     WaitContainerOptions,
 };
 use futures_util::{Stream, StreamExt};
+use ipnet::Ipv4Net;
 
 use crate::error::is_not_found;
 use crate::{Engine, EngineError, to_hash_map};
@@ -467,11 +468,11 @@ impl Engine {
 /// chosen without naming one (and then does not report): the range's first
 /// host address.
 fn first_host_address(subnet: &str) -> Option<String> {
-    let (address, prefix) = subnet.split_once('/')?;
-    let address: Ipv4Addr = address.parse().ok()?;
-    let prefix: u32 = prefix.parse().ok().filter(|prefix| *prefix <= 30)?;
-    let network = u32::from(address) & (u32::MAX << (32 - prefix));
-    Some(Ipv4Addr::from(network + 1).to_string())
+    let network: Ipv4Net = subnet
+        .parse()
+        .ok()
+        .filter(|n: &Ipv4Net| n.prefix_len() <= 30)?;
+    network.hosts().next().map(|address| address.to_string())
 }
 
 fn non_empty(list: &[String]) -> Option<Vec<String>> {

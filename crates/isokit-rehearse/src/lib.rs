@@ -27,9 +27,11 @@ mod plan;
 mod tls;
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use ipnet::Ipv4Net;
 use isokit_aws::{Aws, ImageUri};
 use isokit_endpoints::{Endpoint, EndpointKind};
 use isokit_engine::{
@@ -111,16 +113,6 @@ pub enum Error {
          {LABEL})"
     )]
     SubnetTaken { subnet: String, seconds: u64 },
-
-    #[error(
-        "the image is in ECR in {image_region}, but the rehearsal mirrors {region}: a task in an \
-         isolated VPC reaches only its own region's ECR through the endpoints; push the image to \
-         {region} (isokit push --region {region}) or rehearse with --region {image_region}"
-    )]
-    RegionMismatch {
-        image_region: String,
-        region: String,
-    },
 
     #[error("the task cannot run on Fargate as defined: {0}")]
     NotOnFargate(String),
@@ -252,12 +244,7 @@ struct Ready {
 /// that creates nothing on the engine.
 async fn prepare(aws: &Aws, options: &RehearseOptions, ui: &Ui) -> Result<Ready, Error> {
     let uri = ImageUri::parse(&options.image)?;
-    if uri.region != aws.region() {
-        return Err(Error::RegionMismatch {
-            image_region: uri.region,
-            region: aws.region().to_owned(),
-        });
-    }
+    uri.require_region(aws.region())?;
     let engine = Engine::connect().await?;
     let plan = Plan::resolve(aws, &uri, options).await?;
     let known: Vec<&str> = plan.endpoints.iter().map(String::as_str).collect();
@@ -352,12 +339,11 @@ fn missing_endpoint_address(endpoint: &Endpoint, subnet: &str) -> Result<String,
 /// The highest host address of an IPv4 CIDR: the engine hands addresses out
 /// from the bottom, so this one stays free.
 fn last_host_address(cidr: &str) -> Option<String> {
-    let (address, prefix) = cidr.split_once('/')?;
-    let address: std::net::Ipv4Addr = address.parse().ok()?;
-    let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 30)?;
-    let host_bits = 32 - prefix;
-    let network = u32::from(address) & (u32::MAX << host_bits);
-    Some(std::net::Ipv4Addr::from(network + (1u32 << host_bits) - 2).to_string())
+    let network: Ipv4Net = cidr
+        .parse()
+        .ok()
+        .filter(|n: &Ipv4Net| n.prefix_len() <= 30)?;
+    Some(Ipv4Addr::from(u32::from(network.broadcast()) - 1).to_string())
 }
 
 /// A name unique on this engine: the process and the time.
