@@ -134,27 +134,6 @@ impl Ecr {
         }
     }
 
-    /// The repository, created with scan-on-push and encryption at rest
-    /// when missing. The flag says whether this call created it: not when
-    /// another client created it first, even while this call was asking.
-    pub async fn ensure_repository(
-        &self,
-        name: &str,
-        settings: RepositorySettings,
-    ) -> Result<(Repository, bool), Error> {
-        if let Some(existing) = self.repository(name).await? {
-            return Ok((existing, false));
-        }
-        if let Some(created) = self.create_repository(name, settings).await? {
-            return Ok((created, true));
-        }
-        let existing = self
-            .repository(name)
-            .await?
-            .ok_or_else(|| Error::RepositoryNotFound(name.to_owned()))?;
-        Ok((existing, false))
-    }
-
     /// CreateRepository with scan-on-push and encryption at rest. `None`
     /// when the repository already exists: another client (a push racing
     /// this one) created it, so it is not this caller's to remove.
@@ -483,6 +462,17 @@ impl ImageUri {
             region,
             repository: repository.to_owned(),
             reference,
+        })
+    }
+
+    /// Refuses an image of another region than the one its task runs in.
+    pub fn require_region(&self, region: &str) -> Result<(), Error> {
+        if self.region == region {
+            return Ok(());
+        }
+        Err(Error::RegionMismatch {
+            image_region: self.region.clone(),
+            region: region.to_owned(),
         })
     }
 

@@ -42,6 +42,16 @@ pub enum Error {
     #[error("`{uri}` is not an ECR image reference: {reason}")]
     NotAnEcrUri { uri: String, reason: String },
 
+    #[error(
+        "the image is in ECR in {image_region}, but the task would run in {region}: a task in an \
+         isolated VPC reaches only its own region's ECR through the endpoints; push the image to \
+         {region} (isokit push --region {region}) or pass --region {image_region}"
+    )]
+    RegionMismatch {
+        image_region: String,
+        region: String,
+    },
+
     #[error("the repository name `{name}` is not valid in ECR: {reason}")]
     InvalidRepositoryName { name: String, reason: &'static str },
 

@@ -2,7 +2,7 @@
 //! TLS to an endpoint signed by a private CA works exactly when that CA is in
 //! the bundle, and ECR calls behave as isokit relies on.
 
-use isokit_aws::{Aws, AwsSettings, Error, ImageReference, RepositorySettings};
+use isokit_aws::{Aws, AwsSettings, Error, ImageReference, Removal, RepositorySettings};
 use isokit_testkit::{LocalAws, unique_name};
 use secrecy::ExposeSecret;
 
@@ -59,17 +59,20 @@ async fn repositories_are_created_once_and_deleted() {
         .expect("config loads");
     let ecr = aws.ecr();
     let name = unique_name("isokit-aws-test");
-    let (repo, created) = ecr
-        .ensure_repository(&name, RepositorySettings::default())
+    let repo = ecr
+        .create_repository(&name, RepositorySettings::default())
         .await
-        .expect("create");
-    assert!(created);
+        .expect("create")
+        .expect("created by this call");
     assert_eq!(repo.uri, format!("{}/{name}", local.registry()));
-    let (_, created_again) = ecr
-        .ensure_repository(&name, RepositorySettings::default())
+    let again = ecr
+        .create_repository(&name, RepositorySettings::default())
         .await
-        .expect("exists");
-    assert!(!created_again);
+        .expect("already exists is not an error");
+    assert_eq!(
+        again, None,
+        "made by another call: not this one's to remove"
+    );
 
     let missing = ecr
         .find_image(&name, &ImageReference::Tag("nope".into()))
@@ -77,8 +80,23 @@ async fn repositories_are_created_once_and_deleted() {
         .expect("describe");
     assert_eq!(missing, None);
 
-    assert!(ecr.delete_repository(&name).await.expect("delete"));
-    assert!(!ecr.delete_repository(&name).await.expect("delete again"));
+    assert_eq!(
+        ecr.delete_empty_repository(&name)
+            .await
+            .expect("delete the empty repository"),
+        Removal::Removed
+    );
+    assert_eq!(
+        ecr.delete_empty_repository(&name)
+            .await
+            .expect("delete again"),
+        Removal::Missing
+    );
+    assert!(
+        !ecr.delete_repository(&name)
+            .await
+            .expect("forced, already gone")
+    );
     let err = ecr
         .find_image(&name, &ImageReference::Tag("v1".into()))
         .await

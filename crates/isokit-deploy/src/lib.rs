@@ -22,16 +22,6 @@ pub enum Error {
     #[error(transparent)]
     Stacks(#[from] isokit_stacks::Error),
 
-    #[error(
-        "the image is in ECR in {image_region}, but the stack deploys to {region}: a task in an \
-         isolated VPC reaches only its own region's ECR through the endpoints; push the image to \
-         {region} (isokit push --region {region}) or deploy with --region {image_region}"
-    )]
-    RegionMismatch {
-        image_region: String,
-        region: String,
-    },
-
     #[error("the templates would break the VPC's isolation:\n{}", findings.join("\n"))]
     AuditFailed { findings: Vec<String> },
 
@@ -134,12 +124,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     isokit_stacks::validate_task_size(options.cpu, options.memory_mib)?;
     isokit_stacks::validate_desired_count(options.desired_count)?;
     let uri = ImageUri::parse(&options.image)?;
-    if uri.region != aws.region() {
-        return Err(Error::RegionMismatch {
-            image_region: uri.region,
-            region: aws.region().to_owned(),
-        });
-    }
+    uri.require_region(aws.region())?;
     let sam = Sam::locate(options.sam.as_deref())?;
     let stacks = match &options.stacks_dir {
         Some(dir) => StackSet::from_dir(dir)?,

@@ -8,9 +8,6 @@
 //! by unit tests instead: isokit-deploy's check of the stack DescribeStacks
 //! reports, and isokit-stacks' reading of SAM's recorded output.
 
-#[path = "../../isokit-stacks/tests/support/processes.rs"]
-mod processes;
-
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
@@ -19,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use isokit_testkit::{Isokit, LocalAws, Run, building, removing_images, unique_name};
+use isokit_testkit::{Isokit, LocalAws, Run, building, processes, removing_images, unique_name};
 
 /// The tag every test pushes and deploys.
 const TAG: &str = "v1";
@@ -974,9 +971,9 @@ fn local_mistakes_are_refused_before_anything_reaches_aws() {
     refused(
         deploy(&image, &["--region", "eu-west-1"]),
         &format!(
-            "the image is in ECR in {0}, but the stack deploys to eu-west-1: a task in an isolated VPC \
+            "the image is in ECR in {0}, but the task would run in eu-west-1: a task in an isolated VPC \
              reaches only its own region's ECR through the endpoints; push the image to eu-west-1 \
-             (isokit push --region eu-west-1) or deploy with --region {0}",
+             (isokit push --region eu-west-1) or pass --region {0}",
             local.region
         ),
     );

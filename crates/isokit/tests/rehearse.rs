@@ -559,7 +559,7 @@ fn bad_input_is_refused_before_anything_runs() {
         "eu-west-1"
     };
     rehearse(&isokit, &image, &["--region", elsewhere]).assert_error(&format!(
-        "the image is in ECR in {}, but the rehearsal mirrors {elsewhere}",
+        "the image is in ECR in {}, but the task would run in {elsewhere}",
         local.region
     ));
     let missing = image
