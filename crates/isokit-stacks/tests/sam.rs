@@ -6,9 +6,6 @@
 //! version check from leaving the machine; what SAM deployed is read back
 //! with the AWS CLI, a standard client.
 
-#[path = "support/processes.rs"]
-mod processes;
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -18,6 +15,7 @@ use std::time::Duration;
 use isokit_stacks::{
     Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOptions, Error, ParameterValues, Sam,
 };
+use isokit_testkit::processes;
 use isokit_ui::{StopSignals, Ui};
 
 /// The SAM CLI of the local AWS and its region (the rest of the settings

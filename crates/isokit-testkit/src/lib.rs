@@ -15,6 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
+pub mod processes;
+
 const HOW_TO_START: &str = "the local AWS is not in this environment: start it with \
     `scripts/local-aws up && eval \"$(scripts/local-aws env)\"`, or run the whole suite with `scripts/test`";
 
@@ -463,6 +465,25 @@ impl Running {
     /// isokit's process ID.
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits for isokit to end by itself: how it exited, and the rest of
+    /// its stderr.
+    pub fn wait(mut self) -> (std::process::ExitStatus, String) {
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).expect("read stderr");
+        let status = self.child.wait().expect("isokit stops");
+        (status, rest)
+    }
+}
+
+/// A test that fails before it stops isokit must not leave it running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

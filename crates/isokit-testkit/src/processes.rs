@@ -1,23 +1,21 @@
 //! The machine's processes, read from `/proc`: how tests find the SAM that
 //! the code under test started and prove that its process group is gone.
-//! Shared by isokit-stacks' and isokit's tests (`#[path]`), since both
-//! watch SAM's process group.
 
 use std::time::{Duration, Instant};
 
 /// One process, as `/proc/<pid>/stat` and `cmdline` describe it.
 #[derive(Debug, Clone)]
-pub(crate) struct Process {
-    pub(crate) pid: i32,
-    pub(crate) parent: i32,
-    pub(crate) group: i32,
+pub struct Process {
+    pub pid: i32,
+    pub parent: i32,
+    pub group: i32,
     /// `R`, `S`, ..., `Z` for a zombie (dead, not yet reaped).
-    pub(crate) state: char,
-    pub(crate) command_line: Vec<String>,
+    pub state: char,
+    pub command_line: Vec<String>,
 }
 
 /// Every process that can be read now (one may exit while being read).
-pub(crate) fn processes() -> Vec<Process> {
+pub fn processes() -> Vec<Process> {
     let entries = std::fs::read_dir("/proc").expect("read /proc");
     entries
         .flatten()
@@ -45,7 +43,7 @@ pub(crate) fn processes() -> Vec<Process> {
 
 /// Waits up to `within` for every process of `group` to end (a zombie has
 /// ended); returns those still running then.
-pub(crate) fn wait_until_gone(group: i32, within: Duration) -> Vec<Process> {
+pub fn wait_until_gone(group: i32, within: Duration) -> Vec<Process> {
     let deadline = Instant::now() + within;
     loop {
         let running: Vec<Process> = processes()
