@@ -46,8 +46,10 @@ pub(crate) struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
 
-    /// Log more on stderr (-v: isokit's steps, -vv: everything). ISOKIT_LOG
-    /// takes a full filter instead.
+    /// Log more on stderr (-v: isokit's steps, -vv: isokit's details). No
+    /// setting shows more than info from the AWS SDK, bollard and other
+    /// libraries, whose lower levels carry credentials. ISOKIT_LOG takes a
+    /// full filter instead.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
 
