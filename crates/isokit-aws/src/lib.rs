@@ -21,7 +21,7 @@ use base64::Engine as _;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-pub use cloudformation::{Stack, Stacks};
+pub use cloudformation::{FirstFailure, ResourceEvent, Stack, StackEvent, StackFollower, Stacks};
 pub use ecr::{
     Ecr, EcrImage, ImageManifest, ImageReference, ImageUri, RegistryAuth, Removal, Repository,
     RepositorySettings, validate_repository_name, validate_tag,
