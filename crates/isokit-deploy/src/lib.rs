@@ -1,18 +1,22 @@
 //! `isokit deploy` and `isokit teardown`: the bundled stacks deployed and
 //! removed through the SAM CLI, with the checks that make a bad deployment
-//! fail in seconds instead of at a stack timeout.
+//! fail in seconds instead of at a stack timeout, and the operation followed
+//! through CloudFormation's stack events, which also say what failed.
+
+mod progress;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 
-use isokit_aws::{Aws, ImageUri, Stack};
+use isokit_aws::{Aws, FirstFailure, ImageUri, Stack};
 use isokit_stacks::{
-    Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOutcome, ParameterValues, Sam,
-    StackSet, StacksDir,
+    Artifacts, AwsTarget, DeleteOptions, ParameterValues, Sam, StackSet, StacksDir,
 };
 use isokit_ui::{StopSignal, StopSignals, Ui};
 use serde::Serialize;
+
+use crate::progress::Progress;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -56,6 +60,20 @@ pub enum Error {
     #[error("cannot listen for Ctrl-C, SIGTERM and SIGHUP, which isokit passes on to SAM")]
     Signals(#[source] std::io::Error),
 
+    #[error("{command} of stack {stack} failed: {headline}\n{next}")]
+    StackFailed {
+        command: &'static str,
+        stack: String,
+        /// The first failed resource, followed into the nested stack it
+        /// was; else the stack's status and reason.
+        headline: String,
+        /// Where the stack is now, and what to do.
+        next: String,
+        /// SAM's failure, when SAM failed too.
+        #[source]
+        sam: Option<Box<isokit_stacks::Error>>,
+    },
+
     #[error("isokit {command} was stopped by {signal}: {state}")]
     Stopped {
         command: &'static str,
@@ -87,6 +105,8 @@ pub struct DeployOptions {
     /// Further `KEY=VALUE` template parameters: ones no flag sets.
     pub extra_parameters: Vec<String>,
     pub sam: Option<PathBuf>,
+    /// Show SAM's own output as it runs (it is in the error when SAM fails).
+    pub show_sam_output: bool,
 }
 
 /// The parent template's parameters that isokit sets from its own flags
@@ -125,7 +145,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     isokit_stacks::validate_desired_count(options.desired_count)?;
     let uri = ImageUri::parse(&options.image)?;
     uri.require_region(aws.region())?;
-    let sam = Sam::locate(options.sam.as_deref())?;
+    let sam = Sam::locate(options.sam.as_deref())?.show_output(options.show_sam_output);
     let stacks = match &options.stacks_dir {
         Some(dir) => StackSet::from_dir(dir)?,
         None => StackSet::bundled(),
@@ -189,44 +209,129 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         Some(dir) => StacksDir::existing(dir)?,
         None => StacksDir::temporary(&stacks)?,
     };
-    let outcome = sam
-        .deploy(
-            &isokit_stacks::DeployOptions {
-                template_file: folder.parent_template(),
-                stack_name: options.stack_name.clone(),
-                parameters,
-                artifacts: options
-                    .s3_bucket
-                    .clone()
-                    .map_or(Artifacts::ResolveS3, Artifacts::Bucket),
-                target: sam_target(aws),
-            },
-            ui,
-            &mut signals,
+    let follower = until_stopped(
+        &mut signals,
+        "deploy",
+        unchanged,
+        aws.stacks().follow(&options.stack_name),
+    )
+    .await?;
+    let mut progress = Progress::new(ui, follower, format!("deploying {}", options.stack_name));
+    let sam_outcome = progress
+        .follow(
+            sam.deploy(
+                &isokit_stacks::DeployOptions {
+                    template_file: folder.parent_template(),
+                    stack_name: options.stack_name.clone(),
+                    parameters,
+                    artifacts: options
+                        .s3_bucket
+                        .clone()
+                        .map_or(Artifacts::ResolveS3, Artifacts::Bucket),
+                    target: sam_target(aws),
+                },
+                ui,
+                &mut signals,
+            ),
         )
-        .await?;
+        .await;
+    if let Err(interrupted @ isokit_stacks::Error::SamInterrupted { .. }) = sam_outcome {
+        progress.finish("stopped");
+        return Err(interrupted.into());
+    }
 
     let stack = until_stopped(
         &mut signals,
         "deploy",
         || {
             format!(
-                "stack {0} was deployed; `aws cloudformation describe-stacks --stack-name {0}` shows \
-                 its outputs",
+                "sam deploy had finished; `aws cloudformation describe-stacks --stack-name {}` \
+                 shows where the stack is",
                 options.stack_name
             )
         },
         aws.stacks().describe(&options.stack_name),
     )
-    .await?
-    .ok_or_else(|| Error::StackVanished(options.stack_name.clone()))?;
+    .await?;
+    let failed = check_outcome(
+        "deploy",
+        &options.stack_name,
+        sam_outcome.err(),
+        stack.as_ref(),
+        progress.first_failure(),
+    );
+    progress.finish(if failed.is_some() { "failed" } else { "done" });
+    if let Some(failure) = failed {
+        return Err(failure);
+    }
+    let stack = stack.ok_or_else(|| Error::StackVanished(options.stack_name.clone()))?;
     Ok(Deployment {
         stack_name: stack.name,
         status: stack.status,
         image: pinned,
-        changed: outcome == DeployOutcome::Changed,
+        changed: progress.changed(),
         outputs: stack.outputs,
     })
+}
+
+/// Whether an operation failed, and how to say so: SAM's failure, or the
+/// stack's, headed by the first failed resource the events name.
+fn check_outcome(
+    command: &'static str,
+    stack_name: &str,
+    sam: Option<isokit_stacks::Error>,
+    stack: Option<&Stack>,
+    first_failure: Option<FirstFailure>,
+) -> Option<Error> {
+    let stack_failed = stack.is_some_and(|stack| {
+        stack.status.ends_with("_FAILED") || stack.status.contains("ROLLBACK")
+    });
+    if sam.is_none() && !stack_failed {
+        return None;
+    }
+    let headline = match (&first_failure, stack) {
+        (Some(failure), _) => failure.to_string(),
+        // No resource failed: SAM's own error says why, when it failed.
+        (None, _) if sam.is_some() => return sam.map(Error::from),
+        (None, Some(stack)) => match &stack.status_reason {
+            Some(reason) => format!("it is {}: {reason}", stack.status),
+            None => format!("it is {}", stack.status),
+        },
+        (None, None) => return None,
+    };
+    Some(Error::StackFailed {
+        command,
+        stack: stack_name.to_owned(),
+        headline,
+        next: next_step(command, stack_name, stack),
+        sam: sam.map(Box::new),
+    })
+}
+
+/// Where a failed operation left the stack, and what to do next.
+fn next_step(command: &str, stack_name: &str, stack: Option<&Stack>) -> String {
+    let Some(stack) = stack else {
+        return format!("stack {stack_name} does not exist");
+    };
+    if command == "teardown" {
+        return format!(
+            "stack {stack_name} is {}: once what kept it from being deleted is fixed, run \
+             `isokit teardown --stack-name {stack_name}` again",
+            stack.status
+        );
+    }
+    let settled = Stack {
+        status_reason: None,
+        ..stack.clone()
+    };
+    match (stack.status.as_str(), check_deployable(settled)) {
+        ("UPDATE_ROLLBACK_COMPLETE", _) => format!(
+            "stack {stack_name} was rolled back and runs what it ran before \
+             (UPDATE_ROLLBACK_COMPLETE): fix the cause above, then deploy again"
+        ),
+        (_, Err(blocked)) => blocked.to_string(),
+        (status, Ok(())) => format!("stack {stack_name} is {status}"),
+    }
 }
 
 /// Runs `work` unless a stop signal comes first; then the work is dropped
@@ -316,6 +421,8 @@ pub struct TeardownOptions {
     /// Also delete this ECR repository and its images.
     pub delete_repository: Option<String>,
     pub sam: Option<PathBuf>,
+    /// Show SAM's own output as it runs (it is in the error when SAM fails).
+    pub show_sam_output: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -345,7 +452,7 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
     if let Some(name) = &options.delete_repository {
         isokit_aws::validate_repository_name(name)?;
     }
-    let sam = Sam::locate(options.sam.as_deref())?;
+    let sam = Sam::locate(options.sam.as_deref())?.show_output(options.show_sam_output);
     let mut signals = StopSignals::listen().map_err(Error::Signals)?;
     let existing = until_stopped(
         &mut signals,
@@ -367,20 +474,56 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
                 "deleting stack {} ({})",
                 existing.name, existing.status
             ));
-            let outcome = sam
-                .delete(
+            let untouched = || format!("nothing was deleted; stack {} is as it was", existing.name);
+            let follower = until_stopped(
+                &mut signals,
+                "teardown",
+                untouched,
+                aws.stacks().follow(&existing.id),
+            )
+            .await?;
+            let mut progress =
+                Progress::new(ui, follower, format!("deleting {}", options.stack_name));
+            let sam_outcome = progress
+                .follow(sam.delete(
                     &DeleteOptions {
                         stack_name: options.stack_name.clone(),
                         target: sam_target(aws),
                     },
                     ui,
                     &mut signals,
-                )
-                .await?;
-            match outcome {
-                DeleteOutcome::Deleted => Removal::Deleted,
-                DeleteOutcome::NotFound => Removal::NothingToDelete,
+                ))
+                .await;
+            if let Err(interrupted @ isokit_stacks::Error::SamInterrupted { .. }) = sam_outcome {
+                progress.finish("stopped");
+                return Err(interrupted.into());
             }
+            // By ID: the name no longer finds a deleted stack.
+            let left = until_stopped(
+                &mut signals,
+                "teardown",
+                || {
+                    format!(
+                        "sam delete had finished; run `isokit teardown --stack-name {}` again to \
+                         see whether the stack is gone",
+                        options.stack_name
+                    )
+                },
+                aws.stacks().describe(&existing.id),
+            )
+            .await?;
+            let failed = check_outcome(
+                "teardown",
+                &options.stack_name,
+                sam_outcome.err(),
+                left.as_ref(),
+                progress.first_failure(),
+            );
+            progress.finish(if failed.is_some() { "failed" } else { "done" });
+            if let Some(failure) = failed {
+                return Err(failure);
+            }
+            Removal::Deleted
         }
     };
     let repository = match &options.delete_repository {
@@ -428,6 +571,7 @@ mod tests {
     fn stack(status: &str, reason: Option<&str>) -> Stack {
         Stack {
             name: "isolated-vpc-environment".into(),
+            id: "arn:aws:cloudformation:eu-west-1:123456789012:stack/isolated-vpc-environment/6c1c7a10".into(),
             status: status.into(),
             status_reason: reason.map(str::to_owned),
             outputs: BTreeMap::new(),
@@ -503,6 +647,61 @@ mod tests {
         ] {
             assert!(check_deployable(stack(settled, None)).is_ok(), "{settled}");
         }
+    }
+
+    fn sam_failed() -> isokit_stacks::Error {
+        isokit_stacks::Error::SamFailed {
+            command: "deploy",
+            status: "exit status 1".into(),
+            error_line: Some("Failed to create/update the stack: isolated-vpc-environment".into()),
+            tail: isokit_stacks::OutputTail::default(),
+        }
+    }
+
+    /// An update rolled back: moto never rolls an update back, so this
+    /// path is proven here.
+    #[test]
+    fn a_rolled_back_update_fails_with_its_reason_even_when_sam_succeeded() {
+        let rolled_back = stack(
+            "UPDATE_ROLLBACK_COMPLETE",
+            Some("The following resource(s) failed to update: [VpcStack]. "),
+        );
+        let error = check_outcome(
+            "deploy",
+            "isolated-vpc-environment",
+            None,
+            Some(&rolled_back),
+            None,
+        )
+        .expect("a failure")
+        .to_string();
+        assert_eq!(
+            error,
+            "deploy of stack isolated-vpc-environment failed: it is UPDATE_ROLLBACK_COMPLETE: The \
+             following resource(s) failed to update: [VpcStack]. \nstack isolated-vpc-environment \
+             was rolled back and runs what it ran before (UPDATE_ROLLBACK_COMPLETE): fix the cause \
+             above, then deploy again"
+        );
+        let settled = stack("UPDATE_COMPLETE", None);
+        assert!(check_outcome("deploy", "s", None, Some(&settled), None).is_none());
+    }
+
+    #[test]
+    fn without_a_failed_resource_sams_own_error_explains() {
+        let left = stack("REVIEW_IN_PROGRESS", None);
+        let error =
+            check_outcome("deploy", "s", Some(sam_failed()), Some(&left), None).expect("a failure");
+        assert!(
+            matches!(error, Error::Stacks(isokit_stacks::Error::SamFailed { .. })),
+            "{error:?}"
+        );
+        let error = check_outcome("teardown", "s", Some(sam_failed()), None, None)
+            .expect("a failure")
+            .to_string();
+        assert!(
+            error.starts_with("sam deploy failed (exit status 1): Failed to create"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -30,8 +30,8 @@ pub use fargate::{
     validate_task_size,
 };
 pub use sam::{
-    Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOptions, DeployOutcome,
-    FailedResource, OutputTail, SAM_VARIABLE, Sam, check_passable,
+    Artifacts, AwsTarget, DeleteOptions, DeployOptions, OutputTail, SAM_VARIABLE, Sam,
+    check_passable,
 };
 pub use template::{Node, Resource, Template};
 
@@ -176,14 +176,14 @@ pub enum Error {
 
     #[error(
         "sam {command} failed ({status}){}{tail}",
-        headline(failure.as_deref(), error_line.as_deref())
+        error_line.as_deref().map(|line| format!(": {line}")).unwrap_or_default()
     )]
     SamFailed {
         command: &'static str,
         status: String,
-        failure: Option<Box<FailedResource>>,
         /// SAM's last `Error: ` line, without that prefix.
         error_line: Option<String>,
+        /// Its last lines, unless they were shown as it ran.
         tail: OutputTail,
     },
 
@@ -250,17 +250,6 @@ fn interrupted_next_step(command: &str, stack: &str) -> String {
             "run the same `isokit deploy` again once it has settled: it says whether stack {stack} \
              needs `isokit teardown --stack-name {stack}` first"
         ),
-    }
-}
-
-/// What a failed SAM run is about, in one line: the first failed resource
-/// when the stack events name one (SAM's own error line then only says that
-/// a waiter failed), else SAM's error line.
-fn headline(failure: Option<&FailedResource>, error_line: Option<&str>) -> String {
-    match (failure, error_line) {
-        (Some(failure), _) => format!(": {failure}"),
-        (None, Some(line)) => format!(": {line}"),
-        (None, None) => String::new(),
     }
 }
 

@@ -1,5 +1,7 @@
-//! Running the SAM CLI: finding it, building its arguments, streaming its
-//! output through, and reading what failed out of that output.
+//! Running the SAM CLI: finding it, building its arguments, showing its
+//! output on request, and keeping its last lines for an error. What SAM
+//! did is read from CloudFormation, not from this output, which is meant
+//! for people and changes between SAM versions.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -284,43 +286,6 @@ fn toml_string(text: &str) -> String {
     out
 }
 
-/// What `sam deploy` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeployOutcome {
-    /// The stack was created or updated.
-    Changed,
-    /// The change set was empty; the stack is as it was.
-    NoChanges,
-}
-
-/// What `sam delete` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeleteOutcome {
-    Deleted,
-    /// There was no such stack.
-    NotFound,
-}
-
-/// The first failed resource in SAM's table of stack events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedResource {
-    /// `CREATE_FAILED`, `UPDATE_FAILED`, ...
-    pub status: String,
-    pub resource_type: String,
-    pub logical_id: String,
-    pub reason: String,
-}
-
-impl fmt::Display for FailedResource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({}) {}: {}",
-            self.logical_id, self.resource_type, self.status, self.reason
-        )
-    }
-}
-
 /// SAM's last lines, for an error message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutputTail(pub Vec<String>);
@@ -338,10 +303,11 @@ impl fmt::Display for OutputTail {
     }
 }
 
-/// The SAM CLI executable.
+/// The SAM CLI executable, and whether its output is shown as it runs.
 #[derive(Debug, Clone)]
 pub struct Sam {
     program: PathBuf,
+    show_output: bool,
 }
 
 impl Sam {
@@ -353,70 +319,69 @@ impl Sam {
             std::env::var_os(SAM_VARIABLE),
             std::env::var_os("PATH"),
         )?;
-        Ok(Sam { program })
+        Ok(Sam {
+            program,
+            show_output: false,
+        })
+    }
+
+    /// Shows SAM's own output through the [`Ui`] as it runs (it is kept
+    /// for an error either way).
+    pub fn show_output(self, show_output: bool) -> Sam {
+        Sam {
+            show_output,
+            ..self
+        }
     }
 
     pub fn program(&self) -> &Path {
         &self.program
     }
 
-    /// Runs `sam deploy`, streaming its output through `ui`. A signal that
-    /// `signals` hears meanwhile is passed on to SAM ([`Error::SamInterrupted`]).
+    /// Runs `sam deploy`. A signal that `signals` hears meanwhile is passed
+    /// on to SAM ([`Error::SamInterrupted`]).
     pub async fn deploy(
         &self,
         options: &DeployOptions,
         ui: &Ui,
         signals: &mut StopSignals,
-    ) -> Result<DeployOutcome, Error> {
+    ) -> Result<(), Error> {
         let config = SamConfig::write(&options.config()?)?;
-        let watcher = self
-            .run(
-                Run {
-                    command: "deploy",
-                    arguments: options.arguments(),
-                    stack: &options.stack_name,
-                    target: &options.target,
-                },
-                &config,
-                ui,
-                signals,
-            )
-            .await?;
-        Ok(if watcher.no_changes {
-            DeployOutcome::NoChanges
-        } else {
-            DeployOutcome::Changed
-        })
+        self.run(
+            Run {
+                command: "deploy",
+                arguments: options.arguments(),
+                stack: &options.stack_name,
+                target: &options.target,
+            },
+            &config,
+            ui,
+            signals,
+        )
+        .await
     }
 
-    /// Runs `sam delete --no-prompts`; a stack that does not exist is
-    /// [`DeleteOutcome::NotFound`], not an error. Signals as for
-    /// [`Sam::deploy`].
+    /// Runs `sam delete --no-prompts` (which succeeds for a stack that does
+    /// not exist). Signals as for [`Sam::deploy`].
     pub async fn delete(
         &self,
         options: &DeleteOptions,
         ui: &Ui,
         signals: &mut StopSignals,
-    ) -> Result<DeleteOutcome, Error> {
+    ) -> Result<(), Error> {
         let config = SamConfig::write(&options.config())?;
-        let watcher = self
-            .run(
-                Run {
-                    command: "delete",
-                    arguments: options.arguments(),
-                    stack: &options.stack_name,
-                    target: &options.target,
-                },
-                &config,
-                ui,
-                signals,
-            )
-            .await?;
-        Ok(if watcher.stack_missing {
-            DeleteOutcome::NotFound
-        } else {
-            DeleteOutcome::Deleted
-        })
+        self.run(
+            Run {
+                command: "delete",
+                arguments: options.arguments(),
+                stack: &options.stack_name,
+                target: &options.target,
+            },
+            &config,
+            ui,
+            signals,
+        )
+        .await
     }
 
     async fn run(
@@ -425,7 +390,7 @@ impl Sam {
         config: &SamConfig,
         ui: &Ui,
         signals: &mut StopSignals,
-    ) -> Result<OutputWatcher, Error> {
+    ) -> Result<(), Error> {
         let Run {
             command,
             mut arguments,
@@ -468,14 +433,16 @@ impl Sam {
 
         // The first signal is passed on to SAM's group, which stops what it
         // is doing; we keep reading until it exits. A second one kills it.
-        let mut watcher = OutputWatcher::default();
+        let mut output = SamOutput::default();
         let mut stopped_by: Option<StopSignal> = None;
         loop {
             tokio::select! {
                 line = lines.recv() => match line {
                     Some(line) => {
-                        ui.passthrough(&line);
-                        watcher.line(&line);
+                        if self.show_output {
+                            ui.passthrough(&line);
+                        }
+                        output.line(&line);
                     }
                     None => break,
                 },
@@ -516,26 +483,8 @@ impl Sam {
                 region: target.region.clone(),
             });
         }
-        watcher
-            .verdict(command, stack, status)
-            .map_err(|error| match error {
-                // The user has just seen SAM's output go by; only a quiet run
-                // needs its last lines repeated in the error.
-                Error::SamFailed {
-                    command,
-                    status,
-                    failure,
-                    error_line,
-                    ..
-                } if ui.style() != Style::Quiet => Error::SamFailed {
-                    command,
-                    status,
-                    failure,
-                    error_line,
-                    tail: OutputTail::default(),
-                },
-                other => other,
-            })
+        let shown = self.show_output && ui.style() != Style::Quiet;
+        output.verdict(command, status, shown)
     }
 }
 
@@ -684,20 +633,15 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// Reads SAM's output line by line as it streams: the tail, the stack
-/// events table's first failure, and the messages that decide an outcome.
+/// What is kept of SAM's output as it streams: its last lines, and its
+/// last `Error: ` line, which says in one line why SAM itself gave up.
 #[derive(Debug, Default)]
-pub(crate) struct OutputWatcher {
+pub(crate) struct SamOutput {
     tail: VecDeque<String>,
-    table: EventsTable,
-    failure: Option<FailedResource>,
     error_line: Option<String>,
-    no_changes: bool,
-    stack_missing: bool,
-    needs_teardown: bool,
 }
 
-impl OutputWatcher {
+impl SamOutput {
     pub(crate) fn line(&mut self, line: &str) {
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
@@ -706,58 +650,28 @@ impl OutputWatcher {
         if let Some(error) = line.strip_prefix("Error: ") {
             self.error_line = Some(error.trim().to_owned());
         }
-        if line.starts_with("No changes to deploy. Stack ") {
-            self.no_changes = true;
-        }
-        if line.starts_with("Error: The input stack ")
-            && line.contains(" does not exist on Cloudformation")
-        {
-            self.stack_missing = true;
-        }
-        if line.contains("is in ROLLBACK_COMPLETE state and can not be updated") {
-            self.needs_teardown = true;
-        }
-        if let Some(row) = self.table.line(line)
-            && self.failure.is_none()
-            && row.status.ends_with("_FAILED")
-        {
-            self.failure = Some(row);
-        }
     }
 
-    fn finish(&mut self) {
-        if let Some(row) = self.table.flush()
-            && self.failure.is_none()
-            && row.status.ends_with("_FAILED")
-        {
-            self.failure = Some(row);
-        }
-    }
-
-    /// SAM's exit status decides; the output explains.
+    /// SAM's exit status decides; the output explains. The last lines go
+    /// in the error unless the user has just seen them go by (`shown`).
     pub(crate) fn verdict(
-        mut self,
+        self,
         command: &'static str,
-        stack: &str,
         status: ExitStatus,
-    ) -> Result<Self, Error> {
-        self.finish();
+        shown: bool,
+    ) -> Result<(), Error> {
         if status.success() {
-            return Ok(self);
-        }
-        if self.needs_teardown {
-            return Err(Error::StackNeedsTeardown {
-                stack: stack.to_owned(),
-                status: "ROLLBACK_COMPLETE".to_owned(),
-                reason: None,
-            });
+            return Ok(());
         }
         Err(Error::SamFailed {
             command,
             status: describe_status(status),
-            failure: self.failure.take().map(Box::new),
-            error_line: self.error_line.take(),
-            tail: OutputTail(self.tail.into_iter().collect()),
+            error_line: self.error_line,
+            tail: if shown {
+                OutputTail::default()
+            } else {
+                OutputTail(self.tail.into_iter().collect())
+            },
         })
     }
 }
@@ -766,169 +680,6 @@ fn describe_status(status: ExitStatus) -> String {
     match status.code() {
         Some(code) => format!("exit status {code}"),
         None => "killed by a signal".to_owned(),
-    }
-}
-
-/// SAM's "CloudFormation events from stack operations" table: fixed-width
-/// columns whose cells wrap onto continuation lines.
-#[derive(Debug, Default)]
-struct EventsTable {
-    state: TableState,
-    row: Option<[Vec<String>; 4]>,
-    /// The wrap width of the table the row came from.
-    wrap_width: usize,
-}
-
-#[derive(Debug, Default)]
-enum TableState {
-    #[default]
-    Outside,
-    /// Column starts read from the header, waiting for the rule under it.
-    Header([usize; 4]),
-    Rows([usize; 4]),
-}
-
-const COLUMN_NAMES: [&str; 4] = [
-    "ResourceStatus",
-    "ResourceType",
-    "LogicalResourceId",
-    "ResourceStatusReason",
-];
-
-impl EventsTable {
-    /// Feeds one line; returns a row when this line completes one.
-    fn line(&mut self, line: &str) -> Option<FailedResource> {
-        let is_rule = !line.trim().is_empty() && line.trim().chars().all(|c| c == '-');
-        match self.state {
-            TableState::Outside => {
-                let starts: Vec<usize> = COLUMN_NAMES
-                    .iter()
-                    .filter_map(|name| char_index(line, name))
-                    .collect();
-                if let [a, b, c, d] = starts[..]
-                    && a < b
-                    && b < c
-                    && c < d
-                {
-                    self.state = TableState::Header([a, b, c, d]);
-                }
-                None
-            }
-            TableState::Header(starts) => {
-                self.state = if is_rule {
-                    TableState::Rows(starts)
-                } else {
-                    TableState::Outside
-                };
-                // SAM pads each column to its width plus a space, and wraps
-                // cell text two characters short of that width.
-                self.wrap_width = (starts[1] - starts[0]).saturating_sub(3);
-                None
-            }
-            TableState::Rows(starts) => {
-                if is_rule {
-                    self.state = TableState::Outside;
-                    return self.flush();
-                }
-                let cells = split_cells(line, starts);
-                let starts_row = !cells[0].is_empty()
-                    && (is_resource_status(&cells[0]) || is_resource_type(&cells[1]));
-                let finished = if starts_row { self.flush() } else { None };
-                let row = self.row.get_or_insert_with(Default::default);
-                for (column, cell) in row.iter_mut().zip(cells) {
-                    if !cell.is_empty() {
-                        column.push(cell);
-                    }
-                }
-                finished
-            }
-        }
-    }
-
-    fn flush(&mut self) -> Option<FailedResource> {
-        let [status, resource_type, logical_id, reason] = self.row.take()?;
-        let wrap_width = self.wrap_width;
-        // "CREATE_FAILED - VALIDATION_FAILED": the detailed status follows.
-        let status = rejoin(&status, wrap_width);
-        Some(FailedResource {
-            status: status
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            resource_type: resource_type.concat(),
-            logical_id: logical_id.concat(),
-            reason: rejoin(&reason, wrap_width),
-        })
-    }
-}
-
-/// Joins a wrapped cell: a piece that ends in a hyphen or fills the wrap
-/// width was broken inside a word, anything shorter at a space.
-fn rejoin(pieces: &[String], wrap_width: usize) -> String {
-    let mut out = String::new();
-    for (index, piece) in pieces.iter().enumerate() {
-        if index > 0 {
-            let previous = &pieces[index - 1];
-            if !(previous.ends_with('-') || previous.chars().count() >= wrap_width) {
-                out.push(' ');
-            }
-        }
-        out.push_str(piece);
-    }
-    out
-}
-
-fn char_index(line: &str, needle: &str) -> Option<usize> {
-    line.find(needle).map(|byte| line[..byte].chars().count())
-}
-
-fn split_cells(line: &str, starts: [usize; 4]) -> [String; 4] {
-    let chars: Vec<char> = line.chars().collect();
-    let cell = |from: usize, to: usize| -> String {
-        chars
-            .get(from.min(chars.len())..to.min(chars.len()))
-            .map(|c| c.iter().collect::<String>())
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    };
-    [
-        cell(starts[0], starts[1]),
-        cell(starts[1], starts[2]),
-        cell(starts[2], starts[3]),
-        cell(starts[3], chars.len()),
-    ]
-}
-
-/// `CREATE_COMPLETE`, `UPDATE_ROLLBACK_FAILED`, ...: the first word of a
-/// status cell that starts a row (a wrapped piece such as
-/// `CONFIGURATION_COMPLETE` is not one).
-fn is_resource_status(cell: &str) -> bool {
-    let word = cell.split_whitespace().next().unwrap_or_default();
-    let verbs = [
-        "CREATE_",
-        "DELETE_",
-        "UPDATE_",
-        "IMPORT_",
-        "EXPORT_",
-        "ROLLBACK_",
-        "REVIEW_",
-    ];
-    let ends = ["_IN_PROGRESS", "_FAILED", "_COMPLETE", "_SKIPPED"];
-    verbs.iter().any(|v| word.starts_with(v)) && ends.iter().any(|e| word.ends_with(e))
-}
-
-/// `AWS::S3::Bucket`, `Custom::Thing`: the start of a resource type (a
-/// wrapped remainder starts mid-word).
-fn is_resource_type(cell: &str) -> bool {
-    match cell.split_once("::") {
-        Some((vendor, _)) => {
-            let mut chars = vendor.chars();
-            chars.next().is_some_and(|c| c.is_ascii_uppercase())
-                && chars.all(|c| c.is_ascii_alphanumeric())
-        }
-        None => false,
     }
 }
 
@@ -1174,101 +925,37 @@ mod tests {
         );
     }
 
-    /// Feeds a recorded SAM output to the watcher and asks for its verdict
-    /// under the given exit code.
-    fn watch(recording: &str, exit_code: i32) -> Result<OutputWatcher, Error> {
-        let mut watcher = OutputWatcher::default();
+    /// Feeds a recorded SAM output and asks for its verdict under the
+    /// given exit code, the output not shown as it ran.
+    fn verdict(recording: &str, exit_code: i32) -> Result<(), Error> {
+        let mut output = SamOutput::default();
         for line in recording.lines() {
-            watcher.line(line);
+            output.line(line);
         }
-        watcher.verdict(
-            "deploy",
-            "isolated-vpc-environment",
-            ExitStatus::from_raw(exit_code << 8),
-        )
+        output.verdict("deploy", ExitStatus::from_raw(exit_code << 8), false)
     }
 
-    const CREATED: &str = include_str!("../tests/fixtures/sam/deploy-created.txt");
-    const NO_CHANGES: &str = include_str!("../tests/fixtures/sam/deploy-no-changes.txt");
-    const FAILED_CREATE: &str = include_str!("../tests/fixtures/sam/deploy-failed-create.txt");
-    const ROLLBACK_COMPLETE: &str =
-        include_str!("../tests/fixtures/sam/deploy-rollback-complete.txt");
+    /// SAM failing at ExecuteChangeSet, as recorded against the local AWS.
     const EXECUTE_FAILED: &str = include_str!("../tests/fixtures/sam/deploy-execute-failed.txt");
-    const DELETED: &str = include_str!("../tests/fixtures/sam/delete-deleted.txt");
-    const DELETE_MISSING: &str = include_str!("../tests/fixtures/sam/delete-missing.txt");
 
     #[test]
-    fn a_successful_deploy_reads_as_changed_with_no_failure() {
-        let watcher = watch(CREATED, 0).expect("success");
-        assert!(!watcher.no_changes && watcher.failure.is_none());
-        assert!(watch(NO_CHANGES, 0).expect("success").no_changes);
+    fn success_is_sams_exit_status_whatever_it_printed() {
+        assert!(verdict(EXECUTE_FAILED, 0).is_ok());
     }
 
     #[test]
-    fn a_failed_deploy_names_the_first_failed_resource() {
-        let error = watch(FAILED_CREATE, 1).expect_err("exit status 1");
+    fn a_failure_is_headed_by_sams_error_line_and_keeps_its_last_lines() {
+        let error = verdict(EXECUTE_FAILED, 1).expect_err("exit status 1");
         let Error::SamFailed {
-            failure: Some(failure),
+            error_line: Some(error_line),
             tail,
             status,
             ..
         } = &error
         else {
-            panic!("expected SamFailed with a failed resource, got {error:?}");
+            panic!("expected SamFailed with SAM's error line, got {error:?}");
         };
         assert_eq!(status, "exit status 1");
-        assert_eq!(failure.status, "CREATE_FAILED");
-        assert_eq!(failure.resource_type, "AWS::CloudFormation::Stack");
-        assert_eq!(failure.logical_id, "ServiceStack");
-        assert_eq!(
-            failure.reason,
-            "Embedded stack arn:aws:cloudformation:eu-west-1:123456789012:stack/\
-             isolated-vpc-environment-ServiceStack-1QX0Z3H9K2LMN/8d2e1f30-c7a1-11f0-b1c2-06d7e8f9a0b1 \
-             was not successfully created: The following resource(s) failed to create: [Service]."
-        );
-        assert!(tail.0.len() <= TAIL_LINES, "the tail is bounded");
-        assert!(
-            tail.0
-                .last()
-                .is_some_and(|l| l.contains("ROLLBACK_COMPLETE")),
-            "{tail}"
-        );
-        let message = error.to_string();
-        assert!(message.starts_with("sam deploy failed (exit status 1): ServiceStack (AWS::CloudFormation::Stack) CREATE_FAILED: Embedded stack"), "{message}");
-    }
-
-    #[test]
-    fn wrapped_rows_and_detailed_statuses_are_put_back_together() {
-        let mut table = EventsTable::default();
-        let rows: Vec<FailedResource> = FAILED_CREATE
-            .lines()
-            .filter_map(|line| table.line(line))
-            .collect();
-        assert_eq!(rows.len(), 19, "one row per event");
-        assert_eq!(rows[0].logical_id, "isolated-vpc-environment");
-        assert_eq!(rows[3].reason, "Resource creation Initiated");
-        assert_eq!(rows[6].status, "CREATE_IN_PROGRESS");
-        assert!(
-            rows.iter()
-                .all(|row| row.resource_type == "AWS::CloudFormation::Stack")
-        );
-        assert_eq!(rows[18].status, "ROLLBACK_COMPLETE");
-    }
-
-    #[test]
-    fn a_failure_before_any_event_keeps_the_error_line() {
-        let error = watch(EXECUTE_FAILED, 1).expect_err("exit status 1");
-        let Error::SamFailed {
-            failure: None,
-            error_line: Some(error_line),
-            tail,
-            ..
-        } = &error
-        else {
-            panic!(
-                "expected SamFailed with SAM's error line and no failed resource, got {error:?}"
-            );
-        };
         assert!(
             tail.0
                 .iter()
@@ -1286,26 +973,22 @@ mod tests {
             ),
             "{error}"
         );
+        let many: String = (0..100).map(|n| format!("line {n}\n")).collect();
+        let Err(Error::SamFailed { tail, .. }) = verdict(&many, 2) else {
+            panic!("exit status 2 is a failure");
+        };
+        assert_eq!(tail.0.len(), TAIL_LINES, "the tail is bounded");
+        assert_eq!(tail.0.last().map(String::as_str), Some("line 99"));
     }
 
     #[test]
-    fn a_rolled_back_first_creation_asks_for_a_teardown() {
-        let error = watch(ROLLBACK_COMPLETE, 1)
+    fn output_the_user_saw_is_not_repeated_in_the_error() {
+        let mut output = SamOutput::default();
+        output.line("Error: it broke");
+        let error = output
+            .verdict("delete", ExitStatus::from_raw(1 << 8), true)
             .expect_err("exit status 1")
             .to_string();
-        assert!(
-            error.contains("ROLLBACK_COMPLETE") && error.contains("tear it down first"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn deleting_a_missing_stack_is_not_an_error() {
-        assert!(
-            watch(DELETE_MISSING, 0)
-                .expect("exit status 0")
-                .stack_missing
-        );
-        assert!(!watch(DELETED, 0).expect("exit status 0").stack_missing);
+        assert_eq!(error, "sam delete failed (exit status 1): it broke");
     }
 }

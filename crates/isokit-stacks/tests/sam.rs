@@ -1,5 +1,5 @@
-//! The SAM runner driving the real SAM CLI: its output streamed and kept,
-//! its exit status deciding, a missing stack read as such, parameter values
+//! The SAM runner driving the real SAM CLI: its output kept, its exit
+//! status deciding, a missing stack no failure to delete, parameter values
 //! reaching CloudFormation exactly as given, and SAM's process group gone
 //! with the call that started it. SAM comes from the local AWS
 //! (`scripts/local-aws`), whose environment also keeps SAM's telemetry and
@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use isokit_stacks::{
-    Artifacts, AwsTarget, DeleteOptions, DeleteOutcome, DeployOptions, Error, ParameterValues, Sam,
+    Artifacts, AwsTarget, DeleteOptions, DeployOptions, Error, ParameterValues, Sam,
 };
 use isokit_testkit::processes;
 use isokit_ui::{StopSignals, Ui};
@@ -61,7 +61,6 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
     let Error::SamFailed {
         command,
         status,
-        failure,
         error_line,
         tail,
     } = &error
@@ -69,10 +68,6 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
         panic!("expected SamFailed, got {error:?}");
     };
     assert_eq!((*command, status.as_str()), ("deploy", "exit status 1"));
-    assert!(
-        failure.is_none(),
-        "no stack event can have failed: {failure:?}"
-    );
     assert!(
         tail.0
             .iter()
@@ -94,11 +89,9 @@ async fn deleting_a_stack_that_does_not_exist_is_not_an_error() {
         stack_name: format!("isokit-stacks-absent-{}", std::process::id()),
         target,
     };
-    let outcome = sam
-        .delete(&options, &Ui::quiet(), &mut listen())
+    sam.delete(&options, &Ui::quiet(), &mut listen())
         .await
-        .expect("sam delete succeeds");
-    assert_eq!(outcome, DeleteOutcome::NotFound);
+        .expect("sam delete succeeds: isokit's teardown relies on it when the stack goes first");
 }
 
 /// Runs the AWS CLI of the local AWS; its JSON answer.

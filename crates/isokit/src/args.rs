@@ -2,7 +2,10 @@
 
 use crate::cli::{DeployArgs, PushArgs, RehearseArgs, TeardownArgs};
 
-pub(crate) fn deploy_options(args: DeployArgs) -> isokit_deploy::DeployOptions {
+pub(crate) fn deploy_options(
+    args: DeployArgs,
+    show_sam_output: bool,
+) -> isokit_deploy::DeployOptions {
     isokit_deploy::DeployOptions {
         image: args.image,
         stack_name: args.stack.stack_name,
@@ -18,14 +21,19 @@ pub(crate) fn deploy_options(args: DeployArgs) -> isokit_deploy::DeployOptions {
         stacks_dir: args.stacks_dir,
         extra_parameters: args.parameters,
         sam: args.stack.sam,
+        show_sam_output,
     }
 }
 
-pub(crate) fn teardown_options(args: TeardownArgs) -> isokit_deploy::TeardownOptions {
+pub(crate) fn teardown_options(
+    args: TeardownArgs,
+    show_sam_output: bool,
+) -> isokit_deploy::TeardownOptions {
     isokit_deploy::TeardownOptions {
         stack_name: args.stack.stack_name,
         delete_repository: args.delete_repo,
         sam: args.stack.sam,
+        show_sam_output,
     }
 }
 

@@ -46,10 +46,10 @@ pub(crate) struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
 
-    /// Log more on stderr (-v: isokit's steps, -vv: isokit's details). No
-    /// setting shows more than info from the AWS SDK, bollard and other
-    /// libraries, whose lower levels carry credentials. ISOKIT_LOG takes a
-    /// full filter instead.
+    /// Log more on stderr (-v: isokit's steps, and SAM's own output for
+    /// deploy and teardown; -vv: isokit's details). No setting shows more
+    /// than info from the AWS SDK, bollard and other libraries, whose lower
+    /// levels carry credentials. ISOKIT_LOG takes a full filter instead.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
 
@@ -164,6 +164,11 @@ pub(crate) struct PushArgs {
 /// task definition pins `repo@sha256:…` and a re-pushed tag really
 /// redeploys. A task that cannot start fails the deployment in minutes (the
 /// deployment circuit breaker rolls it back), not hours.
+///
+/// Progress is one line per CloudFormation resource event, nested stacks
+/// included (VpcStack/PrivateSubnetOne (AWS::EC2::Subnet) CREATE_COMPLETE);
+/// a failure is headed by the first failed resource, followed into the
+/// nested stack that failed. SAM's own output shows with -v.
 #[derive(Debug, Args)]
 pub(crate) struct DeployArgs {
     /// ECR image to run: <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag> or @sha256:…

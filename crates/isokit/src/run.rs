@@ -31,14 +31,14 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Deploy(args) => {
             let aws = load_aws(global).await?;
-            let options = crate::args::deploy_options(args);
+            let options = crate::args::deploy_options(args, global.verbose > 0);
             let deployment = isokit_deploy::deploy(&aws, &options, &ui).await?;
             finish(global, &deployment)
         }
         Command::Teardown(args) => {
             let aws = load_aws(global).await?;
             confirm_repository_deletion(&args)?;
-            let options = crate::args::teardown_options(args);
+            let options = crate::args::teardown_options(args, global.verbose > 0);
             let teardown = isokit_deploy::teardown(&aws, &options, &ui).await?;
             finish(global, &teardown)
         }

@@ -4,9 +4,10 @@
 //! read back with the AWS CLI, a standard client. Each test works under names
 //! of its own and removes what it made, also when an assertion fails.
 //!
-//! moto never rolls a stack back, so a stack in ROLLBACK_COMPLETE is proven
-//! by unit tests instead: isokit-deploy's check of the stack DescribeStacks
-//! reports, and isokit-stacks' reading of SAM's recorded output.
+//! Progress and failures come from CloudFormation's stack events, which the
+//! local AWS's moto writes for each resource, nested stacks included, and a
+//! failed creation rolls back as CloudFormation's does (ROLLBACK_COMPLETE).
+//! Update rollbacks and throttling are proven by isokit-aws's unit tests.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -373,6 +374,17 @@ fn quietly(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Each of `expected` starts a line of the run's stderr, in this order.
+fn assert_progress_lines(run: &Run, expected: &[String]) {
+    let mut lines = run.stderr.lines();
+    for line in expected {
+        assert!(
+            lines.any(|seen| seen.starts_with(line.as_str())),
+            "no progress line {line:?} (in this order): {run:#?}"
+        );
+    }
+}
+
 /// The `outputs` of a `--output json` deployment.
 fn outputs(run: &Run) -> BTreeMap<String, String> {
     let result = run.json();
@@ -698,6 +710,30 @@ fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinne
 
     let run = sandbox.deploy(&sandbox.tagged_image(), &["--output", "json"]);
     run.assert_success();
+    assert_progress_lines(
+        &run,
+        &[
+            format!(
+                "{} (AWS::CloudFormation::Stack) CREATE_IN_PROGRESS: User Initiated",
+                sandbox.name
+            ),
+            "VpcStack (AWS::CloudFormation::Stack) CREATE_IN_PROGRESS".into(),
+            "VpcStack/PrivateSubnetOne (AWS::EC2::Subnet) CREATE_COMPLETE".into(),
+            "VpcStack/EcrDkrEndpoint (AWS::EC2::VPCEndpoint) CREATE_COMPLETE".into(),
+            "VpcStack (AWS::CloudFormation::Stack) CREATE_COMPLETE".into(),
+            "ClusterStack/Cluster (AWS::ECS::Cluster) CREATE_COMPLETE".into(),
+            "ServiceStack/Service (AWS::ECS::Service) CREATE_COMPLETE".into(),
+            format!(
+                "{} (AWS::CloudFormation::Stack) CREATE_COMPLETE",
+                sandbox.name
+            ),
+        ],
+    );
+    assert!(
+        !run.stderr.contains("Deploying with")
+            && !run.stderr.contains("CloudFormation events from"),
+        "SAM's own output is shown only with -v: {run:#?}"
+    );
     let result = run.json();
     assert_eq!(result["stack_name"], sandbox.name.as_str());
     assert_eq!(result["status"], "CREATE_COMPLETE");
@@ -811,6 +847,10 @@ fn the_same_image_again_changes_nothing_and_a_repushed_tag_redeploys() {
     let unchanged = sandbox.deploy(&sandbox.tagged_image(), &["--output", "json"]);
     unchanged.assert_success();
     assert_eq!(unchanged.json()["changed"], false, "{unchanged:#?}");
+    assert!(
+        !unchanged.stderr.contains("(AWS::CloudFormation::Stack)"),
+        "an unchanged stack writes no event: {unchanged:#?}"
+    );
     assert_eq!(unchanged.json()["status"], "CREATE_COMPLETE");
     assert_eq!(sandbox.stack_status(&sandbox.name), "CREATE_COMPLETE");
 
@@ -827,6 +867,19 @@ fn the_same_image_again_changes_nothing_and_a_repushed_tag_redeploys() {
     );
     let updated = sandbox.deploy(&sandbox.tagged_image(), &["--output", "json"]);
     updated.assert_success();
+    assert_progress_lines(
+        &updated,
+        &[
+            format!(
+                "{} (AWS::CloudFormation::Stack) UPDATE_IN_PROGRESS",
+                sandbox.name
+            ),
+            format!(
+                "{} (AWS::CloudFormation::Stack) UPDATE_COMPLETE",
+                sandbox.name
+            ),
+        ],
+    );
     let result = updated.json();
     assert_eq!(result["changed"], true, "{updated:#?}");
     assert_eq!(result["status"], "UPDATE_COMPLETE");
@@ -888,6 +941,19 @@ fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
         removed.stdout.trim(),
         format!("stack {}: deleted", sandbox.name)
     );
+    assert_progress_lines(
+        &removed,
+        &[
+            format!(
+                "{} (AWS::CloudFormation::Stack) DELETE_IN_PROGRESS: User Initiated",
+                sandbox.name
+            ),
+            format!(
+                "{} (AWS::CloudFormation::Stack) DELETE_COMPLETE",
+                sandbox.name
+            ),
+        ],
+    );
     assert_eq!(sandbox.stack_status(&stack_id), "DELETE_COMPLETE");
     let left: Vec<(String, String)> = sandbox
         .stacks()
@@ -947,8 +1013,9 @@ fn local_mistakes_are_refused_before_anything_reaches_aws() {
         .env("AWS_ENDPOINT_URL", "https://127.0.0.1:1");
     let stack = unique_name("deploy-refused");
     let image = format!("{}/{stack}:{TAG}", local.registry());
+    // With -v, SAM's output would show if it ran.
     let deploy = |image: &str, extra: &[&str]| -> Run {
-        let mut args = vec!["deploy", "--image", image, "--stack-name", &stack];
+        let mut args = vec!["deploy", "-v", "--image", image, "--stack-name", &stack];
         args.extend_from_slice(extra);
         checked_run(&local, &isokit, args)
     };
@@ -1098,7 +1165,8 @@ fn an_image_missing_from_ecr_fails_before_sam_runs() {
             ),
         ),
     ] {
-        let run = sandbox.deploy(&image, &[]);
+        // With -v, SAM's output would show if it ran.
+        let run = sandbox.deploy(&image, &["-v"]);
         run.assert_error(&needle);
         assert!(!run.stderr.contains("Deploying with"), "SAM ran: {run:#?}");
         sandbox.assert_no_stack(&run);
@@ -1123,8 +1191,10 @@ fn each_stop_signal_reaches_sams_process_group_and_isokit_says_what_the_stack_ma
         // A stack for each: the one an interrupted deployment leaves holds
         // a change set never executed, which the next deploy refuses.
         let stack = format!("{}-{}", sandbox.name, signal.to_lowercase());
+        // -v shows SAM's output, which says when it waits for its change set.
         let mut running = sandbox.isokit.spawn([
             "deploy",
+            "-v",
             "--image",
             &image,
             "--stack-name",
@@ -1295,8 +1365,10 @@ fn every_parameter_rule_and_the_stack_name_are_checked_before_sam_runs() {
              to match the pattern ^[A-Za-z][A-Za-z0-9_-]{0,254}$",
         ),
     ] {
+        // With -v, SAM's output would show if it ran.
         let mut args = vec![
             "deploy",
+            "-v",
             "--image",
             &image,
             "--stack-name",
@@ -1316,7 +1388,7 @@ fn every_parameter_rule_and_the_stack_name_are_checked_before_sam_runs() {
     }
     // With every value allowed, the pattern isokit cannot read is refused,
     // not skipped.
-    let last = sandbox.deploy(&image, &["--stacks-dir", stacks_dir]);
+    let last = sandbox.deploy(&image, &["--stacks-dir", stacks_dir, "-v"]);
     refused(
         &last,
         "error: parent.yml declares AllowedPattern `(?=a)ab` for parameter Ahead, which isokit cannot \
@@ -1334,6 +1406,7 @@ fn every_parameter_rule_and_the_stack_name_are_checked_before_sam_runs() {
         );
         let deploy = [
             "deploy",
+            "-v",
             "--image",
             &image,
             "--stack-name",
@@ -1342,7 +1415,10 @@ fn every_parameter_rule_and_the_stack_name_are_checked_before_sam_runs() {
             &sandbox.bucket,
         ];
         refused(&sandbox.run(deploy), &needle);
-        refused(&sandbox.run(["teardown", "--stack-name", bad]), &needle);
+        refused(
+            &sandbox.run(["teardown", "-v", "--stack-name", bad]),
+            &needle,
+        );
     }
     sandbox.assert_no_stack(&last);
     let objects = sandbox
@@ -1469,13 +1545,13 @@ fn sam_failing_before_any_change_set_shows_why_and_creates_no_stack() {
     sandbox.assert_no_stack(&run);
 }
 
-/// A customised template AWS rejects: a subnet outside the VPC's range.
-/// CloudFormation would roll the stack back (ROLLBACK_COMPLETE); moto fails
-/// ExecuteChangeSet instead and leaves the stack REVIEW_IN_PROGRESS. Either
-/// way SAM's reason heads the error, the next deployment is told to tear
-/// the stack down first, and after a teardown it deploys.
+/// A customised template AWS rejects: a subnet outside the VPC's range,
+/// which fails inside the nested VPC stack. The failed resource's reason,
+/// followed into that nested stack, heads the error, above SAM's last
+/// lines; the stack rolls back (ROLLBACK_COMPLETE), so the next deployment
+/// is told to tear it down first, and after a teardown it deploys.
 #[test]
-fn a_template_aws_rejects_fails_with_sams_last_lines_and_teardown_recovers() {
+fn a_nested_resource_that_fails_heads_the_error_and_teardown_recovers() {
     let sandbox = Sandbox::new("deploy-rejected");
     let pinned = sandbox.push("first");
     let stacks = tempfile::tempdir().expect("stacks folder");
@@ -1491,28 +1567,35 @@ fn a_template_aws_rejects_fails_with_sams_last_lines_and_teardown_recovers() {
 
     let failed = sandbox.deploy(&sandbox.tagged_image(), &["--stacks-dir", &stacks_dir]);
     failed.assert_error(&format!(
-        "sam deploy failed (exit status 1): Failed to create/update the stack: {}, An error occurred \
-         (InvalidSubnet.Range) when calling the ExecuteChangeSet operation: The CIDR '10.1.192.0/18' is invalid.",
+        "error: deploy of stack {0} failed: VpcStack › PrivateSubnetTwo (AWS::EC2::Subnet) \
+         CREATE_FAILED: The CIDR '10.1.192.0/18' is invalid.\nstack {0} is ROLLBACK_COMPLETE (its \
+         first creation failed and was rolled back) and cannot be updated: tear it down first \
+         (`isokit teardown --stack-name {0}`), then deploy again\n  caused by: sam deploy failed \
+         (exit status 1)",
         sandbox.name
     ));
-    // SAM's output went by as it ran; the error does not repeat it.
+    assert_progress_lines(
+        &failed,
+        &[
+            "VpcStack/PrivateSubnetOne (AWS::EC2::Subnet) CREATE_COMPLETE".into(),
+            "VpcStack/PrivateSubnetTwo (AWS::EC2::Subnet) CREATE_FAILED: The CIDR '10.1.192.0/18' is invalid.".into(),
+            format!("{} (AWS::CloudFormation::Stack) ROLLBACK_COMPLETE", sandbox.name),
+        ],
+    );
+    // SAM's output was not shown as it ran: its last lines are in the error.
+    failed.assert_error("last lines of its output:\n");
     assert!(
-        failed.stderr.contains("Changeset created successfully."),
+        failed
+            .stderr
+            .contains("  | Error: Failed to create/update the stack"),
         "{failed:#?}"
     );
-    assert!(
-        !failed.stderr.contains("last lines of its output"),
-        "{failed:#?}"
-    );
-    assert_eq!(sandbox.stack_status(&sandbox.name), "REVIEW_IN_PROGRESS");
+    assert_eq!(sandbox.stack_status(&sandbox.name), "ROLLBACK_COMPLETE");
 
-    let blocked = sandbox.deploy(&sandbox.tagged_image(), &[]);
+    let blocked = sandbox.deploy(&sandbox.tagged_image(), &["-v"]);
     blocked.assert_error(&format!(
-        "stack {0} exists only as a change set that was never executed (REVIEW_IN_PROGRESS)",
-        sandbox.name
-    ));
-    blocked.assert_error(&format!(
-        "remove it with `isokit teardown --stack-name {}`",
+        "stack {0} is ROLLBACK_COMPLETE (its first creation failed and was rolled back) and cannot \
+         be updated: tear it down first (`isokit teardown --stack-name {0}`), then deploy again",
         sandbox.name
     ));
     assert!(
