@@ -70,6 +70,24 @@ pub enum Error {
         "ECR repository {0} does not exist: push an image to it first (isokit push creates it)"
     )]
     RepositoryNotFound(String),
+
+    #[error(
+        "ECS cluster {cluster} does not exist in this region: check the region, or deploy the \
+         stack again (isokit deploy) if the cluster was deleted"
+    )]
+    ClusterNotFound { cluster: String },
+
+    #[error(
+        "ECS service {service} does not exist in cluster {cluster}: check the region, or deploy \
+         the stack again (isokit deploy) if the service was deleted"
+    )]
+    ServiceNotFound { cluster: String, service: String },
+
+    #[error(
+        "CloudWatch Logs group {group} does not exist in this region: check the region, or \
+         deploy the stack again (isokit deploy) if the group was deleted"
+    )]
+    LogGroupNotFound { group: String },
 }
 
 /// Why a call to an AWS API failed, in terms a user can act on.

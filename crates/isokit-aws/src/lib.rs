@@ -1,6 +1,6 @@
 //! The AWS settings every isokit command shares (region, profile, endpoint,
-//! CA bundle), built into one SDK configuration, and the ECR and
-//! CloudFormation calls built on it.
+//! CA bundle), built into one SDK configuration, and the ECR,
+//! CloudFormation, ECS and CloudWatch Logs calls built on it.
 //!
 //! Region, profile, credentials and `AWS_ENDPOINT_URL*` come from the
 //! standard chain that `aws-config` reads, with explicit settings taking
@@ -10,7 +10,10 @@
 
 mod cloudformation;
 mod ecr;
+mod ecs;
 mod error;
+mod logs;
+mod throttle;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +29,12 @@ pub use ecr::{
     Ecr, EcrImage, ImageManifest, ImageReference, ImageUri, RegistryAuth, Removal, Repository,
     RepositorySettings, validate_repository_name, validate_tag,
 };
+pub use ecs::{
+    Ecs, EcsDeployment, EcsService, EcsTask, ServiceEvent, TaskAttachment, TaskContainer,
+    TaskState, task_id,
+};
 pub use error::{CallError, Error};
+pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamSelection};
 
 /// What a user may set explicitly; everything left `None` comes from the
 /// standard AWS chain (environment, profiles, instance metadata).
@@ -100,6 +108,14 @@ impl Aws {
 
     pub fn stacks(&self) -> Stacks {
         Stacks::new(&self.config)
+    }
+
+    pub fn ecs(&self) -> Ecs {
+        Ecs::new(&self.config)
+    }
+
+    pub fn logs(&self) -> Logs {
+        Logs::new(&self.config)
     }
 }
 
