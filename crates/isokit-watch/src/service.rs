@@ -1,0 +1,136 @@
+//! The names of what an isokit stack runs, read from its outputs.
+
+use std::collections::BTreeMap;
+
+use isokit_aws::Aws;
+
+use crate::error::Error;
+
+const CLUSTER_OUTPUT: &str = "ClusterName";
+const SERVICE_OUTPUT: &str = "ServiceName";
+const LOG_GROUP_OUTPUT: &str = "LogGroupName";
+
+/// The cluster, service and log group of a deployed isokit stack: the
+/// outputs of the parent template (`stacks/parent.yml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceStack {
+    pub stack_name: String,
+    pub status: String,
+    pub cluster: String,
+    pub service: String,
+    pub log_group: String,
+}
+
+impl ServiceStack {
+    pub async fn read(aws: &Aws, stack_name: &str) -> Result<ServiceStack, Error> {
+        match aws.stacks().describe(stack_name).await? {
+            Some(stack) => ServiceStack::from_outputs(stack.name, stack.status, stack.outputs),
+            None => Err(Error::StackNotFound {
+                stack: stack_name.to_owned(),
+                region: aws.region().to_owned(),
+            }),
+        }
+    }
+
+    fn from_outputs(
+        stack_name: String,
+        status: String,
+        mut outputs: BTreeMap<String, String>,
+    ) -> Result<ServiceStack, Error> {
+        let missing: Vec<&str> = [CLUSTER_OUTPUT, SERVICE_OUTPUT, LOG_GROUP_OUTPUT]
+            .into_iter()
+            .filter(|name| outputs.get(*name).is_none_or(String::is_empty))
+            .collect();
+        if !missing.is_empty() {
+            // Outputs appear once a create or update completes.
+            if outputs.is_empty() && status.ends_with("_IN_PROGRESS") {
+                return Err(Error::StackNotReady {
+                    stack: stack_name,
+                    status,
+                });
+            }
+            return Err(Error::MissingOutputs {
+                stack: stack_name,
+                status,
+                missing: missing.join(", "),
+            });
+        }
+        let mut output = |name: &str| outputs.remove(name).unwrap_or_default();
+        let (cluster, service, log_group) = (
+            output(CLUSTER_OUTPUT),
+            output(SERVICE_OUTPUT),
+            output(LOG_GROUP_OUTPUT),
+        );
+        Ok(ServiceStack {
+            stack_name,
+            status,
+            cluster,
+            service,
+            log_group,
+        })
+    }
+
+    /// What every one of the service's log stream names starts with: the
+    /// task definition's `awslogs-stream-prefix`, which isokit's service
+    /// template sets to the service's name.
+    pub fn stream_prefix(&self) -> String {
+        format!("{}/", self.service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_outputs(status: &str, outputs: &[(&str, &str)]) -> Result<ServiceStack, Error> {
+        ServiceStack::from_outputs(
+            "isolated-vpc-environment".to_owned(),
+            status.to_owned(),
+            outputs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn reads_the_names_from_the_outputs() {
+        let read = from_outputs(
+            "UPDATE_COMPLETE",
+            &[
+                ("ClusterName", "isokit-cluster"),
+                ("ServiceName", "isokit-service"),
+                ("LogGroupName", "/ecs/isokit-service"),
+                ("VpcId", "vpc-1"),
+            ],
+        )
+        .expect("an isokit stack");
+        assert_eq!(read.cluster, "isokit-cluster");
+        assert_eq!(read.service, "isokit-service");
+        assert_eq!(read.log_group, "/ecs/isokit-service");
+        assert_eq!(read.stream_prefix(), "isokit-service/");
+    }
+
+    #[test]
+    fn names_every_missing_output() {
+        let err = from_outputs(
+            "CREATE_COMPLETE",
+            &[("ServiceName", "web"), ("LogGroupName", "")],
+        )
+        .expect_err("not isokit's");
+        let text = err.to_string();
+        assert!(
+            text.contains("(CREATE_COMPLETE) has no output ClusterName, LogGroupName"),
+            "{text}"
+        );
+        assert!(text.contains("--stack-name"), "{text}");
+    }
+
+    #[test]
+    fn a_stack_being_created_has_no_outputs_yet() {
+        let err = from_outputs("CREATE_IN_PROGRESS", &[]).expect_err("no outputs yet");
+        assert!(matches!(err, Error::StackNotReady { .. }), "{err}");
+        let err = from_outputs("ROLLBACK_COMPLETE", &[]).expect_err("no outputs");
+        assert!(matches!(err, Error::MissingOutputs { .. }), "{err}");
+    }
+}
