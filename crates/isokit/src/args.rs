@@ -1,6 +1,6 @@
 //! Raw arguments resolved once into the libraries' option structs.
 
-use crate::cli::{DeployArgs, PushArgs, RehearseArgs, TeardownArgs};
+use crate::cli::{DeployArgs, LogsArgs, PushArgs, RehearseArgs, TeardownArgs};
 
 pub(crate) fn deploy_options(
     args: DeployArgs,
@@ -59,5 +59,14 @@ pub(crate) fn rehearse_options(args: RehearseArgs) -> isokit_rehearse::RehearseO
         subnet: args.subnet,
         standin_image: args.standin_image,
         timeout: args.timeout,
+    }
+}
+
+pub(crate) fn logs_options(args: LogsArgs) -> isokit_watch::LogsOptions {
+    isokit_watch::LogsOptions {
+        stack_name: args.stack_name,
+        since: args.since,
+        task: args.task,
+        follow: args.follow,
     }
 }

@@ -101,6 +101,7 @@ pub(crate) enum Command {
     Deploy(DeployArgs),
     Teardown(TeardownArgs),
     Rehearse(RehearseArgs),
+    Logs(LogsArgs),
     #[command(subcommand)]
     Stacks(StacksCommand),
 }
@@ -290,6 +291,53 @@ pub(crate) struct RehearseArgs {
     /// How long to wait for the task's first report.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
+}
+
+/// Print what the service's tasks wrote to CloudWatch Logs, readable.
+///
+/// The stack's outputs name the service and its log group; each task's
+/// container writes to a stream of its own, <service>/<container>/<task ID>.
+/// Each event is one line: its time (UTC), the task ID's first 8 characters,
+/// then the line the task wrote. isokit-service's JSON lines are made
+/// readable: a round of checks as its verdict, the endpoints failing and at
+/// which step, and what the egress probes prove; any other JSON line as its
+/// level, message and fields; anything else as written.
+///
+///   isokit logs                            # the last 10 minutes, every task
+///   isokit logs --follow --since 60m       # then new events, until Ctrl-C
+///   isokit logs --task 0f3e6b1a            # one task (its ID or a prefix)
+///   isokit logs --output json | jq 'select(.message.event == "round")'
+///
+///   2026-05-07T21:09:35Z 0f3e6b1a round 3 HEALTHY: all 7 endpoints reachable; isolated
+///   2026-05-07T21:10:05Z 9c2d7e41 round 1 UNHEALTHY: 1 of 7 endpoints failing: logs (tls); isolated
+///
+/// With --output json, each event is one JSON object on a line of its own:
+/// "timestamp" (RFC 3339 UTC, milliseconds), "stream", "task" (the task ID,
+/// or null) and "message" (the line parsed when it is a JSON object, else
+/// the line as a string).
+///
+/// Events go to stdout as they arrive, progress to stderr. isokit exits 0
+/// when it has printed them, when SIGINT, SIGTERM or SIGHUP stops a follow,
+/// and when its reader goes away (isokit logs | head -1).
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct LogsArgs {
+    /// CloudFormation stack name, as given to `isokit deploy`.
+    #[arg(long, value_name = "NAME", default_value = "isolated-vpc-environment")]
+    pub(crate) stack_name: String,
+
+    /// Keep printing new events, of new tasks too, until SIGINT, SIGTERM or SIGHUP.
+    #[arg(short, long)]
+    pub(crate) follow: bool,
+
+    /// Print events from this long ago on (90s, 10m, 120m).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub(crate) since: Duration,
+
+    /// Only this task's events: its ID, a prefix of it (the second column),
+    /// or its ARN. With --follow, waits for its first lines.
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub(crate) task: Option<String>,
 }
 
 /// The bundled CloudFormation templates.

@@ -28,6 +28,18 @@ pub(crate) fn emit(format: OutputFormat, result: &impl Render) -> io::Result<()>
     }
 }
 
+/// Writes one result of a stream of them on stdout as one line: text, or
+/// one compact JSON object (JSON Lines). A closed pipe is returned, for the
+/// producer to stop.
+pub(crate) fn emit_line(format: OutputFormat, result: &impl Render) -> io::Result<()> {
+    let line = match format {
+        OutputFormat::Text => result.text(),
+        OutputFormat::Json => serde_json::to_string(result).map_err(io::Error::other)?,
+    };
+    // stdout is line-buffered: each line reaches a pipe as it is written.
+    writeln!(io::stdout().lock(), "{line}")
+}
+
 /// Prints an error and its causes, one per line, skipping a cause whose
 /// text its parent already includes.
 pub(crate) fn report_error(err: &(dyn Error + 'static)) {

@@ -170,6 +170,14 @@ pub(crate) fn push_summary(pushed: &Pushed) -> String {
     )
 }
 
+/// One line per event; `isokit_watch::LogEvent`'s `Display` makes the
+/// service's JSON lines readable.
+impl Render for isokit_watch::LogEvent {
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
 impl Render for Rehearsal {
     fn text(&self) -> String {
         let mut text = String::new();

@@ -9,7 +9,7 @@ use isokit_aws::{Aws, AwsSettings};
 use isokit_ui::{Style, Ui};
 
 use crate::cli::{Cli, Command, GlobalArgs, StacksCommand, TeardownArgs};
-use crate::output::{Render, emit};
+use crate::output::{Render, emit, emit_line};
 use crate::render::{AuditResult, Exported};
 
 pub(crate) type Failure = Box<dyn Error + Send + Sync>;
@@ -54,6 +54,13 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 ExitCode::from(3)
             })
+        }
+        Command::Logs(args) => {
+            let aws = load_aws(global).await?;
+            let options = crate::args::logs_options(args);
+            let format = global.output;
+            isokit_watch::logs(&aws, &options, &ui, &mut |event| emit_line(format, event)).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Stacks(StacksCommand::Export { dir, force }) => {
             let written = isokit_stacks::StackSet::bundled().export(&dir, force)?;
