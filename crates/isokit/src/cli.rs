@@ -422,6 +422,17 @@ mod tests {
     }
 
     #[test]
+    fn bad_logs_values_are_usage_errors() {
+        for args in [
+            ["isokit", "logs", "--since", "ten minutes"],
+            ["isokit", "logs", "--task", ""],
+        ] {
+            let error = Cli::try_parse_from(args).expect_err("refused");
+            assert_eq!(error.exit_code(), 2, "{error}");
+        }
+    }
+
+    #[test]
     fn bad_rehearsal_values_are_usage_errors() {
         for args in [
             ["isokit", "rehearse", "--image", "x", "--timeout", "1h"],
