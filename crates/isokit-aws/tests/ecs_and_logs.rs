@@ -156,6 +156,17 @@ async fn a_missing_cluster_is_named() {
     assert!(err.to_string().contains("check the region"), "{err}");
 }
 
+/// A log group, removed when dropped (unless the test removed it).
+struct LogGroup(String);
+
+impl Drop for LogGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("aws")
+            .args(["logs", "delete-log-group", "--log-group-name", &self.0])
+            .output();
+    }
+}
+
 fn millis(time: SystemTime) -> String {
     time.duration_since(UNIX_EPOCH)
         .expect("after 1970")
@@ -169,6 +180,7 @@ async fn streams_come_newest_first_and_events_oldest_first() {
     let logs = aws(&local).await.logs();
     let group = format!("/isokit-aws-test/{}", unique_name("group"));
     local.aws(&["logs", "create-log-group", "--log-group-name", &group]);
+    let _removed_at_the_end = LogGroup(group.clone());
     let now = SystemTime::now();
     // Stream `web/app/a` last wrote 100 s ago, `web/app/b` 60 s ago: name and time disagree.
     for (stream, ago) in [("web/app/b", [90, 60]), ("web/app/a", [100, 120])] {
