@@ -990,7 +990,12 @@ class LocalEcs:
         for cluster, tasks in by_cluster.items():
             for start in range(0, len(tasks), 100):
                 batch = {task.arn: task for task in tasks[start:start + 100]}
-                described = self.aws.ecs.describe_tasks(cluster=cluster, tasks=list(batch))["tasks"]
+                try:
+                    described = self.aws.ecs.describe_tasks(cluster=cluster, tasks=list(batch))["tasks"]
+                except self.aws.ecs.exceptions.ClusterNotFoundException:
+                    # moto restarted (or the cluster went with its stack):
+                    # the clean-up of tasks moto no longer knows stops these.
+                    break
                 for found in described:
                     if found.get("desiredStatus") == "STOPPED" and found["taskArn"] in batch:
                         batch[found["taskArn"]].request_stop()
