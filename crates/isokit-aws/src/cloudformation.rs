@@ -92,6 +92,42 @@ impl Stacks {
         }))
     }
 
+    /// Cancels the update of `stack` (its root: a nested stack's update is
+    /// cancelled through its root): CloudFormation rolls the update back
+    /// and returns the stack to its previous configuration
+    /// (UPDATE_ROLLBACK_IN_PROGRESS, then UPDATE_ROLLBACK_COMPLETE). Only a
+    /// stack in UPDATE_IN_PROGRESS can be cancelled
+    /// (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CancelUpdateStack.html):
+    /// `false` when CloudFormation refused because the stack is not, or no
+    /// longer, being updated.
+    pub async fn cancel_update(&self, stack: &str) -> Result<bool, Error> {
+        const ACTION: &str = "CloudFormation CancelUpdateStack";
+        patiently(|| async {
+            match self
+                .client
+                .cancel_update_stack()
+                .stack_name(stack)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                // "CancelUpdateStack cannot be called from current stack status"
+                Err(SdkError::ServiceError(service))
+                    if service.err().code() == Some("ValidationError")
+                        && service
+                            .err()
+                            .message()
+                            .is_some_and(|m| m.contains("current stack status")) =>
+                {
+                    Ok(false)
+                }
+                Err(err) => Err(CallError::from_sdk(ACTION, &err)),
+            }
+        })
+        .await
+        .map_err(Error::from)
+    }
+
     /// The events of `stack` (a name, or an ID for a deleted stack too)
     /// that are newer than `boundary`, oldest first; `None` when there is
     /// no such stack. DescribeStackEvents answers newest first, a page at a
@@ -548,6 +584,9 @@ mod tests {
         /// This many calls are answered "Rate exceeded" first.
         throttle: usize,
         calls: usize,
+        /// The stacks being updated (UPDATE_IN_PROGRESS), which
+        /// CancelUpdateStack may cancel.
+        updating: Vec<String>,
     }
 
     fn time(value: &serde_json::Value) -> SystemTime {
@@ -589,6 +628,9 @@ mod tests {
                 .filter_map(|pair| pair.split_once('='))
                 .map(|(key, value)| (key.to_owned(), percent_decode(value)))
                 .collect();
+            if form["Action"] == "CancelUpdateStack" {
+                return self.cancel_update(&form["StackName"]);
+            }
             assert_eq!(form["Action"], "DescribeStackEvents");
             let wanted = &form["StackName"];
             let Some(events) = self.stacks.iter().find(|events| {
@@ -633,6 +675,54 @@ mod tests {
             );
             (200, xml)
         }
+    }
+
+    impl CloudFormation {
+        /// CloudFormation's answers to CancelUpdateStack: an empty result
+        /// for a stack being updated, else the ValidationError it gives
+        /// for any other status (its wording, as the AWS Copilot CLI
+        /// matches it: github.com/aws/copilot-cli,
+        /// internal/pkg/aws/cloudformation/errors.go).
+        fn cancel_update(&mut self, stack: &str) -> (u16, String) {
+            if !self.updating.iter().any(|updating| updating == stack) {
+                let message = "CancelUpdateStack cannot be called from current stack status";
+                return (400, error_xml("ValidationError", message));
+            }
+            self.updating.retain(|updating| updating != stack);
+            (
+                200,
+                "<CancelUpdateStackResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
+                 <ResponseMetadata><RequestId>4d9b4c3e-0000-4000-8000-000000000002</RequestId>\
+                 </ResponseMetadata></CancelUpdateStackResponse>"
+                    .to_owned(),
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn only_an_update_in_progress_is_cancelled() {
+        let cloudformation = Arc::new(Mutex::new(CloudFormation::default()));
+        cloudformation.lock().expect("lock").updating = vec!["isolated-vpc-environment".to_owned()];
+        let stacks = serve(cloudformation.clone()).await;
+        assert!(
+            stacks
+                .cancel_update("isolated-vpc-environment")
+                .await
+                .expect("cancelled")
+        );
+        // Rolling back now, or never updated: nothing to cancel, no error.
+        assert!(
+            !stacks
+                .cancel_update("isolated-vpc-environment")
+                .await
+                .expect("refused, as CloudFormation refuses it")
+        );
+        assert!(!stacks.cancel_update("another").await.expect("refused"));
+        let mut throttled = CloudFormation::default();
+        throttled.throttle = 1;
+        throttled.updating = vec!["web".to_owned()];
+        let stacks = serve(Arc::new(Mutex::new(throttled))).await;
+        assert!(stacks.cancel_update("web").await.expect("tried again"));
     }
 
     fn error_xml(code: &str, message: &str) -> String {

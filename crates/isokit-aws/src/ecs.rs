@@ -115,6 +115,31 @@ pub struct TaskAttachment {
     pub details: BTreeMap<String, String>,
 }
 
+/// A task definition, as much of it as explains its tasks: where each
+/// container writes its log (awslogs), which containers are essential, and
+/// the CPU architecture the tasks run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsTaskDefinition {
+    pub arn: String,
+    /// `runtimePlatform.cpuArchitecture` (`X86_64`, `ARM64`), when set.
+    pub cpu_architecture: Option<String>,
+    pub containers: Vec<ContainerDefinition>,
+}
+
+/// One container of a task definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerDefinition {
+    pub name: String,
+    pub image: Option<String>,
+    /// ECS stops the task when an essential container stops; a container
+    /// is essential unless its definition says otherwise.
+    pub essential: bool,
+    /// `awslogs`, `awsfirelens`, ...; `None` without a log configuration.
+    pub log_driver: Option<String>,
+    /// The log driver's options (`awslogs-group`, `awslogs-stream-prefix`, ...).
+    pub log_options: BTreeMap<String, String>,
+}
+
 /// Which tasks ListTasks returns: those ECS keeps running (pending ones
 /// included), or those it stopped (kept about an hour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +264,54 @@ impl Ecs {
                 _ => return Ok(arns),
             }
         }
+    }
+
+    /// A task definition by ARN (or `family:revision`).
+    pub async fn describe_task_definition(&self, arn: &str) -> Result<EcsTaskDefinition, Error> {
+        const ACTION: &str = "ECS DescribeTaskDefinition";
+        let output = patiently(|| async {
+            self.client
+                .describe_task_definition()
+                .task_definition(arn)
+                .send()
+                .await
+                .map_err(|err| CallError::from_sdk(ACTION, &err))
+        })
+        .await?;
+        let definition = output.task_definition();
+        Ok(EcsTaskDefinition {
+            arn: definition
+                .and_then(|d| d.task_definition_arn())
+                .unwrap_or(arn)
+                .to_owned(),
+            cpu_architecture: definition
+                .and_then(|d| d.runtime_platform())
+                .and_then(|platform| platform.cpu_architecture())
+                .map(|architecture| architecture.as_str().to_owned()),
+            containers: definition
+                .map(|d| d.container_definitions())
+                .unwrap_or_default()
+                .iter()
+                .map(|container| {
+                    let log = container.log_configuration();
+                    ContainerDefinition {
+                        name: container.name().unwrap_or_default().to_owned(),
+                        image: container.image().map(ToOwned::to_owned),
+                        essential: container.essential().unwrap_or(true),
+                        log_driver: log.map(|log| log.log_driver().as_str().to_owned()),
+                        log_options: log
+                            .and_then(|log| log.options())
+                            .map(|options| {
+                                options
+                                    .iter()
+                                    .map(|(key, value)| (key.clone(), value.clone()))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        })
     }
 
     /// The tasks, described [`TASKS_PER_CALL`] at a time. Tasks ECS no

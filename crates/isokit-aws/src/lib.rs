@@ -30,11 +30,11 @@ pub use ecr::{
     RepositorySettings, validate_repository_name, validate_tag,
 };
 pub use ecs::{
-    Ecs, EcsDeployment, EcsService, EcsTask, ServiceEvent, TaskAttachment, TaskContainer,
-    TaskState, task_id,
+    ContainerDefinition, Ecs, EcsDeployment, EcsService, EcsTask, EcsTaskDefinition,
+    ServiceEvent, TaskAttachment, TaskContainer, TaskState, task_id,
 };
 pub use error::{CallError, Error};
-pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamSelection};
+pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamEvent, StreamSelection};
 
 /// What a user may set explicitly; everything left `None` comes from the
 /// standard AWS chain (environment, profiles, instance metadata).

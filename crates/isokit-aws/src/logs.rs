@@ -40,6 +40,13 @@ pub struct LogEvent {
     pub message: String,
 }
 
+/// One event of a stream read on its own ([`Logs::tail`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEvent {
+    pub timestamp: SystemTime,
+    pub message: String,
+}
+
 /// Which streams of a group to read.
 #[derive(Debug, Clone, Copy)]
 pub enum StreamSelection<'a> {
@@ -103,6 +110,79 @@ impl Logs {
             (b.last_event, b.created, &a.name).cmp(&(a.last_event, a.created, &b.name))
         });
         Ok(streams)
+    }
+
+    /// The last `limit` events of one stream (at most 10,000, and what
+    /// fits in 1 MB), oldest first; `None` while the stream (or its group)
+    /// does not exist, as when its task has written nothing yet.
+    pub async fn tail(
+        &self,
+        group: &str,
+        stream: &str,
+        limit: u16,
+    ) -> Result<Option<Vec<StreamEvent>>, Error> {
+        const ACTION: &str = "CloudWatch Logs GetLogEvents";
+        let answer = patiently(|| async {
+            match self
+                .client
+                .get_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .start_from_head(false)
+                .limit(i32::from(limit))
+                .send()
+                .await
+            {
+                Ok(output) => Ok(Some(output)),
+                Err(err) => {
+                    let err = CallError::from_sdk(ACTION, &err);
+                    // A missing stream and a missing group answer alike (a
+                    // stand-in may name the group for both): either way,
+                    // nothing has been written there.
+                    if matches!(&err.problem, Problem::Service { code } if code == "ResourceNotFoundException")
+                    {
+                        Ok(None)
+                    } else {
+                        Err(err)
+                    }
+                }
+            }
+        })
+        .await?;
+        Ok(answer.map(|output| {
+            let mut events: Vec<StreamEvent> = output
+                .events()
+                .iter()
+                .filter_map(|event| {
+                    Some(StreamEvent {
+                        timestamp: from_millis(event.timestamp()?),
+                        message: event.message().unwrap_or_default().to_owned(),
+                    })
+                })
+                .collect();
+            events.sort_by_key(|event| event.timestamp);
+            events
+        }))
+    }
+
+    /// Deletes a log group and its streams; `false` when there was none.
+    pub async fn delete_group(&self, group: &str) -> Result<bool, Error> {
+        const ACTION: &str = "CloudWatch Logs DeleteLogGroup";
+        let deleted = patiently(|| async {
+            self.client
+                .delete_log_group()
+                .log_group_name(group)
+                .send()
+                .await
+                .map_err(|err| CallError::from_sdk(ACTION, &err))
+        })
+        .await
+        .map_err(|err| missing_group(err, group));
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(Error::LogGroupNotFound { .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     /// The events of the selected streams that happened at `since` or
