@@ -5,9 +5,10 @@ use std::fmt;
 use std::time::SystemTime;
 
 use isokit_report::{Evidence, Isolation, LogLine, Report, Start};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
+
+use crate::clock::{Rfc3339, serialize_millis};
 
 /// A log event of one of the service's streams.
 ///
@@ -99,8 +100,18 @@ impl fmt::Display for LogEvent {
     }
 }
 
-/// A round in one line: the verdict, which endpoints fail at which step,
-/// and what the egress probes prove.
+/// A round in one line (`round 3 HEALTHY: all 7 endpoints reachable;
+/// isolated`): the verdict, which endpoints fail at which step, and what
+/// the egress probes prove.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoundLine<'a>(pub(crate) &'a Report);
+
+impl fmt::Display for RoundLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        round(f, self.0)
+    }
+}
+
 fn round(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
     let verdict = if report.passes() {
         "HEALTHY"
@@ -215,39 +226,6 @@ fn field_value(value: &Value) -> String {
             text.clone()
         }
         other => other.to_string(),
-    }
-}
-
-fn serialize_millis<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&Rfc3339 {
-        time: *time,
-        millis: true,
-    })
-}
-
-/// `2026-05-07T21:09:35Z`, or with `.871` milliseconds.
-struct Rfc3339 {
-    time: SystemTime,
-    millis: bool,
-}
-
-impl fmt::Display for Rfc3339 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let time = OffsetDateTime::from(self.time);
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            time.year(),
-            u8::from(time.month()),
-            time.day(),
-            time.hour(),
-            time.minute(),
-            time.second()
-        )?;
-        if self.millis {
-            write!(f, ".{:03}", time.millisecond())?;
-        }
-        f.write_str("Z")
     }
 }
 

@@ -12,12 +12,25 @@
 //! `round` report of each round of checks) are rendered for a person by its
 //! `Display`, and serialize for scripts with the message parsed.
 
+mod clock;
 mod error;
 mod event;
 mod logs;
+mod running;
 mod service;
+mod snapshot;
+mod status;
+mod task;
 
+pub use clock::{Ago, Rfc3339};
 pub use error::Error;
 pub use event::{LogEvent, Message};
 pub use logs::{LogsOptions, logs};
+pub use running::RunningTask;
 pub use service::ServiceStack;
+pub use snapshot::{ServiceSnapshot, is_live};
+pub use status::{DeploymentState, EventLine, ServiceState, Status, StatusOptions, status};
+pub use task::{
+    LogStreamName, ReadReport, Stopped, TaskDefinitions, explain_stopped, latest_report, log_tail,
+    short_id, stopped_task,
+};
