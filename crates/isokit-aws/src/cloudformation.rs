@@ -718,9 +718,11 @@ mod tests {
                 .expect("refused, as CloudFormation refuses it")
         );
         assert!(!stacks.cancel_update("another").await.expect("refused"));
-        let mut throttled = CloudFormation::default();
-        throttled.throttle = 1;
-        throttled.updating = vec!["web".to_owned()];
+        let throttled = CloudFormation {
+            throttle: 1,
+            updating: vec!["web".to_owned()],
+            ..CloudFormation::default()
+        };
         let stacks = serve(Arc::new(Mutex::new(throttled))).await;
         assert!(stacks.cancel_update("web").await.expect("tried again"));
     }

@@ -30,8 +30,8 @@ pub use ecr::{
     RepositorySettings, validate_repository_name, validate_tag,
 };
 pub use ecs::{
-    ContainerDefinition, Ecs, EcsDeployment, EcsService, EcsTask, EcsTaskDefinition,
-    ServiceEvent, TaskAttachment, TaskContainer, TaskState, task_id,
+    ContainerDefinition, Ecs, EcsDeployment, EcsService, EcsTask, EcsTaskDefinition, ServiceEvent,
+    TaskAttachment, TaskContainer, TaskState, task_id,
 };
 pub use error::{CallError, Error};
 pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamEvent, StreamSelection};
