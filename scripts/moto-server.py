@@ -42,10 +42,14 @@ stacks goes, and fails, as it does in CloudFormation.
    - an update: the resources moto gave up on `UPDATE_FAILED` with the
      reason, `UPDATE_ROLLBACK_IN_PROGRESS` naming them,
      `UPDATE_ROLLBACK_COMPLETE`.
-   After a deletion or a creation's rollback the stack lists only the
-   resources left and has no outputs: moto makes a resource the first time
-   it is asked for it (ListStackResources, an output naming it), and would
-   otherwise bring deleted ones back.
+   After a deletion or a creation's rollback the stack has no outputs, and
+   its resource map holds only the resources left: moto makes a resource
+   the first time it is asked for it (ListStackResources, an output naming
+   it), and would otherwise bring deleted ones back. ListStackResources on
+   such a stack answers as CloudFormation's does, from the events: every
+   resource it had with its last status and physical ID, a resource kept by
+   `DeletionPolicy: Retain` as `DELETE_SKIPPED` (moto skips it silently),
+   which is how a rolled-back stack's log group is found again.
    Limits: an update's rollback restores nothing; only the statuses and
    events say it rolled back. What the update changed, added or removed
    stays so (a nested stack, which moto updates by deleting it and creating

@@ -4,7 +4,8 @@ failures, go as in AWS (patches 1 to 5 in scripts/moto-server.py's list)."""
 import contextvars
 import logging
 
-from moto.cloudformation import models, parsing
+from moto.cloudformation import models, parsing, responses
+from moto.core.responses import ActionResult
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 
 from moto_patches import check_replaced_source, refuse
@@ -217,6 +218,13 @@ def delete_resource_with_events(resource_map, parsed_resource, resource_json):
 
 
 def delete_resources_with_events(resource_map):
+    # moto skips a resource whose DeletionPolicy is Retain without a word;
+    # CloudFormation writes DELETE_SKIPPED, and the resource stays listed.
+    stack = stack_of(resource_map)
+    for logical_id, resource_json in resource_map._resource_json_map.items():
+        resource = resource_map._parsed_resources.get(logical_id)
+        if resource_json.get("DeletionPolicy") == "Retain" and resource is not None:
+            record(stack, logical_id, resource_json["Type"], "DELETE_SKIPPED", physical_id(resource))
     try:
         ORIGINAL["ResourceMap.delete"](resource_map)
     except Exception:
@@ -243,6 +251,38 @@ def keep_only_what_exists(resource_map):
         for logical_id, resource_json in resource_map._resource_json_map.items()
         if logical_id in resource_map._parsed_resources
     }
+
+
+# A stack whose resources were deleted: by a rollback, or with it.
+RESOURCES_GONE = {"ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_IN_PROGRESS", "DELETE_COMPLETE", "DELETE_FAILED"}
+
+
+def list_stack_resources_as_cloudformation_does(response):
+    """For a stack whose resources were deleted (rolled back, or deleted:
+    CloudFormation still lists those for 90 days), every resource it had,
+    with its last status and physical ID,
+    read from its events: DELETE_COMPLETE, or DELETE_SKIPPED for one kept by
+    a Retain policy, which is how its ID is found again. moto lists only the
+    resources its map still holds (none, once deleted), each as
+    CREATE_COMPLETE; for a live stack that is kept."""
+    stack = response.cloudformation_backend.get_stack(response._get_param("StackName"))
+    if stack.status not in RESOURCES_GONE:
+        return ORIGINAL["CloudFormationResponse.list_stack_resources"](response)
+    latest = {}
+    for event in stack.events:
+        if not is_own(stack, event):
+            latest[event.logical_resource_id] = event
+    summaries = [
+        {
+            "ResourceStatus": event.resource_status,
+            "LogicalResourceId": logical_id,
+            "LastUpdatedTimestamp": event.timestamp,
+            "PhysicalResourceId": event.physical_resource_id or "",
+            "ResourceType": event.resource_type,
+        }
+        for logical_id, event in latest.items()
+    ]
+    return ActionResult({"StackResourceSummaries": summaries})
 
 
 def drop_outputs(stack):
@@ -400,6 +440,7 @@ ORIGINAL = {
     "Stack.create_resources": models.Stack.create_resources,
     "Stack.delete": models.Stack.delete,
     "CloudFormationBackend.execute_change_set": models.CloudFormationBackend.execute_change_set,
+    "CloudFormationResponse.list_stack_resources": responses.CloudFormationResponse.list_stack_resources,
 }
 
 
@@ -414,6 +455,7 @@ REPLACED_SOURCE = {
     "Stack.create_resources": "a5f30450448a1d58ba3ffe05b0a545b8efa86633b47cfb0c8c4a2b269d447655",
     "Stack.delete": "bf0c199611d254b6c2826d45d91ce44101625ab78696218e6949279eb32c17f9",
     "CloudFormationBackend.execute_change_set": "1090cb5b81abc8ff0422a9c1df9b0ea09192550345fbc198b448e9e9a148a050",
+    "CloudFormationResponse.list_stack_resources": "fcc4b4296d4f9e58a1262df06ad8798062fd988847464be2bc5f4c3c401184bb",
 }
 
 
@@ -437,3 +479,4 @@ def patch():
     models.Stack.create_resources = create_resources_or_roll_back
     models.Stack.delete = delete_stack_with_events
     models.CloudFormationBackend.execute_change_set = execute_change_set_or_roll_back
+    responses.CloudFormationResponse.list_stack_resources = list_stack_resources_as_cloudformation_does
