@@ -30,7 +30,7 @@ pub use fargate::{
     validate_task_size,
 };
 pub use sam::{
-    Artifacts, AwsTarget, DeleteOptions, DeployOptions, OutputTail, SAM_VARIABLE, Sam,
+    Artifacts, AwsTarget, DeleteOptions, DeployOptions, OutputTail, SAM_VARIABLE, Sam, SamStop,
     check_passable,
 };
 pub use template::{Node, Resource, Template};
@@ -201,6 +201,10 @@ pub enum Error {
         stack: String,
         region: String,
     },
+
+    /// isokit stopped SAM on purpose ([`SamStop`]); the caller says why.
+    #[error("sam {command} was stopped by isokit")]
+    SamStopped { command: &'static str },
 
     #[error(
         "stack {stack} is {status} ({}) and cannot be updated: tear it down first (`isokit teardown \

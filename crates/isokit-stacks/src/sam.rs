@@ -10,12 +10,14 @@ use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
 
 use isokit_ui::{StopSignal, StopSignals, Style, Ui};
 use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::Error;
 use crate::eval::ParameterValues;
@@ -25,6 +27,12 @@ pub const SAM_VARIABLE: &str = "ISOKIT_SAM";
 
 /// How many of SAM's last lines an error keeps.
 const TAIL_LINES: usize = 40;
+
+/// How long SAM may take to exit after isokit asks it to stop
+/// ([`SamStop`]) before its process group is killed. SAM waiting on
+/// CloudFormation exits at once on SIGINT; one busy uploading may take a
+/// moment to notice.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Where SAM uploads the nested templates for CloudFormation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,11 +311,26 @@ impl fmt::Display for OutputTail {
     }
 }
 
+/// Asks a SAM run to stop for a reason of isokit's own (a deployment found
+/// failing): SAM's process group hears SIGINT, as from Ctrl-C, and is
+/// killed if it has not exited [`STOP_GRACE`] later. The run then ends in
+/// [`Error::SamStopped`]. Cheap to clone; every clone stops the same run.
+#[derive(Debug, Clone, Default)]
+pub struct SamStop(Arc<Notify>);
+
+impl SamStop {
+    /// Stops the run now, or as soon as it starts.
+    pub fn stop(&self) {
+        self.0.notify_one();
+    }
+}
+
 /// The SAM CLI executable, and whether its output is shown as it runs.
 #[derive(Debug, Clone)]
 pub struct Sam {
     program: PathBuf,
     show_output: bool,
+    stop: SamStop,
 }
 
 impl Sam {
@@ -322,7 +345,13 @@ impl Sam {
         Ok(Sam {
             program,
             show_output: false,
+            stop: SamStop::default(),
         })
+    }
+
+    /// Lets `stop` end the runs of this SAM ([`SamStop`]).
+    pub fn stopped_by(self, stop: SamStop) -> Sam {
+        Sam { stop, ..self }
     }
 
     /// Shows SAM's own output through the [`Ui`] as it runs (it is kept
@@ -433,10 +462,31 @@ impl Sam {
 
         // The first signal is passed on to SAM's group, which stops what it
         // is doing; we keep reading until it exits. A second one kills it.
+        // isokit's own request to stop is passed on the same way, and SAM is
+        // killed if it has not exited within the grace.
         let mut output = SamOutput::default();
         let mut stopped_by: Option<StopSignal> = None;
+        let mut stop_requested = false;
+        let mut kill_at: Option<tokio::time::Instant> = None;
         loop {
+            let grace_over = async {
+                match kill_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                () = self.stop.0.notified(), if !stop_requested && stopped_by.is_none() => {
+                    tracing::debug!("stopping sam {command} on isokit's request");
+                    stop_requested = true;
+                    sam.signal_group(Signal::INT);
+                    kill_at = Some(tokio::time::Instant::now() + STOP_GRACE);
+                }
+                () = grace_over => {
+                    ui.warn(format!("sam {command} did not stop within {} s: killing it", STOP_GRACE.as_secs()));
+                    sam.signal_group(Signal::KILL);
+                    kill_at = None;
+                }
                 line = lines.recv() => match line {
                     Some(line) => {
                         if self.show_output {
@@ -482,6 +532,9 @@ impl Sam {
                 stack: stack.to_owned(),
                 region: target.region.clone(),
             });
+        }
+        if stop_requested {
+            return Err(Error::SamStopped { command });
         }
         let shown = self.show_output && ui.style() != Style::Quiet;
         output.verdict(command, status, shown)
@@ -922,6 +975,88 @@ mod tests {
         assert!(
             message.contains("from ISOKIT_SAM") && message.contains("pip install aws-sam-cli"),
             "{message}"
+        );
+    }
+
+    /// A stand-in `sam` in its own folder: a shell script.
+    fn stand_in(script: &str) -> (tempfile::TempDir, Sam) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("sam");
+        std::fs::write(&path, script).expect("write the stand-in");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let sam = Sam::locate(Some(&path)).expect("an executable");
+        (dir, sam)
+    }
+
+    fn delete_options() -> DeleteOptions {
+        DeleteOptions {
+            stack_name: "s".into(),
+            target: AwsTarget {
+                region: "us-east-1".into(),
+                profile: None,
+                endpoint_url: None,
+                ca_bundle: None,
+            },
+        }
+    }
+
+    /// isokit stopping SAM on purpose: SAM hears SIGINT as from Ctrl-C, and
+    /// one that ignores it is killed once the grace is over.
+    #[tokio::test]
+    async fn isokit_stops_sam_on_purpose_and_kills_one_that_will_not_stop() {
+        let mut signals = StopSignals::listen().expect("signals");
+        let stop = SamStop::default();
+        let (_dir, sam) = stand_in(
+            "#!/bin/sh\ntrap 'echo stopping; exit 130' INT\necho started\nwhile :; do sleep 0.1; done\n",
+        );
+        let sam = sam.stopped_by(stop.clone());
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stopper.stop();
+        });
+        let started = std::time::Instant::now();
+        let outcome = sam
+            .delete(&delete_options(), &Ui::quiet(), &mut signals)
+            .await;
+        assert!(
+            matches!(outcome, Err(Error::SamStopped { command: "delete" })),
+            "{outcome:?}"
+        );
+        assert!(started.elapsed() < STOP_GRACE, "it stopped on SIGINT");
+
+        // Asked before it starts: the request waits for it.
+        let stop = SamStop::default();
+        stop.stop();
+        let outcome = sam
+            .stopped_by(stop)
+            .delete(&delete_options(), &Ui::quiet(), &mut signals)
+            .await;
+        assert!(
+            matches!(outcome, Err(Error::SamStopped { .. })),
+            "{outcome:?}"
+        );
+
+        let stop = SamStop::default();
+        let (_dir, stubborn) =
+            stand_in("#!/bin/sh\ntrap '' INT\necho started\nwhile :; do sleep 0.1; done\n");
+        let stubborn = stubborn.stopped_by(stop.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.stop();
+        });
+        let started = std::time::Instant::now();
+        let outcome = stubborn
+            .delete(&delete_options(), &Ui::quiet(), &mut signals)
+            .await;
+        assert!(
+            matches!(outcome, Err(Error::SamStopped { .. })),
+            "{outcome:?}"
+        );
+        assert!(
+            started.elapsed() >= STOP_GRACE && started.elapsed() < STOP_GRACE * 2,
+            "killed once the grace was over: {:?}",
+            started.elapsed()
         );
     }
 
