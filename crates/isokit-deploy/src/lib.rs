@@ -3,20 +3,30 @@
 //! fail in seconds instead of at a stack timeout, and the operation followed
 //! through CloudFormation's stack events, which also say what failed.
 
+mod halt;
 mod progress;
+mod reports;
+mod rollout;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
 
 use isokit_aws::{Aws, FirstFailure, ImageUri, Stack};
+use isokit_endpoints::Endpoint;
 use isokit_stacks::{
-    Artifacts, AwsTarget, DeleteOptions, ParameterValues, Sam, StackSet, StacksDir,
+    Artifacts, AwsTarget, DeleteOptions, Finding, ParameterValues, Rule, Sam, SamStop, StackSet,
+    StacksDir,
 };
 use isokit_ui::{StopSignal, StopSignals, Ui};
+use isokit_watch::{RunningTask, ServiceStack};
 use serde::Serialize;
 
+pub use crate::halt::{StackAction, StackLeft};
 use crate::progress::Progress;
+pub use crate::rollout::{Failure, FailureRule};
+use crate::rollout::{Rollout, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,8 +36,17 @@ pub enum Error {
     #[error(transparent)]
     Stacks(#[from] isokit_stacks::Error),
 
-    #[error("the templates would break the VPC's isolation:\n{}", findings.join("\n"))]
-    AuditFailed { findings: Vec<String> },
+    #[error(transparent)]
+    Watch(#[from] isokit_watch::Error),
+
+    #[error("{heading}:\n{}{hint}", findings.join("\n"))]
+    AuditFailed {
+        /// What the findings amount to.
+        heading: &'static str,
+        findings: Vec<String>,
+        /// How to deploy anyway, for what may be deployed anyway.
+        hint: String,
+    },
 
     #[error(
         "stack {stack} exists only as a change set that was never executed (REVIEW_IN_PROGRESS), \
@@ -107,7 +126,38 @@ pub struct DeployOptions {
     pub sam: Option<PathBuf>,
     /// Show SAM's own output as it runs (it is in the error when SAM fails).
     pub show_sam_output: bool,
+    /// Endpoints the user knows the tasks can do without (or reach another
+    /// way): the audit's findings that a task lacks one of these are shown
+    /// as warnings instead of refusing the deployment.
+    pub accept_missing_endpoints: Vec<Endpoint>,
+    pub watch: WatchOptions,
 }
+
+/// How `isokit deploy` watches the service it deploys.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Watch the service's tasks until its deployment is steady or fails,
+    /// and read their in-task reports; `false`: finish with the stack
+    /// operation, as `sam deploy` does.
+    pub enabled: bool,
+    /// Fail at the first task that cannot start, or the second that stops
+    /// for the same cause; `false`: wait for ECS's circuit breaker.
+    pub fail_fast: bool,
+    /// The longest the whole deploy waits for the service to be steady.
+    pub timeout: Duration,
+    /// The longest it then waits for each task's first in-task report.
+    pub report_timeout: Duration,
+}
+
+/// How often the stack's events and the service are read while the
+/// deployment runs: each read is one DescribeStackEvents call per stack
+/// still changing and, for the service, DescribeServices, two ListTasks
+/// and one DescribeTasks, plus a DescribeTaskDefinition and a GetLogEvents
+/// or two per task that stops; a few calls a second at most, far below the
+/// rates at which CloudFormation and ECS throttle an account's describe
+/// calls (throttled calls wait and try again). Two seconds puts a task's
+/// stop on the screen, explained, well within the 15 s isokit promises.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The parent template's parameters that isokit sets from its own flags
 /// (and checks, or derives, as `ImageUri` is pinned by digest), so
@@ -134,6 +184,38 @@ pub struct Deployment {
     /// False when the stack already ran exactly this.
     pub changed: bool,
     pub outputs: BTreeMap<String, String>,
+    /// The service as watched; `None` when it was not (`--no-watch`, or
+    /// it could not be read).
+    pub service: Option<WatchedService>,
+}
+
+impl Deployment {
+    /// Nothing was found failing.
+    pub fn passed(&self) -> bool {
+        self.service
+            .as_ref()
+            .is_none_or(|service| service.failure.is_none())
+    }
+}
+
+/// The service the deployment rolled out, as watched.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchedService {
+    pub cluster: String,
+    pub name: String,
+    /// The ECS deployment (`ecs-svc/…`), when known.
+    pub deployment: Option<String>,
+    /// The deployment's running tasks, each with its in-task report.
+    pub tasks: Vec<RunningTask>,
+    /// Why the deployment failed, and where that left the stack.
+    pub failure: Option<DeploymentFailure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentFailure {
+    #[serde(flatten)]
+    pub failure: Failure,
+    pub stack: StackLeft,
 }
 
 /// Validates everything that can be checked locally, resolves the image to
@@ -150,12 +232,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         Some(dir) => StackSet::from_dir(dir)?,
         None => StackSet::bundled(),
     };
-    let findings = stacks.audit()?;
-    if !findings.is_empty() {
-        return Err(Error::AuditFailed {
-            findings: findings.iter().map(ToString::to_string).collect(),
-        });
-    }
+    check_audit(stacks.audit()?, &options.accept_missing_endpoints, ui)?;
     // Every value but the image's digest is known now: the URI is checked
     // in the shape it will have, pinned by a digest, and again once pinned.
     let placeholder_digest = format!("sha256:{}", "0".repeat(64));
@@ -217,27 +294,64 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     )
     .await?;
     let mut progress = Progress::new(ui, follower, format!("deploying {}", options.stack_name));
-    let sam_outcome = progress
-        .follow(
-            sam.deploy(
-                &isokit_stacks::DeployOptions {
-                    template_file: folder.parent_template(),
-                    stack_name: options.stack_name.clone(),
-                    parameters,
-                    artifacts: options
-                        .s3_bucket
-                        .clone()
-                        .map_or(Artifacts::ResolveS3, Artifacts::Bucket),
-                    target: sam_target(aws),
-                },
-                ui,
-                &mut signals,
-            ),
-        )
-        .await;
+    let sam_stop = SamStop::default();
+    let sam = sam.stopped_by(sam_stop.clone());
+    let started = Instant::now();
+    let mut rollout = Rollout::new(aws, ui, options.watch.fail_fast, SystemTime::now());
+    let mut failure: Option<Failure> = None;
+    let sam_options = isokit_stacks::DeployOptions {
+        template_file: folder.parent_template(),
+        stack_name: options.stack_name.clone(),
+        parameters,
+        artifacts: options
+            .s3_bucket
+            .clone()
+            .map_or(Artifacts::ResolveS3, Artifacts::Bucket),
+        target: sam_target(aws),
+    };
+    let sam_outcome = {
+        let run = sam.deploy(&sam_options, ui, &mut signals);
+        tokio::pin!(run);
+        let mut tick = tokio::time::interval(POLL_INTERVAL);
+        loop {
+            tokio::select! {
+                outcome = &mut run => break outcome,
+                _ = tick.tick() => {
+                    progress.poll().await;
+                    if !options.watch.enabled || failure.is_some() {
+                        continue;
+                    }
+                    if let Some(at) = progress.started() {
+                        rollout.began(at);
+                    }
+                    if let Some(service) = progress.service() {
+                        rollout.watch(service);
+                    }
+                    let found = match rollout.poll(false).await {
+                        Verdict::Failed(found) => Some(*found),
+                        _ if started.elapsed() > options.watch.timeout => {
+                            Some(rollout.timed_out(options.watch.timeout))
+                        }
+                        _ => None,
+                    };
+                    if let Some(found) = found {
+                        // Said at once; the stack is dealt with once SAM has stopped.
+                        announce(ui, &found);
+                        failure = Some(found);
+                        sam_stop.stop();
+                    }
+                }
+            }
+        }
+    };
+    progress.poll().await;
     if let Err(interrupted @ isokit_stacks::Error::SamInterrupted { .. }) = sam_outcome {
         progress.finish("stopped");
         return Err(interrupted.into());
+    }
+    if let Some(failure) = failure {
+        progress.finish("failed");
+        return failed_deployment(aws, options, &pinned, &rollout, failure, &mut signals).await;
     }
 
     let stack = until_stopped(
@@ -265,13 +379,303 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         return Err(failure);
     }
     let stack = stack.ok_or_else(|| Error::StackVanished(options.stack_name.clone()))?;
+    let changed = progress.changed();
+    let service = if options.watch.enabled {
+        watch_after_sam(aws, ui, options, &stack, rollout, started, &mut signals).await?
+    } else {
+        None
+    };
     Ok(Deployment {
         stack_name: stack.name,
         status: stack.status,
         image: pinned,
-        changed: progress.changed(),
+        changed,
         outputs: stack.outputs,
+        service,
     })
+}
+
+/// Refuses templates the audit finds fault with, but for the endpoints the
+/// user named as known to be missing, which are warned about.
+fn check_audit(findings: Vec<Finding>, accepted: &[Endpoint], ui: &Ui) -> Result<(), Error> {
+    let accepts = |finding: &Finding| {
+        finding.rule == Rule::TaskEndpointMissing
+            && finding
+                .endpoint
+                .as_ref()
+                .is_some_and(|endpoint| accepted.contains(endpoint))
+    };
+    for endpoint in accepted {
+        if !findings
+            .iter()
+            .any(|f| accepts(f) && f.endpoint.as_ref() == Some(endpoint))
+        {
+            ui.warn(format!(
+                "--accept-missing-endpoint {endpoint}: no task of the templates lacks it, so \
+                 there is nothing to accept"
+            ));
+        }
+    }
+    let (accepted, refused): (Vec<Finding>, Vec<Finding>) = findings.into_iter().partition(accepts);
+    for finding in &accepted {
+        ui.warn(format!("accepted on request: {finding}"));
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let mut missing: Vec<&str> = refused
+        .iter()
+        .filter(|finding| finding.rule == Rule::TaskEndpointMissing)
+        .filter_map(|finding| finding.endpoint.as_ref().map(Endpoint::service))
+        .collect();
+    missing.dedup();
+    let hint = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nto deploy anyway (the tasks will not start unless they reach {} another way), \
+             name each endpoint you accept: {}",
+            missing.join(", "),
+            missing
+                .iter()
+                .map(|endpoint| format!("--accept-missing-endpoint {endpoint}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    let heading = if refused
+        .iter()
+        .all(|finding| finding.rule == Rule::TaskEndpointMissing)
+    {
+        "the tasks could not start in the VPC the templates create"
+    } else {
+        "the templates would break the VPC's isolation"
+    };
+    Err(Error::AuditFailed {
+        heading,
+        findings: refused.iter().map(ToString::to_string).collect(),
+        hint,
+    })
+}
+
+/// The failure, the moment it is found: the deployment's verdict, and the
+/// stopped task's diagnosis (headline, fix, AWS's words, its last lines).
+fn announce(ui: &Ui, failure: &Failure) {
+    ui.status(format!("deployment failing: {}", failure.summary));
+    if let Some(stopped) = &failure.stopped {
+        ui.status(stopped.to_string().trim_end());
+    }
+}
+
+/// A deployment found failing: the stack's update cancelled where
+/// CloudFormation allows it, and the result saying where the stack is.
+async fn failed_deployment(
+    aws: &Aws,
+    options: &DeployOptions,
+    pinned: &str,
+    rollout: &Rollout<'_>,
+    failure: Failure,
+    signals: &mut StopSignals,
+) -> Result<Deployment, Error> {
+    let next = || {
+        format!(
+            "the deployment was failing; `aws cloudformation describe-stacks --stack-name {}` \
+             shows where the stack is",
+            options.stack_name
+        )
+    };
+    let left = until_stopped(
+        signals,
+        "deploy",
+        next,
+        halt::halt(aws, &options.stack_name),
+    )
+    .await?;
+    let stack = until_stopped(
+        signals,
+        "deploy",
+        next,
+        aws.stacks().describe(&options.stack_name),
+    )
+    .await?;
+    let service = rollout
+        .service()
+        .cloned()
+        .unwrap_or_else(|| progress::ServiceName {
+            cluster: String::new(),
+            service: options.service_name.clone(),
+        });
+    Ok(Deployment {
+        stack_name: options.stack_name.clone(),
+        status: left.status.clone(),
+        image: pinned.to_owned(),
+        changed: true,
+        outputs: stack.map(|stack| stack.outputs).unwrap_or_default(),
+        service: Some(WatchedService {
+            cluster: service.cluster,
+            name: service.service,
+            deployment: failure.deployment.clone(),
+            tasks: Vec::new(),
+            failure: Some(DeploymentFailure {
+                failure,
+                stack: left,
+            }),
+        }),
+    })
+}
+
+/// Once SAM has finished: watches the service until its deployment is
+/// steady or fails (on AWS, CloudFormation has waited for it already; the
+/// local AWS's does not), then reads each task's first in-task report.
+/// `None` when the service cannot be found or read (said as a warning).
+async fn watch_after_sam(
+    aws: &Aws,
+    ui: &Ui,
+    options: &DeployOptions,
+    stack: &Stack,
+    mut rollout: Rollout<'_>,
+    started: Instant,
+    signals: &mut StopSignals,
+) -> Result<Option<WatchedService>, Error> {
+    let stopped_watching = || {
+        format!(
+            "stack {0} is deployed ({1}); the watch of its service was stopped: `isokit status \
+             --stack-name {0}` shows its tasks",
+            stack.name, stack.status
+        )
+    };
+    if rollout.service().is_none() {
+        // No event named the service (an unchanged stack writes none): the
+        // stack's outputs do.
+        match until_stopped(
+            signals,
+            "deploy",
+            stopped_watching,
+            ServiceStack::read(aws, &stack.name),
+        )
+        .await
+        {
+            Ok(found) => rollout.watch(&progress::ServiceName {
+                cluster: found.cluster,
+                service: found.service,
+            }),
+            Err(Error::Watch(err)) => {
+                ui.warn(format!("cannot watch the service: {err}"));
+                return Ok(None);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    let verdict = loop {
+        let verdict = until_stopped(signals, "deploy", stopped_watching, async {
+            Ok::<_, Error>(rollout.poll(true).await)
+        })
+        .await?;
+        match verdict {
+            Verdict::Watching if rollout.is_lost() => return Ok(None),
+            Verdict::Watching if started.elapsed() > options.watch.timeout => {
+                break Err(rollout.timed_out(options.watch.timeout));
+            }
+            Verdict::Watching => {
+                until_stopped(signals, "deploy", stopped_watching, async {
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                    Ok::<_, Error>(())
+                })
+                .await?;
+            }
+            Verdict::Completed {
+                snapshot,
+                deployment,
+            } => break Ok((snapshot, deployment)),
+            Verdict::Failed(failure) => break Err(*failure),
+        }
+    };
+    let service = rollout
+        .service()
+        .cloned()
+        .unwrap_or_else(|| progress::ServiceName {
+            cluster: String::new(),
+            service: options.service_name.clone(),
+        });
+    let (snapshot, deployment) = match verdict {
+        Ok(completed) => completed,
+        Err(failure) => {
+            announce(ui, &failure);
+            let left = until_stopped(
+                signals,
+                "deploy",
+                stopped_watching,
+                halt::halt(aws, &stack.name),
+            )
+            .await?;
+            return Ok(Some(WatchedService {
+                cluster: service.cluster,
+                name: service.service,
+                deployment: failure.deployment.clone(),
+                tasks: Vec::new(),
+                failure: Some(DeploymentFailure {
+                    failure,
+                    stack: left,
+                }),
+            }));
+        }
+    };
+    ui.status(format!(
+        "service {} is steady: deployment {deployment} completed",
+        service.service
+    ));
+    let tasks = until_stopped(signals, "deploy", stopped_watching, async {
+        Ok::<_, Error>(
+            reports::read_reports(
+                aws,
+                ui,
+                &snapshot,
+                &deployment,
+                options.watch.report_timeout,
+            )
+            .await,
+        )
+    })
+    .await?;
+    let failing: Vec<&RunningTask> = tasks.iter().filter(|task| task.report_fails()).collect();
+    let failure = (!failing.is_empty()).then(|| {
+        let names: Vec<&str> = failing
+            .iter()
+            .map(|task| isokit_watch::short_id(&task.task_id))
+            .collect();
+        DeploymentFailure {
+            failure: Failure {
+                rule: FailureRule::ReportFails,
+                summary: format!(
+                    "the in-task report of task(s) {} does not pass: endpoints unreachable, or \
+                     isolation not proven",
+                    names.join(", ")
+                ),
+                deployment: Some(deployment.clone()),
+                stopped: None,
+            },
+            stack: StackLeft {
+                action: StackAction::NothingToCancel,
+                status: stack.status.clone(),
+                next: format!(
+                    "stack {0} is deployed ({1}) and its tasks run, but what they report from \
+                     inside fails (see each task's table): fix the VPC's endpoints and deploy \
+                     again, or remove it with `isokit teardown --stack-name {0}`",
+                    stack.name, stack.status
+                ),
+            },
+        }
+    });
+    if let Some(failure) = &failure {
+        ui.status(format!("deployment failing: {}", failure.failure.summary));
+    }
+    Ok(Some(WatchedService {
+        cluster: service.cluster,
+        name: service.service,
+        deployment: Some(deployment),
+        tasks,
+        failure,
+    }))
 }
 
 /// Whether an operation failed, and how to say so: SAM's failure, or the
@@ -700,6 +1104,60 @@ mod tests {
             .to_string();
         assert!(
             error.starts_with("sam deploy failed (exit status 1): Failed to create"),
+            "{error}"
+        );
+    }
+
+    fn finding(rule: Rule, endpoint: Option<&str>) -> Finding {
+        Finding {
+            rule,
+            template: "private-service.yml".into(),
+            resource: "TaskDefinition".into(),
+            message: "needs it".into(),
+            endpoint: endpoint.map(|name| name.parse().expect("an endpoint")),
+        }
+    }
+
+    #[test]
+    fn only_the_missing_endpoints_named_are_accepted() {
+        let ecr_dkr: Endpoint = "ecr.dkr".parse().expect("an endpoint");
+        let missing = || {
+            vec![
+                finding(Rule::TaskEndpointMissing, Some("ecr.dkr")),
+                finding(Rule::TaskEndpointMissing, Some("logs")),
+            ]
+        };
+        let error = check_audit(missing(), &[], &Ui::quiet())
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            error.starts_with("the tasks could not start in the VPC the templates create:")
+                && error.ends_with(
+                    "name each endpoint you accept: --accept-missing-endpoint ecr.dkr \
+                     --accept-missing-endpoint logs"
+                ),
+            "{error}"
+        );
+        let error = check_audit(missing(), std::slice::from_ref(&ecr_dkr), &Ui::quiet())
+            .expect_err("logs is not accepted")
+            .to_string();
+        assert!(
+            !error.contains("ecr.dkr") && error.ends_with("--accept-missing-endpoint logs"),
+            "{error}"
+        );
+        let logs: Endpoint = "logs".parse().expect("an endpoint");
+        assert!(check_audit(missing(), &[ecr_dkr.clone(), logs], &Ui::quiet()).is_ok());
+        // Nothing accepts a finding that breaks isolation.
+        let error = check_audit(
+            vec![finding(Rule::InternetGateway, None)],
+            &[ecr_dkr],
+            &Ui::quiet(),
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(
+            error.starts_with("the templates would break the VPC's isolation:")
+                && !error.contains("--accept-missing-endpoint"),
             "{error}"
         );
     }

@@ -47,11 +47,7 @@ impl RunningTask {
 
     /// The task with its latest report read from its log stream (none when
     /// it has written none, or it cannot be read: that is warned about).
-    pub async fn read(
-        aws: &Aws,
-        definitions: &mut TaskDefinitions,
-        task: &EcsTask,
-    ) -> RunningTask {
+    pub async fn read(aws: &Aws, definitions: &mut TaskDefinitions, task: &EcsTask) -> RunningTask {
         let stream = definitions
             .of(aws, task)
             .await

@@ -65,7 +65,9 @@ impl ServiceSnapshot {
 
     /// The tasks that have stopped, the most recently created first.
     pub fn stopped_tasks(&self) -> impl Iterator<Item = &EcsTask> {
-        self.tasks.iter().filter(|task| task.last_status == "STOPPED")
+        self.tasks
+            .iter()
+            .filter(|task| task.last_status == "STOPPED")
     }
 }
 

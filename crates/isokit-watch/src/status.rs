@@ -184,7 +184,9 @@ pub async fn status(aws: &Aws, options: &StatusOptions) -> Result<Status, Error>
 /// What makes a status unhealthy: a stack that failed, a service gone, a
 /// failed rollout, fewer tasks running than desired for longer than
 /// [`STARTING_GRACE`], a task unhealthy by its health check or by its
-/// latest report, a task stopped recently for a start failure.
+/// latest report, a task of the current deployment that failed (could not
+/// start, exited, failed its health check, ran out of memory) within
+/// [`RECENT`].
 pub(crate) fn problems(status: &Status, service_name: &str, now: SystemTime) -> Vec<String> {
     let mut problems = Vec::new();
     let stack = &status.stack_status;
@@ -213,8 +215,7 @@ pub(crate) fn problems(status: &Status, service_name: &str, now: SystemTime) -> 
             ));
         }
         let waited = primary.created_at.map(|at| age(at, now));
-        if service.running < service.desired
-            && waited.is_some_and(|waited| waited > STARTING_GRACE)
+        if service.running < service.desired && waited.is_some_and(|waited| waited > STARTING_GRACE)
         {
             problems.push(format!(
                 "only {} of {} tasks have been running for {} since deployment {} began",
@@ -240,14 +241,28 @@ pub(crate) fn problems(status: &Status, service_name: &str, now: SystemTime) -> 
             ));
         }
     }
-    for stopped in &status.stopped {
-        if stopped.diagnosis.is_start_failure() {
-            problems.push(format!(
-                "task {} could not start: {}",
-                short_id(&stopped.task_id),
-                stopped.diagnosis.headline
-            ));
-        }
+    // Failures of earlier deployments are history (a rollback replaced
+    // them): shown, but only the current deployment's count.
+    let primary = service
+        .deployments
+        .iter()
+        .find(|d| d.status == "PRIMARY")
+        .map(|d| d.id.as_str());
+    for stopped in status
+        .stopped
+        .iter()
+        .filter(|stopped| stopped.is_failure() && stopped.deployment.as_deref() == primary)
+    {
+        let what = if stopped.diagnosis.is_start_failure() {
+            "could not start"
+        } else {
+            "stopped"
+        };
+        problems.push(format!(
+            "task {} {what}: {}",
+            short_id(&stopped.task_id),
+            stopped.diagnosis.headline
+        ));
     }
     problems
 }
@@ -385,9 +400,70 @@ mod tests {
             "deployment ecs-svc/1 failed: ECS deployment circuit breaker: tasks failed to start."
         );
         assert!(
-            found[1].starts_with("task 3f2a1b4c could not start: ECS cannot reach the ECR registry (ecr.dkr)"),
+            found[1].starts_with(
+                "task 3f2a1b4c could not start: ECS cannot reach the ECR registry (ecr.dkr)"
+            ),
             "{}",
             found[1]
+        );
+    }
+
+    fn exited(task_id: &str, deployment: &str, code: &str, reason: &str, exit: i32) -> Stopped {
+        let diagnosis = diagnose(&StoppedTask {
+            stopped_reason: Some(reason.to_owned()),
+            stop_code: Some(code.to_owned()),
+            containers: vec![isokit_diagnose::StoppedContainer {
+                name: "app".to_owned(),
+                exit_code: Some(exit),
+                ..isokit_diagnose::StoppedContainer::default()
+            }],
+            ..StoppedTask::default()
+        });
+        Stopped {
+            task_id: task_id.to_owned(),
+            deployment: Some(deployment.to_owned()),
+            stopped_at: Some(now()),
+            stop_code: Some(code.to_owned()),
+            stopped_reason: Some(reason.to_owned()),
+            diagnosis,
+            log_stream: None,
+            log_tail: vec!["panic: no config".to_owned()],
+            last_report: None,
+        }
+    }
+
+    #[test]
+    fn only_the_current_deployments_failures_count() {
+        // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html
+        let mut status = healthy();
+        status.stopped = vec![
+            exited(
+                "aaaa1111",
+                "ecs-svc/1",
+                "EssentialContainerExited",
+                "Essential container in task exited",
+                1,
+            ),
+            // A failure of an earlier deployment: history.
+            exited(
+                "bbbb2222",
+                "ecs-svc/0",
+                "EssentialContainerExited",
+                "Essential container in task exited",
+                1,
+            ),
+            // Scaled in on purpose.
+            exited(
+                "cccc3333",
+                "ecs-svc/1",
+                "ServiceSchedulerInitiated",
+                "Scaling activity initiated by (deployment ecs-svc/1)",
+                0,
+            ),
+        ];
+        assert_eq!(
+            problems(&status, "isokit-service", now()),
+            ["task aaaa1111 stopped: essential container `app` exited with code 1"]
         );
     }
 

@@ -205,6 +205,30 @@ pub struct Stopped {
     pub last_report: Option<ReadReport>,
 }
 
+impl Stopped {
+    /// Whether the task failed, rather than being stopped on purpose: ECS
+    /// stopping it to scale in or replace it, a user's StopTask, Spot
+    /// capacity reclaimed. A failed health check is stopped by the
+    /// scheduler too, but the diagnosis names it.
+    pub fn is_failure(&self) -> bool {
+        let diagnosis = &self.diagnosis;
+        if diagnosis.cause != isokit_diagnose::Cause::Unknown || diagnosis.is_start_failure() {
+            return true;
+        }
+        match self.stop_code.as_deref() {
+            Some("EssentialContainerExited" | "TaskFailedToStart") => true,
+            Some(
+                "UserInitiated"
+                | "ServiceSchedulerInitiated"
+                | "SpotInterruption"
+                | "TerminationNotice",
+            ) => false,
+            // No code, or one ECS adds later: a non-zero exit says it failed.
+            _ => diagnosis.exit_code.is_some_and(|code| code != 0),
+        }
+    }
+}
+
 /// Names why `task` stopped: reads its definition, the last log lines of
 /// its essential containers when it ran, and for failed health checks its
 /// last in-task report. Never fails: what cannot be read is left out (with
@@ -232,14 +256,19 @@ pub async fn explain_stopped(
             }
         }
     }
-    let diagnosis = diagnose(&stopped_task(task, definition.as_ref(), aws.region(), &tails));
+    let diagnosis = diagnose(&stopped_task(
+        task,
+        definition.as_ref(),
+        aws.region(),
+        &tails,
+    ));
     let concerned = diagnosis.container.clone().or_else(|| {
         definition
             .as_ref()
             .and_then(|d| d.containers.iter().find(|c| c.essential))
             .map(|c| c.name.clone())
     });
-    let log_stream = concerned.as_deref().and_then(|container| {
+    let log_stream = concerned.as_deref().filter(|_| ran).and_then(|container| {
         definition
             .as_ref()
             .and_then(|d| LogStreamName::of(d, container, &task.id))
@@ -283,7 +312,14 @@ impl fmt::Display for Stopped {
         let diagnosis = &self.diagnosis;
         write!(f, "task {} stopped", short_id(&self.task_id))?;
         if let Some(at) = self.stopped_at {
-            write!(f, " at {}", Rfc3339 { time: at, millis: false })?;
+            write!(
+                f,
+                " at {}",
+                Rfc3339 {
+                    time: at,
+                    millis: false
+                }
+            )?;
         }
         writeln!(f, ": {}", diagnosis.headline)?;
         writeln!(f, "  help: {}", diagnosis.fix)?;

@@ -1,6 +1,6 @@
 //! Raw arguments resolved once into the libraries' option structs.
 
-use crate::cli::{DeployArgs, LogsArgs, PushArgs, RehearseArgs, TeardownArgs};
+use crate::cli::{DeployArgs, LogsArgs, PushArgs, RehearseArgs, StatusArgs, TeardownArgs};
 
 pub(crate) fn deploy_options(
     args: DeployArgs,
@@ -22,6 +22,13 @@ pub(crate) fn deploy_options(
         extra_parameters: args.parameters,
         sam: args.stack.sam,
         show_sam_output,
+        accept_missing_endpoints: args.accept_missing_endpoint,
+        watch: isokit_deploy::WatchOptions {
+            enabled: !args.no_watch,
+            fail_fast: !args.no_fail_fast,
+            timeout: args.watch_timeout,
+            report_timeout: args.report_timeout,
+        },
     }
 }
 
@@ -59,6 +66,12 @@ pub(crate) fn rehearse_options(args: RehearseArgs) -> isokit_rehearse::RehearseO
         subnet: args.subnet,
         standin_image: args.standin_image,
         timeout: args.timeout,
+    }
+}
+
+pub(crate) fn status_options(args: StatusArgs) -> isokit_watch::StatusOptions {
+    isokit_watch::StatusOptions {
+        stack_name: args.stack_name,
     }
 }
 

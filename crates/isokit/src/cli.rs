@@ -101,6 +101,7 @@ pub(crate) enum Command {
     Deploy(DeployArgs),
     Teardown(TeardownArgs),
     Rehearse(RehearseArgs),
+    Status(StatusArgs),
     Logs(LogsArgs),
     #[command(subcommand)]
     Stacks(StacksCommand),
@@ -163,13 +164,23 @@ pub(crate) struct PushArgs {
 ///
 /// The image must already be in ECR; a tag is resolved to its digest so the
 /// task definition pins `repo@sha256:…` and a re-pushed tag really
-/// redeploys. A task that cannot start fails the deployment in minutes (the
-/// deployment circuit breaker rolls it back), not hours.
+/// redeploys.
 ///
 /// Progress is one line per CloudFormation resource event, nested stacks
 /// included (VpcStack/PrivateSubnetOne (AWS::EC2::Subnet) CREATE_COMPLETE);
 /// a failure is headed by the first failed resource, followed into the
 /// nested stack that failed. SAM's own output shows with -v.
+///
+/// Once the service exists, its tasks are watched through ECS (their
+/// transitions, ECS's events), until its deployment is steady; then each
+/// running task's first in-task report is read back from its log stream and
+/// shown as a table. The deployment fails (exit 3) at the first task that
+/// cannot start, at the second task that stops for the same cause, when
+/// ECS's circuit breaker fails it, when it is not steady within
+/// --watch-timeout, or when a task's report does not pass; the stopped
+/// task's diagnosis is printed at once. A stack being updated is then
+/// rolled back (CancelUpdateStack); one being created cannot be cancelled
+/// and rolls back once ECS fails its deployment.
 #[derive(Debug, Args)]
 pub(crate) struct DeployArgs {
     /// ECR image to run: <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag> or @sha256:…
@@ -224,6 +235,33 @@ pub(crate) struct DeployArgs {
     /// Extra template parameter (repeatable), passed to `sam deploy --parameter-overrides`.
     #[arg(long = "parameter", value_name = "KEY=VALUE")]
     pub(crate) parameters: Vec<String>,
+
+    /// Deploy although the audit finds that the tasks need this endpoint to
+    /// start and the VPC lacks it (repeatable; each endpoint must be named):
+    /// for when the tasks reach it another way, or to see how they fail.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub(crate) accept_missing_endpoint: Vec<Endpoint>,
+
+    /// Finish with the stack operation, as `sam deploy` does: neither watch
+    /// the service's tasks nor read their in-task reports.
+    #[arg(long, conflicts_with_all = ["no_fail_fast", "watch_timeout", "report_timeout"])]
+    pub(crate) no_watch: bool,
+
+    /// Wait for ECS's deployment circuit breaker to fail a deployment
+    /// whose tasks fail, rather than failing at the first task that cannot
+    /// start or the second that stops for the same cause.
+    #[arg(long)]
+    pub(crate) no_fail_fast: bool,
+
+    /// The longest the deploy waits for the service to be steady, from
+    /// when SAM starts (90s, 10m): past it, the deploy fails (exit 3).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub(crate) watch_timeout: Duration,
+
+    /// The longest it then waits for each running task's first in-task
+    /// report (isokit-service writes one within ISOKIT_TIMEOUT of starting).
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = parse_duration)]
+    pub(crate) report_timeout: Duration,
 }
 
 /// Which stack, and which SAM CLI runs it.
@@ -291,6 +329,32 @@ pub(crate) struct RehearseArgs {
     /// How long to wait for the task's first report.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
+}
+
+/// Show the deployed stack, its service, each task with its latest in-task
+/// report, and why recently stopped tasks stopped.
+///
+/// The stack's outputs name the cluster and the service. For the service:
+/// its desired, running and pending counts, its deployments and rollout
+/// state, and ECS's latest events. For each task: its state, when it
+/// started, its health, and its latest in-task report (read from its log
+/// stream) with the report's age, as a table of each endpoint's DNS answer,
+/// TCP and TLS, and the isolation verdict. For each task stopped in the
+/// last 15 minutes: the diagnosis (what is wrong, the fix, ECS's words, its
+/// last log lines).
+///
+/// Exits 0 when all is well, and 3 when anything is unhealthy: the stack
+/// failed, the rollout FAILED, a task of the current deployment failed in
+/// the last 15 minutes (could not start, exited, failed its health check),
+/// a task fails its health check or its latest report, fewer tasks run than
+/// desired 10 minutes into the deployment. A stack that does not exist
+/// exits 1. --output json gives the same as one JSON document.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct StatusArgs {
+    /// CloudFormation stack name, as given to `isokit deploy`.
+    #[arg(long, value_name = "NAME", default_value = "isolated-vpc-environment")]
+    pub(crate) stack_name: String,
 }
 
 /// Print what the service's tasks wrote to CloudWatch Logs, readable.

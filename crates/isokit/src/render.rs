@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use isokit_deploy::{Deployment, Removal, Teardown};
+use isokit_deploy::{Deployment, Removal, Teardown, WatchedService};
 use isokit_push::Pushed;
 use isokit_rehearse::{PlanSource, Rehearsal, TaskOutcome};
 use isokit_stacks::Finding;
@@ -39,7 +39,128 @@ impl Render for Deployment {
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_str())),
         );
-        format!("{change}\n{}", table(rows))
+        let change = match self.service.as_ref().and_then(|s| s.failure.as_ref()) {
+            Some(failure) => format!("FAILED: {}", failure.failure.summary),
+            None => change.to_owned(),
+        };
+        let mut text = format!("{change}\n{}", table(rows));
+        if let Some(service) = &self.service {
+            text.push('\n');
+            text.push_str(&watched_service(service));
+        }
+        text
+    }
+}
+
+/// The service as the deploy watched it: each task with its report, or
+/// the diagnosis of the failure and where the stack is.
+fn watched_service(service: &WatchedService) -> String {
+    let mut text = String::new();
+    let deployment = service.deployment.as_deref().unwrap_or("(none found)");
+    match &service.failure {
+        None => {
+            let _ = writeln!(
+                text,
+                "service {}: deployment {deployment} completed, {} task(s) running",
+                service.name,
+                service.tasks.len()
+            );
+            for task in &service.tasks {
+                let _ = write!(text, "\n{task}");
+            }
+        }
+        Some(failure) => {
+            let _ = writeln!(
+                text,
+                "service {}: deployment {deployment} failed [{}]",
+                service.name,
+                serde_json::to_value(failure.failure.rule)
+                    .ok()
+                    .and_then(|rule| rule.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            );
+            if let Some(stopped) = &failure.failure.stopped {
+                let _ = write!(text, "\n{stopped}");
+            }
+            for task in service.tasks.iter().filter(|task| task.report_fails()) {
+                let _ = write!(text, "\n{task}");
+            }
+            let _ = write!(text, "\nstack: {}", failure.stack.next);
+        }
+    }
+    text
+}
+
+impl Render for isokit_watch::Status {
+    fn text(&self) -> String {
+        let mut text = String::new();
+        let _ = writeln!(text, "stack {}: {}", self.stack_name, self.stack_status);
+        match &self.service {
+            None => {
+                let _ = writeln!(text, "service: none in cluster {}", self.cluster);
+            }
+            Some(service) => {
+                let _ = writeln!(
+                    text,
+                    "service {} in cluster {}: {}, {} desired, {} running, {} pending",
+                    service.name,
+                    self.cluster,
+                    service.status,
+                    service.desired,
+                    service.running,
+                    service.pending
+                );
+                for deployment in &service.deployments {
+                    let _ = write!(
+                        text,
+                        "deployment {} {} {}: {} of {} running",
+                        deployment.id,
+                        deployment.status,
+                        deployment.rollout_state.as_deref().unwrap_or("-"),
+                        deployment.running,
+                        deployment.desired
+                    );
+                    if deployment.failed_tasks > 0 {
+                        let _ = write!(text, ", {} failed", deployment.failed_tasks);
+                    }
+                    if let Some(reason) = &deployment.rollout_state_reason {
+                        let _ = write!(text, " ({reason})");
+                    }
+                    text.push('\n');
+                }
+                if !service.events.is_empty() {
+                    let _ = writeln!(text, "latest events:");
+                    for event in &service.events {
+                        let at = event.at.map_or_else(
+                            || "-".to_owned(),
+                            |time| {
+                                isokit_watch::Rfc3339 {
+                                    time,
+                                    millis: false,
+                                }
+                                .to_string()
+                            },
+                        );
+                        let _ = writeln!(text, "  {at} {}", event.message);
+                    }
+                }
+            }
+        }
+        for task in &self.tasks {
+            let _ = write!(text, "\n{task}");
+        }
+        for stopped in &self.stopped {
+            let _ = write!(text, "\n{stopped}");
+        }
+        if self.healthy() {
+            let _ = write!(text, "\nHEALTHY");
+        } else {
+            let _ = writeln!(text, "\nUNHEALTHY:");
+            for problem in &self.problems {
+                let _ = writeln!(text, "  - {problem}");
+            }
+        }
+        text
     }
 }
 
@@ -100,6 +221,9 @@ pub(crate) struct AuditFinding {
     pub(crate) template: String,
     pub(crate) resource: String,
     pub(crate) message: String,
+    /// The endpoint a task lacks (rule task-endpoint-missing), which
+    /// `isokit deploy --accept-missing-endpoint` may name.
+    pub(crate) endpoint: Option<String>,
 }
 
 impl AuditResult {
@@ -111,6 +235,10 @@ impl AuditResult {
                 template: finding.template,
                 resource: finding.resource,
                 message: finding.message,
+                endpoint: finding
+                    .endpoint
+                    .as_ref()
+                    .map(|endpoint| endpoint.service().to_owned()),
             })
             .collect();
         AuditResult {

@@ -33,7 +33,14 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let aws = load_aws(global).await?;
             let options = crate::args::deploy_options(args, global.verbose > 0);
             let deployment = isokit_deploy::deploy(&aws, &options, &ui).await?;
-            finish(global, &deployment)
+            emit(global.output, &deployment)?;
+            // A deployment that ran but found its service failing is a
+            // result, as a failing rehearsal is: exit code 3.
+            Ok(if deployment.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
         }
         Command::Teardown(args) => {
             let aws = load_aws(global).await?;
@@ -50,6 +57,17 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             // A rehearsal that ran but found the task unhealthy or not
             // isolated is a result, not an error: distinct exit code 3.
             Ok(if rehearsal.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+        Command::Status(args) => {
+            let aws = load_aws(global).await?;
+            let options = crate::args::status_options(args);
+            let status = isokit_watch::status(&aws, &options).await?;
+            emit(global.output, &status)?;
+            Ok(if status.healthy() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(3)

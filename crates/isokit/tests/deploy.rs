@@ -137,9 +137,12 @@ impl Sandbox {
         self.run(self.deploy_args(image, extra))
     }
 
+    /// The stacks are what these tests check; the fixtures' images do not
+    /// run (watch.rs proves the watch of a service's tasks).
     fn deploy_args<'a>(&'a self, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec![
             "deploy",
+            "--no-watch",
             "--image",
             image,
             "--stack-name",
