@@ -349,6 +349,21 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         progress.finish("stopped");
         return Err(interrupted.into());
     }
+    // SAM may fail because ECS did (the circuit breaker failing the
+    // service, CloudFormation rolling back) before a look saw it: one more
+    // look names the tasks' failure rather than the stack's.
+    let failure = match failure {
+        // Only a deployment this operation began counts (`false`): SAM may
+        // have failed for reasons of its own before reaching the service.
+        None if sam_outcome.is_err() && options.watch.enabled => match rollout.poll(false).await {
+            Verdict::Failed(found) => {
+                announce(ui, &found);
+                Some(*found)
+            }
+            _ => None,
+        },
+        found => found,
+    };
     if let Some(failure) = failure {
         progress.finish("failed");
         return failed_deployment(aws, options, &pinned, &rollout, failure, &mut signals).await;

@@ -180,18 +180,19 @@ fn row(check: &EndpointCheck) -> [String; 4] {
             })
             .to_owned()
     };
-    let answer = if check.addresses.is_empty() {
-        match step(Step::Dns).as_str() {
-            "failed" => "failed".to_owned(),
-            _ => "-".to_owned(),
-        }
-    } else {
-        check
-            .addresses
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+    // The answer as given, marked when the check failed it (a public
+    // address for an interface endpoint, say).
+    let addresses = check
+        .addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let answer = match (step(Step::Dns).as_str(), addresses.is_empty()) {
+        ("failed", true) => "failed".to_owned(),
+        ("failed", false) => format!("{addresses} (failed)"),
+        (_, true) => "-".to_owned(),
+        (_, false) => addresses,
     };
     [
         check.service.clone(),
@@ -235,14 +236,27 @@ mod tests {
 
     #[test]
     fn a_failing_endpoint_shows_where_it_stopped_and_why() {
-        let text = table(&round(1));
-        let dkr = text
-            .lines()
-            .find(|line| line.trim_start().starts_with("ecr.dkr"))
-            .expect("an ecr.dkr row");
-        assert!(
-            dkr.contains(" -  ") && dkr.contains("dns failed: "),
-            "{text}"
+        let mut report = round(1);
+        // s3 answered and connected, but its TLS handshake failed.
+        report.endpoints[2].ok = false;
+        report.endpoints[2].steps[2].status = Status::Failed;
+        report.endpoints[2].failure = Some(isokit_report::Failure {
+            step: Step::Tls,
+            cause: "certificate not trusted".to_owned(),
+            fix: "check the CA".to_owned(),
+        });
+        let text = table(&report);
+        let rows: Vec<&str> = text.lines().skip(1).take(3).collect();
+        assert_eq!(rows[0], "  ecr.api   10.0.130.5, 10.0.131.9  ok   ok");
+        assert_eq!(
+            rows[1],
+            "  ecr.dkr   52.94.1.10 (failed)     -    -        dns failed: DNS answered a public \
+             address (52.94.1.10) for ecr.dkr: the interface endpoint is missing or its private \
+             DNS is off"
+        );
+        assert_eq!(
+            rows[2],
+            "  s3        52.218.1.2              ok   failed   tls failed: certificate not trusted"
         );
     }
 

@@ -354,3 +354,149 @@ impl fmt::Display for Stopped {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use isokit_aws::{ContainerDefinition, TaskContainer};
+
+    use super::*;
+
+    const SERVICE_LINES: &str = include_str!("../tests/fixtures/service.jsonl");
+
+    fn definition() -> EcsTaskDefinition {
+        let awslogs = |prefix: &str| {
+            BTreeMap::from([
+                ("awslogs-group".to_owned(), "/ecs/web".to_owned()),
+                ("awslogs-stream-prefix".to_owned(), prefix.to_owned()),
+            ])
+        };
+        EcsTaskDefinition {
+            arn: "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:3".to_owned(),
+            cpu_architecture: Some("ARM64".to_owned()),
+            containers: vec![
+                ContainerDefinition {
+                    name: "sidecar".to_owned(),
+                    image: None,
+                    essential: false,
+                    log_driver: Some("awslogs".to_owned()),
+                    log_options: awslogs("web"),
+                },
+                ContainerDefinition {
+                    name: "app".to_owned(),
+                    image: None,
+                    essential: true,
+                    log_driver: Some("awslogs".to_owned()),
+                    log_options: awslogs("web"),
+                },
+            ],
+        }
+    }
+
+    /// A task ECS stopped for failed health checks, as DescribeTasks reports
+    /// it (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html).
+    fn unhealthy() -> EcsTask {
+        EcsTask {
+            arn: "arn:aws:ecs:eu-west-1:123456789012:task/web/0f3e6b1a2c4d4e5f".to_owned(),
+            id: "0f3e6b1a2c4d4e5f".to_owned(),
+            task_definition_arn: None,
+            last_status: "STOPPED".to_owned(),
+            desired_status: "STOPPED".to_owned(),
+            health_status: Some("UNHEALTHY".to_owned()),
+            stopped_reason: Some("Task failed container health checks".to_owned()),
+            stop_code: Some("ServiceSchedulerInitiated".to_owned()),
+            group: None,
+            started_by: Some("ecs-svc/1".to_owned()),
+            launch_type: None,
+            availability_zone: None,
+            created_at: None,
+            started_at: Some(UNIX_EPOCH + Duration::from_secs(1_778_188_160)),
+            stopped_at: Some(UNIX_EPOCH + Duration::from_secs(1_778_188_235)),
+            containers: vec![TaskContainer {
+                name: "app".to_owned(),
+                image: None,
+                last_status: Some("STOPPED".to_owned()),
+                exit_code: Some(143),
+                reason: None,
+                health_status: Some("UNHEALTHY".to_owned()),
+            }],
+            attachments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_essential_containers_stream_is_where_awslogs_writes() {
+        let definition = definition();
+        assert_eq!(
+            LogStreamName::main(&definition, "0f3e6b1a"),
+            Some(LogStreamName {
+                group: "/ecs/web".to_owned(),
+                stream: "web/app/0f3e6b1a".to_owned(),
+            })
+        );
+        let mut without = definition.clone();
+        without.containers[1].log_driver = Some("awsfirelens".to_owned());
+        assert_eq!(LogStreamName::main(&without, "0f3e6b1a"), None);
+    }
+
+    #[test]
+    fn a_stopped_task_reaches_the_classifier_with_its_architecture_and_last_lines() {
+        let tails = HashMap::from([(
+            "app".to_owned(),
+            vec!["exec /app: exec format error".to_owned()],
+        )]);
+        let task = stopped_task(&unhealthy(), Some(&definition()), "eu-west-1", &tails);
+        assert_eq!(task.cpu_architecture, Some(CpuArchitecture::Arm64));
+        assert_eq!(task.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(task.containers[0].exit_code, Some(143));
+        assert_eq!(task.containers[0].log_tail, tails["app"]);
+        assert_eq!(
+            stopped_task(&unhealthy(), None, "eu-west-1", &HashMap::new()).cpu_architecture,
+            None
+        );
+    }
+
+    #[test]
+    fn a_failed_health_check_is_shown_with_the_last_in_task_report() {
+        let task = unhealthy();
+        let report =
+            serde_json::from_str::<LogLine>(SERVICE_LINES.lines().nth(1).expect("a round"))
+                .expect("a log line")
+                .into_round()
+                .expect("a round");
+        let stopped = Stopped {
+            task_id: task.id.clone(),
+            deployment: task.started_by.clone(),
+            stopped_at: task.stopped_at,
+            stop_code: task.stop_code.clone(),
+            stopped_reason: task.stopped_reason.clone(),
+            diagnosis: diagnose(&stopped_task(
+                &task,
+                Some(&definition()),
+                "eu-west-1",
+                &HashMap::new(),
+            )),
+            log_stream: LogStreamName::main(&definition(), &task.id),
+            log_tail: vec!["listening on 0.0.0.0:8080".to_owned()],
+            last_report: Some(ReadReport::new(
+                report,
+                UNIX_EPOCH + Duration::from_secs(1_778_188_205),
+                UNIX_EPOCH + Duration::from_secs(1_778_188_240),
+            )),
+        };
+        assert!(stopped.is_failure());
+        assert_eq!(
+            stopped.to_string(),
+            "task 0f3e6b1a stopped at 2026-05-07T21:10:35Z: container `app` failed its health checks\n  \
+             help: Read the task's last in-task report: the check fails while the service inside is \
+             unhealthy or still starting; check the health check command and its `startPeriod`.\n  \
+             ECS said: Task failed container health checks (ServiceSchedulerInitiated)\n  \
+             its last log lines (web/app/0f3e6b1a2c4d4e5f in /ecs/web):\n    \
+             | listening on 0.0.0.0:8080\n  \
+             its last in-task report (30 s before it stopped): round 1 UNHEALTHY: 1 of 3 endpoints \
+             failing: ecr.dkr (dns); isolated\n"
+        );
+    }
+}
