@@ -218,6 +218,81 @@ impl Stacks {
             },
         })
     }
+
+    /// The physical IDs of every resource of type `kind` in the stack and
+    /// its nested stacks, found with ListStackResources. That also reads a
+    /// stack whose creation was rolled back, and a nested stack by its ID
+    /// once deleted: a resource kept by a `Retain` deletion policy (a log
+    /// group, say) is still listed with its ID. No such stack: empty.
+    pub async fn physical_ids(&self, stack: &str, kind: &str) -> Result<Vec<String>, Error> {
+        let mut found = Vec::new();
+        let mut stacks = vec![stack.to_owned()];
+        while let Some(stack) = stacks.pop() {
+            for resource in self.resources(&stack).await? {
+                let Some(physical_id) = resource.physical_id.filter(|id| !id.is_empty()) else {
+                    continue;
+                };
+                if resource.kind == NESTED_STACK {
+                    stacks.push(physical_id);
+                } else if resource.kind == kind {
+                    found.push(physical_id);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The stack's own resources, all pages.
+    async fn resources(&self, stack: &str) -> Result<Vec<StackResource>, Error> {
+        const ACTION: &str = "CloudFormation ListStackResources";
+        let mut resources = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let answer = patiently(|| async {
+                match self
+                    .client
+                    .list_stack_resources()
+                    .stack_name(stack)
+                    .set_next_token(next_token.clone())
+                    .send()
+                    .await
+                {
+                    Ok(output) => Ok(Some(output)),
+                    Err(SdkError::ServiceError(service)) if is_missing_stack(service.err()) => {
+                        Ok(None)
+                    }
+                    Err(err) => Err(CallError::from_sdk(ACTION, &err)),
+                }
+            })
+            .await?;
+            let Some(output) = answer else {
+                return Ok(resources);
+            };
+            resources.extend(output.stack_resource_summaries().iter().map(|summary| {
+                StackResource {
+                    kind: summary.resource_type().unwrap_or_default().to_owned(),
+                    physical_id: summary.physical_resource_id().map(ToOwned::to_owned),
+                }
+            }));
+            match output.next_token() {
+                // A token that comes back unchanged would loop forever.
+                Some(token) if next_token.as_deref() != Some(token) => {
+                    next_token = Some(token.to_owned());
+                }
+                _ => return Ok(resources),
+            }
+        }
+    }
+}
+
+/// The resource type of a nested stack.
+const NESTED_STACK: &str = "AWS::CloudFormation::Stack";
+
+/// A resource of a stack, as much of it as isokit reads.
+#[derive(Debug)]
+struct StackResource {
+    kind: String,
+    physical_id: Option<String>,
 }
 
 /// CloudFormation reports a missing stack as a ValidationError whose

@@ -6,6 +6,7 @@
 mod halt;
 mod progress;
 mod reports;
+mod retained;
 mod rollout;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 pub use crate::halt::{StackAction, StackLeft};
 use crate::progress::Progress;
+pub use crate::retained::LogGroupRemoval;
 pub use crate::rollout::{Failure, FailureRule};
 use crate::rollout::{Rollout, Verdict};
 
@@ -842,6 +844,8 @@ pub struct TeardownOptions {
     pub sam: Option<PathBuf>,
     /// Show SAM's own output as it runs (it is in the error when SAM fails).
     pub show_sam_output: bool,
+    /// Leave the log groups the stack keeps when it goes.
+    pub keep_logs: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -849,12 +853,16 @@ pub struct TeardownOptions {
 pub enum Removal {
     Deleted,
     NothingToDelete,
+    /// Left in place on request.
+    Kept,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Teardown {
     pub stack_name: String,
     pub stack: Removal,
+    /// The log groups the stack kept when it went.
+    pub log_groups: Vec<LogGroupRemoval>,
     pub repository: Option<RepositoryRemoval>,
 }
 
@@ -880,6 +888,7 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
         aws.stacks().describe(&options.stack_name),
     )
     .await?;
+    let mut kept_log_groups = Vec::new();
     let stack = match existing {
         None => {
             ui.status(format!(
@@ -889,6 +898,13 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
             Removal::NothingToDelete
         }
         Some(existing) => {
+            kept_log_groups = until_stopped(
+                &mut signals,
+                "teardown",
+                || "nothing was deleted".to_owned(),
+                retained::log_groups(aws, &existing.id),
+            )
+            .await?;
             ui.status(format!(
                 "deleting stack {} ({})",
                 existing.name, existing.status
@@ -945,6 +961,18 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
             Removal::Deleted
         }
     };
+    let log_groups = until_stopped(
+        &mut signals,
+        "teardown",
+        || {
+            format!(
+                "stack {} is gone; its log groups may remain: run the same teardown again",
+                options.stack_name
+            )
+        },
+        retained::remove_log_groups(aws, kept_log_groups, options.keep_logs, ui),
+    )
+    .await?;
     let repository = match &options.delete_repository {
         Some(name) => {
             let deleted = until_stopped(
@@ -979,6 +1007,7 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
     Ok(Teardown {
         stack_name: options.stack_name.clone(),
         stack,
+        log_groups,
         repository,
     })
 }

@@ -27,7 +27,7 @@ pub use error::Error;
 pub use event::{LogEvent, Message};
 pub use logs::{LogsOptions, logs};
 pub use running::RunningTask;
-pub use service::ServiceStack;
+pub use service::{ServiceLogs, ServiceStack};
 pub use snapshot::{ServiceSnapshot, is_live};
 pub use status::{DeploymentState, EventLine, ServiceState, Status, StatusOptions, status};
 pub use task::{

@@ -10,7 +10,7 @@ use isokit_ui::{StopSignals, Ui};
 
 use crate::error::Error;
 use crate::event::LogEvent;
-use crate::service::ServiceStack;
+use crate::service::ServiceLogs;
 
 /// How often a follow asks CloudWatch for new events. The awslogs driver
 /// sends a task's lines every 5 seconds, so asking more often finds nothing.
@@ -65,7 +65,7 @@ async fn read(
     ui: &Ui,
     sink: &mut dyn FnMut(&LogEvent) -> io::Result<()>,
 ) -> Result<(), Error> {
-    let stack = ServiceStack::read(aws, &options.stack_name).await?;
+    let stack = ServiceLogs::read(aws, &options.stack_name).await?;
     let logs = aws.logs();
     let prefix = stack.stream_prefix();
     let since = SystemTime::now()
@@ -129,7 +129,7 @@ async fn read(
 /// choose. With `follow`, waits for the first to appear.
 async fn task_streams(
     logs: &Logs,
-    stack: &ServiceStack,
+    stack: &ServiceLogs,
     task: &str,
     follow: bool,
     ui: &Ui,
@@ -175,7 +175,7 @@ async fn task_streams(
 /// whether the service has written at all.
 async fn say_why_nothing(
     logs: &Logs,
-    stack: &ServiceStack,
+    stack: &ServiceLogs,
     prefix: &str,
     options: &LogsOptions,
     ui: &Ui,

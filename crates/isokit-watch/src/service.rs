@@ -70,12 +70,71 @@ impl ServiceStack {
         })
     }
 
+    /// Where the service's logs are.
+    pub fn logs(&self) -> ServiceLogs {
+        ServiceLogs {
+            stack_name: self.stack_name.clone(),
+            service: self.service.clone(),
+            log_group: self.log_group.clone(),
+        }
+    }
+}
+
+/// Where an isokit stack's service writes its logs: a log group, and the
+/// stream names' prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceLogs {
+    pub stack_name: String,
+    pub service: String,
+    pub log_group: String,
+}
+
+impl ServiceLogs {
+    /// From the stack's outputs; for a stack whose first deployment failed
+    /// and was rolled back (it has no outputs then), from the log group the
+    /// stack kept (its `DeletionPolicy` is `Retain`, so that these logs,
+    /// which explain the failure, survive) and its `ServiceName` parameter.
+    pub async fn read(aws: &Aws, stack_name: &str) -> Result<ServiceLogs, Error> {
+        let Some(stack) = aws.stacks().describe(stack_name).await? else {
+            return Err(Error::StackNotFound {
+                stack: stack_name.to_owned(),
+                region: aws.region().to_owned(),
+            });
+        };
+        let rolled_back = stack.outputs.is_empty() && is_failed_creation(&stack.status);
+        let service = stack.parameters.get(SERVICE_PARAMETER).cloned();
+        if let (true, Some(service)) = (rolled_back, service) {
+            let groups = aws.stacks().physical_ids(&stack.id, LOG_GROUP).await?;
+            if let [log_group] = groups.as_slice() {
+                return Ok(ServiceLogs {
+                    stack_name: stack.name,
+                    service,
+                    log_group: log_group.clone(),
+                });
+            }
+        }
+        ServiceStack::from_outputs(stack.name, stack.status, stack.outputs)
+            .map(|stack| stack.logs())
+    }
+
     /// What every one of the service's log stream names starts with: the
     /// task definition's `awslogs-stream-prefix`, which isokit's service
     /// template sets to the service's name.
     pub fn stream_prefix(&self) -> String {
         format!("{}/", self.service)
     }
+}
+
+/// The parent template's parameter naming the service (and its streams).
+const SERVICE_PARAMETER: &str = "ServiceName";
+const LOG_GROUP: &str = "AWS::Logs::LogGroup";
+
+/// A stack whose creation failed: rolled back, or left failed.
+fn is_failed_creation(status: &str) -> bool {
+    matches!(
+        status,
+        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "ROLLBACK_IN_PROGRESS" | "CREATE_FAILED"
+    )
 }
 
 #[cfg(test)]
@@ -108,7 +167,7 @@ mod tests {
         assert_eq!(read.cluster, "isokit-cluster");
         assert_eq!(read.service, "isokit-service");
         assert_eq!(read.log_group, "/ecs/isokit-service");
-        assert_eq!(read.stream_prefix(), "isokit-service/");
+        assert_eq!(read.logs().stream_prefix(), "isokit-service/");
     }
 
     #[test]

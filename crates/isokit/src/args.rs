@@ -41,6 +41,7 @@ pub(crate) fn teardown_options(
         delete_repository: args.delete_repo,
         sam: args.stack.sam,
         show_sam_output,
+        keep_logs: args.keep_logs,
     }
 }
 

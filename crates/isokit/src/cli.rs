@@ -290,6 +290,12 @@ pub(crate) struct TeardownArgs {
     /// Do not ask before deleting the repository.
     #[arg(short, long)]
     pub(crate) yes: bool,
+
+    /// Leave the service's log groups, which the stack keeps when it goes
+    /// (so that the logs of a failed first deployment survive its
+    /// rollback); without this, teardown deletes them.
+    #[arg(long)]
+    pub(crate) keep_logs: bool,
 }
 
 /// Run a task image on the local Docker Engine inside a network built like

@@ -168,12 +168,20 @@ fn removal(what: &str, removal: Removal) -> String {
     match removal {
         Removal::Deleted => format!("{what}: deleted"),
         Removal::NothingToDelete => format!("{what}: nothing to delete"),
+        Removal::Kept => format!("{what}: kept"),
     }
 }
 
 impl Render for Teardown {
     fn text(&self) -> String {
         let mut text = removal(&format!("stack {}", self.stack_name), self.stack);
+        for group in &self.log_groups {
+            text.push('\n');
+            text.push_str(&removal(
+                &format!("log group {}", group.name),
+                group.outcome,
+            ));
+        }
         if let Some(repository) = &self.repository {
             text.push('\n');
             text.push_str(&removal(

@@ -221,6 +221,53 @@ impl Sandbox {
             .to_owned()
     }
 
+    /// The log group of the stack's service, found among the nested
+    /// stacks' resources (by the stack's ID, which reads deleted stacks too).
+    fn log_group_of(&self, stack_id: &str) -> String {
+        let parent = self.local.aws(&[
+            "cloudformation",
+            "list-stack-resources",
+            "--stack-name",
+            stack_id,
+        ]);
+        let service_stack = parent["StackResourceSummaries"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|resource| resource["LogicalResourceId"] == "ServiceStack")
+            .and_then(|resource| resource["PhysicalResourceId"].as_str())
+            .expect("the service's nested stack")
+            .to_owned();
+        let nested = self.local.aws(&[
+            "cloudformation",
+            "list-stack-resources",
+            "--stack-name",
+            &service_stack,
+        ]);
+        nested["StackResourceSummaries"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|resource| resource["ResourceType"] == "AWS::Logs::LogGroup")
+            .and_then(|resource| resource["PhysicalResourceId"].as_str())
+            .expect("the service's log group")
+            .to_owned()
+    }
+
+    fn log_group_exists(&self, name: &str) -> bool {
+        let found = self.local.aws(&[
+            "logs",
+            "describe-log-groups",
+            "--log-group-name-prefix",
+            name,
+        ]);
+        found["logGroups"]
+            .as_array()
+            .expect("log groups")
+            .iter()
+            .any(|group| group["logGroupName"] == name)
+    }
+
     fn repository_exists(&self) -> bool {
         let listed = self.local.aws(&["ecr", "describe-repositories"]);
         listed["repositories"]
@@ -940,9 +987,17 @@ fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
         ],
     );
     removed.assert_success();
+    let log_group = sandbox.log_group_of(&stack_id);
     assert_eq!(
         removed.stdout.trim(),
-        format!("stack {}: deleted", sandbox.name)
+        format!(
+            "stack {}: deleted\nlog group {log_group}: deleted",
+            sandbox.name
+        )
+    );
+    assert!(
+        !sandbox.log_group_exists(&log_group),
+        "the log group the stack kept is deleted with it"
     );
     assert_progress_lines(
         &removed,
@@ -1611,4 +1666,95 @@ fn a_nested_resource_that_fails_heads_the_error_and_teardown_recovers() {
     recovered.assert_success();
     assert_eq!(recovered.json()["status"], "CREATE_COMPLETE");
     assert_eq!(recovered.json()["image"], pinned.as_str());
+}
+
+/// The logs that explain a failed first deployment survive its rollback
+/// (the service's log group is kept, `DeletionPolicy: Retain`): `isokit
+/// logs` still finds them, and `isokit teardown` removes them unless told
+/// `--keep-logs`.
+#[test]
+fn the_logs_of_a_rolled_back_first_deployment_survive_until_teardown() {
+    let sandbox = Sandbox::new("deploy-kept-logs");
+    sandbox.push("first");
+    let stacks = tempfile::tempdir().expect("stacks folder");
+    let stacks_dir = stacks.path().to_str().expect("path is text").to_owned();
+    sandbox
+        .run(["stacks", "export", &stacks_dir, "--force"])
+        .assert_success();
+    // The service, created after its log group, names a cluster that does
+    // not exist: its creation fails and the stack rolls back.
+    let service = stacks.path().join("private-service.yml");
+    let text = std::fs::read_to_string(&service).expect("read template");
+    let broken = text.replace(
+        "      Cluster: !Ref ClusterName\n",
+        "      Cluster: no-such-cluster\n",
+    );
+    assert_ne!(broken, text, "the template names the service's cluster");
+    std::fs::write(&service, broken).expect("write template");
+
+    let failed = sandbox.deploy(&sandbox.tagged_image(), &["--stacks-dir", &stacks_dir]);
+    failed.assert_error("ServiceStack › Service (AWS::ECS::Service) CREATE_FAILED");
+    assert_eq!(sandbox.stack_status(&sandbox.name), "ROLLBACK_COMPLETE");
+    let stack_id = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ])["Stacks"][0]["StackId"]
+        .as_str()
+        .expect("StackId")
+        .to_owned();
+    let log_group = sandbox.log_group_of(&stack_id);
+    assert!(
+        sandbox.log_group_exists(&log_group),
+        "kept through the rollback"
+    );
+
+    // What a task wrote before the rollback, as awslogs names its stream.
+    let stream = format!("{0}/{0}/0123456789abcdef0123456789abcdef", sandbox.name);
+    sandbox.local.aws(&[
+        "logs",
+        "create-log-stream",
+        "--log-group-name",
+        &log_group,
+        "--log-stream-name",
+        &stream,
+    ]);
+    let now_millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis()
+        .to_string();
+    sandbox.local.aws(&[
+        "logs",
+        "put-log-events",
+        "--log-group-name",
+        &log_group,
+        "--log-stream-name",
+        &stream,
+        "--log-events",
+        &format!(
+            r#"[{{"timestamp": {now_millis}, "message": "the last words before the rollback"}}]"#
+        ),
+    ]);
+    let logs = sandbox.run(["logs", "--stack-name", &sandbox.name]);
+    logs.assert_success();
+    assert!(
+        logs.stdout.contains("the last words before the rollback"),
+        "{logs:#?}"
+    );
+
+    let kept = sandbox.teardown(&["--keep-logs"]);
+    kept.assert_success();
+    assert_eq!(
+        kept.stdout.trim(),
+        format!(
+            "stack {}: deleted\nlog group {log_group}: kept",
+            sandbox.name
+        )
+    );
+    assert!(sandbox.log_group_exists(&log_group), "--keep-logs keeps it");
+    sandbox
+        .local
+        .aws(&["logs", "delete-log-group", "--log-group-name", &log_group]);
 }
