@@ -73,9 +73,8 @@ fn init_tracing(verbosity: u8) {
     use tracing_subscriber::prelude::*;
     let default = match verbosity {
         0 => "warn",
-        1 => {
-            "warn,isokit=debug,isokit_aws=debug,isokit_engine=debug,isokit_push=debug,isokit_stacks=debug,isokit_deploy=debug,isokit_rehearse=debug"
-        }
+        // A directive's target is a prefix: `isokit` covers every isokit_* crate.
+        1 => "warn,isokit=debug",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("ISOKIT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
