@@ -107,6 +107,46 @@ impl LocalAws {
         })
     }
 
+    /// Waits until the ECR API lists `repository` at `image`, a tag or a
+    /// `sha256:` digest. The local registry tells moto of a push through
+    /// the ecr-bridge a moment after answering the push, where in AWS the
+    /// registry and the API are one service: a test that asks ECR about
+    /// an image it has just pushed waits for that moment first.
+    pub fn await_listed(&self, repository: &str, image: &str) {
+        let image_id = if image.starts_with("sha256:") {
+            format!("imageDigest={image}")
+        } else {
+            format!("imageTag={image}")
+        };
+        let args = [
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            repository,
+            "--image-ids",
+            &image_id,
+        ];
+        for _ in 0..100 {
+            if aws_finds("ImageNotFoundException", &args) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("ECR does not list {repository} at {image} 10 s after the push");
+    }
+
+    /// [`LocalAws::await_listed`] for a pinned URI as `isokit push` prints
+    /// it: `<registry>/<repository>@sha256:...`.
+    pub fn await_pinned(&self, pinned: &str) {
+        let (name, digest) = pinned
+            .split_once('@')
+            .unwrap_or_else(|| panic!("{pinned} is not pinned to a digest"));
+        let repository = name
+            .strip_prefix(&format!("{}/", self.registry()))
+            .unwrap_or_else(|| panic!("{pinned} is not in the local registry"));
+        self.await_listed(repository, digest);
+    }
+
     /// The digest the registry serves for `repository:tag` (its
     /// `Docker-Content-Digest`), asked with curl and the token, or `None`
     /// when it holds no such manifest.
@@ -630,6 +670,27 @@ pub fn exported_paths(image: &str, prefix: &str) -> Vec<(String, char)> {
     }
     paths.sort();
     paths
+}
+
+/// Runs the AWS CLI: `true` when it succeeds, `false` when it fails with
+/// the `not_found` error code (the answer "there is none"). Any other
+/// failure, such as a CLI that cannot reach the local AWS, panics with the
+/// CLI's own words.
+pub fn aws_finds(not_found: &str, args: &[&str]) -> bool {
+    let output = Command::new("aws")
+        .args(args)
+        .output()
+        .expect("run the AWS CLI (is the local AWS's PATH set?)");
+    if output.status.success() {
+        return true;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("({not_found})")),
+        "aws {} failed: {stderr}",
+        args.join(" ")
+    );
+    false
 }
 
 #[cfg(test)]

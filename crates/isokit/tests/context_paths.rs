@@ -95,6 +95,8 @@ fn a_dockerfile_outside_the_context_gets_the_same_content_tag_every_run() {
 
     let first = push(&local, context.path(), &dockerfile, &repository);
     first.assert_success();
+    let tag = field(&first, "tag");
+    local.await_listed(&repository.name, tag.as_str().expect("a tag"));
     let again = push(&local, context.path(), &dockerfile, &repository);
     again.assert_success();
     assert_eq!(

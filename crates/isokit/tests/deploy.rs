@@ -129,6 +129,7 @@ impl Sandbox {
             pinned.starts_with(&format!("{}/{}@sha256:", self.local.registry(), self.name)),
             "{run:#?}"
         );
+        self.local.await_pinned(&pinned);
         pinned
     }
 

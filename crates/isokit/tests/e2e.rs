@@ -68,6 +68,7 @@ fn push_deploy_rehearse_and_teardown_from_one_image() {
         "the registry serves the pushed digest under the tag"
     );
     let image = pushed["image_uri"].as_str().expect("image_uri").to_owned();
+    local.await_pinned(&image);
     assert_eq!(
         image,
         format!("{}/{}@{digest}", local.registry(), cleanup.repository)

@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::RwLockReadGuard;
 
 use isokit_testkit::{
-    Isokit, LocalAws, Run, Running, StrictAws, building, removing_images, unique_name,
+    Isokit, LocalAws, Run, Running, StrictAws, aws_finds, building, removing_images, unique_name,
 };
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
@@ -169,28 +169,6 @@ impl Pusher {
             .collect()
     }
 
-    /// Waits until the ECR API lists `repository:tag`. The local registry
-    /// tells moto about a push a moment after it happens; in AWS the two
-    /// are one service.
-    fn await_listed(&self, repository: &str, tag: &str) {
-        let image = format!("imageTag={tag}");
-        let args = [
-            "ecr",
-            "describe-images",
-            "--repository-name",
-            repository,
-            "--image-ids",
-            &image,
-        ];
-        for _ in 0..100 {
-            if aws_finds("ImageNotFoundException", &args) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("ECR does not list {repository}:{tag} 10 s after the push");
-    }
-
     /// Checks that a bad input was refused with `needle`, and that nothing
     /// was left half-done: no repository in ECR, no image in the engine and,
     /// when the check comes before building, no build started.
@@ -247,27 +225,6 @@ impl Drop for Pusher {
             }
         }
     }
-}
-
-/// Runs the AWS CLI: `true` when it succeeds, `false` when it fails with
-/// the `not_found` error code (the answer "there is none"). Any other
-/// failure, such as a CLI that cannot reach the local AWS, panics with the
-/// CLI's own words.
-fn aws_finds(not_found: &str, args: &[&str]) -> bool {
-    let output = Command::new("aws")
-        .args(args)
-        .output()
-        .expect("run the AWS CLI (is the local AWS's PATH set?)");
-    if output.status.success() {
-        return true;
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&format!("({not_found})")),
-        "aws {} failed: {stderr}",
-        args.join(" ")
-    );
-    false
 }
 
 /// A helper that asks ECR must not read a failed question as "no".
@@ -425,7 +382,7 @@ fn an_immutable_tag_is_never_moved() {
         settings["repositories"][0]["imageTagMutability"], "IMMUTABLE",
         "{settings:#}"
     );
-    pusher.await_listed(&repository, "v1");
+    pusher.local.await_listed(&repository, "v1");
 
     let second_context = fresh_hello_context();
     let refused = push(second_context.path(), &[]);
@@ -463,7 +420,7 @@ fn pushing_the_same_image_again_does_no_work() {
 
     let first = push(&[]).json();
     let tag = str_field(&first, "tag");
-    pusher.await_listed(&repository, tag);
+    pusher.local.await_listed(&repository, tag);
     let again = push(&[]);
     let second = again.json();
     assert_eq!(second["already_present"], true, "{again:#?}");
@@ -479,7 +436,7 @@ fn pushing_the_same_image_again_does_no_work() {
     let explicit = push(&["--tag", "stable"]).json();
     assert_eq!(explicit["already_present"], false);
     assert_eq!(explicit["digest"], first["digest"]);
-    pusher.await_listed(&repository, "stable");
+    pusher.local.await_listed(&repository, "stable");
     let again = push(&["--tag", "stable"]);
     let repeated = again.json();
     assert_eq!(repeated["already_present"], true, "{again:#?}");
@@ -604,7 +561,7 @@ fn an_interrupted_push_keeps_its_repository_once_another_push_put_an_image_in_it
         !second.stderr.contains("created ECR repository"),
         "the first push created it: {second:#?}"
     );
-    pusher.await_listed(&repository, "other");
+    pusher.local.await_listed(&repository, "other");
 
     let (status, rest) = running.signal("TERM");
     drop(build);
@@ -680,7 +637,7 @@ fn pushes_racing_to_create_a_repository_all_succeed() {
             .count();
         assert_eq!(creators, 1, "one push created it: {runs:#?}");
         for tag in &tags {
-            pusher.await_listed(&repository, tag);
+            pusher.local.await_listed(&repository, tag);
         }
     }
 }
@@ -737,7 +694,7 @@ fn a_repository_deleted_during_the_build_is_created_again_before_the_push() {
         .and_then(|tagged| tagged.rsplit_once(':'))
         .map(|(_, tag)| tag.to_owned())
         .unwrap_or_else(|| panic!("no tagged reference printed: {run:#?}"));
-    pusher.await_listed(&repository, &tag);
+    pusher.local.await_listed(&repository, &tag);
 }
 
 #[test]

@@ -51,6 +51,7 @@ impl Deployed {
         };
         pushed.assert_success();
         let image = pushed.stdout.lines().next().expect("a pinned URI");
+        local.await_pinned(image);
         let run = deployed.isokit.run([
             "deploy",
             "--image",

@@ -74,7 +74,9 @@ impl Stage {
             &self.name,
         ]);
         run.assert_success();
-        run.stdout.lines().next().expect("a pinned URI").to_owned()
+        let pinned = run.stdout.lines().next().expect("a pinned URI").to_owned();
+        self.local.await_pinned(&pinned);
+        pinned
     }
 
     /// An image whose process writes [`LAST_WORDS`] and exits 1.
