@@ -35,7 +35,7 @@ pub struct DurationSetting {
 pub const TIMEOUT: DurationSetting = DurationSetting {
     variable: "ISOKIT_TIMEOUT",
     max: Duration::from_secs(5 * 60),
-    expected: "a whole number with a unit, at most 5m: 500ms, 3s or 1m",
+    expected: "a duration such as 500ms, 3s or 1m 30s, at most 5m",
 };
 
 /// Between rounds. A day: beyond that /health would vouch for a network
@@ -43,7 +43,7 @@ pub const TIMEOUT: DurationSetting = DurationSetting {
 pub const INTERVAL: DurationSetting = DurationSetting {
     variable: "ISOKIT_INTERVAL",
     max: Duration::from_secs(24 * 60 * 60),
-    expected: "a whole number with a unit, at most 24h: 500ms, 30s or 5m",
+    expected: "a duration such as 500ms, 30s or 1h 30m, at most 24h",
 };
 
 /// Everything `serve` and `check` need; built from the environment by
@@ -297,42 +297,23 @@ fn parse_probe_targets(raw: &str) -> Result<Vec<ProbeTarget>> {
     Ok(targets)
 }
 
-/// `500ms`, `3s`, `1m`, `2h`: a positive whole number and a unit, no
-/// longer than the setting's bound.
+/// A positive duration as people write it (`500ms`, `3s`, `1m`, `1h 30m`:
+/// humantime's format, which the CLI's flags share), no longer than the
+/// setting's bound.
 pub fn parse_duration(setting: DurationSetting, raw: &str) -> Result<Duration> {
     let refuse = |problem: String| Error::Config {
         variable: setting.variable,
         problem,
         expected: setting.expected,
     };
-    let value = raw.trim();
-    let digits_end = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
-    let (number, unit) = value.split_at(digits_end);
-    if number.is_empty() {
-        return Err(refuse(format!("`{raw}` is not a duration")));
-    }
-    let millis_per_unit: u64 = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60 * 1000,
-        "h" => 60 * 60 * 1000,
-        _ => return Err(refuse(format!("`{raw}` has no unit, or an unknown one"))),
-    };
-    // Only digits are left, so a number that does not parse is too large.
-    let millis = number
-        .parse::<u64>()
-        .ok()
-        .and_then(|number| number.checked_mul(millis_per_unit));
-    let duration = match millis {
-        Some(0) => return Err(refuse(format!("`{raw}` is zero"))),
-        Some(millis) if Duration::from_millis(millis) <= setting.max => {
-            Duration::from_millis(millis)
+    match humantime::parse_duration(raw.trim()) {
+        Ok(Duration::ZERO) => Err(refuse(format!("`{raw}` is zero"))),
+        Ok(duration) if duration <= setting.max => Ok(duration),
+        Ok(_) | Err(humantime::DurationError::NumberOverflow) => {
+            Err(refuse(format!("`{raw}` is too long")))
         }
-        _ => return Err(refuse(format!("`{raw}` is too long"))),
-    };
-    Ok(duration)
+        Err(error) => Err(refuse(format!("`{raw}` is not a duration ({error})"))),
+    }
 }
 
 fn parse_port(raw: &str) -> Result<u16> {
@@ -552,7 +533,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_need_a_unit() {
+    fn durations_are_written_as_people_write_them_with_a_unit() {
         let config =
             config(&[("ISOKIT_INTERVAL", "1m"), ("ISOKIT_TIMEOUT", "500ms")]).expect("valid");
         assert_eq!(config.interval, Duration::from_secs(60));
@@ -565,14 +546,29 @@ mod tests {
             parse_duration(INTERVAL, "2h").expect("valid"),
             Duration::from_secs(7200)
         );
+        assert_eq!(
+            parse_duration(INTERVAL, "1h 30m").expect("valid"),
+            Duration::from_secs(5400)
+        );
         for bad in [
-            "3", "3 s", "s", "-1s", "1.5s", "0s", "0ms", "3sec", "abc", "",
+            "3",
+            "s",
+            "-1s",
+            "1.5",
+            "0s",
+            "0ms",
+            "3 fortnights",
+            "abc",
+            "",
         ] {
             let err = parse_duration(TIMEOUT, bad)
                 .expect_err("refused")
                 .to_string();
             assert!(err.starts_with("ISOKIT_TIMEOUT:"), "{bad}: {err}");
-            assert!(err.contains("at most 5m: 500ms, 3s or 1m"), "{err}");
+            assert!(
+                err.contains("expected a duration such as 500ms, 3s or 1m 30s, at most 5m"),
+                "{err}"
+            );
         }
         assert!(error(&[("ISOKIT_INTERVAL", "soon")]).starts_with("ISOKIT_INTERVAL:"));
     }
@@ -605,7 +601,7 @@ mod tests {
                 .to_string();
             assert!(
                 err.starts_with(&format!(
-                    "{}: `{too_long}` is too long; expected a whole number with a unit, at most",
+                    "{}: `{too_long}` is too long; expected a duration such as",
                     setting.variable
                 )),
                 "{err}"

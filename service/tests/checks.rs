@@ -517,7 +517,7 @@ fn a_bad_setting_stops_start_up_naming_it() {
         .env_clear()
         .env("ISOKIT_REGION", "eu-west-1")
         .env("ISOKIT_ACCOUNT", "123456789012")
-        .env("ISOKIT_TIMEOUT", "3 seconds")
+        .env("ISOKIT_TIMEOUT", "3 fortnights")
         .output()
         .expect("run check");
     assert_eq!(output.status.code(), Some(2));
@@ -525,8 +525,10 @@ fn a_bad_setting_stops_start_up_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         stderr.trim(),
-        "isokit-service: error: ISOKIT_TIMEOUT: `3 seconds` has no unit, or an unknown one; \
-         expected a whole number with a unit, at most 5m: 500ms, 3s or 1m"
+        "isokit-service: error: ISOKIT_TIMEOUT: `3 fortnights` is not a duration (unknown time \
+         unit \"fortnights\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, \
+         months, years (and few variations)); expected a duration such as 500ms, 3s or 1m 30s, \
+         at most 5m"
     );
 }
 
@@ -600,12 +602,12 @@ fn durations_that_would_overflow_are_refused_at_start_up() {
             assert_eq!(
                 stderr.trim(),
                 format!(
-                    "isokit-service: error: {variable}: `{value}` is too long; expected a whole \
-                     number with a unit, {bound}: 500ms, {}",
+                    "isokit-service: error: {variable}: `{value}` is too long; expected a \
+                     duration such as 500ms, {}, {bound}",
                     if variable == "ISOKIT_TIMEOUT" {
-                        "3s or 1m"
+                        "3s or 1m 30s"
                     } else {
-                        "30s or 5m"
+                        "30s or 1h 30m"
                     }
                 ),
                 "{command} with {variable}={value}"

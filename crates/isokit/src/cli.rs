@@ -452,28 +452,12 @@ impl CpuArchitecture {
     }
 }
 
-/// `500ms`, `90s`, `2m`: a whole number and a unit.
+/// A duration as people write it (`500ms`, `90s`, `2m`, `1h 30m`: humantime's
+/// format, which the service's settings share).
 fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let invalid = || {
-        format!(
-            "`{raw}` is not a duration: expected a whole number and a unit, such as 90s, 2m or 500ms"
-        )
-    };
-    let trimmed = raw.trim();
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(invalid)?;
-    let (number, unit) = trimmed.split_at(split);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" => Ok(Duration::from_secs(number)),
-        "m" => number
-            .checked_mul(60)
-            .map(Duration::from_secs)
-            .ok_or_else(invalid),
-        _ => Err(invalid()),
-    }
+    humantime::parse_duration(raw.trim()).map_err(|error| {
+        format!("`{raw}` is not a duration ({error}): write one such as 90s, 2m, 500ms or 1h 30m")
+    })
 }
 
 #[cfg(test)]
@@ -481,11 +465,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_need_a_whole_number_and_a_unit() {
+    fn durations_are_written_as_people_write_them_with_a_unit() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        for bad in ["", "90", "s", "1h", "1.5s", "-1s"] {
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "90", "s", "1.5", "-1s", "soon"] {
             let error = parse_duration(bad).expect_err(bad);
             assert!(error.contains("such as 90s"), "{bad:?}: {error}");
         }
@@ -505,7 +490,7 @@ mod tests {
     #[test]
     fn bad_rehearsal_values_are_usage_errors() {
         for args in [
-            ["isokit", "rehearse", "--image", "x", "--timeout", "1h"],
+            ["isokit", "rehearse", "--image", "x", "--timeout", "an hour"],
             ["isokit", "rehearse", "--image", "x", "--without", "ECR DKR"],
         ] {
             let error = Cli::try_parse_from(args).expect_err("refused");
