@@ -1,68 +1,15 @@
 //! Which DNS answers an endpoint may give: interface endpoints live on
 //! private addresses inside the VPC, gateway endpoints keep public ones.
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
+use std::net::IpAddr;
 
-/// An IPv4 or IPv6 network in CIDR notation, such as `10.0.0.0/16`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
+use ipnet::{AddrParseError, IpNet};
 
-/// A string that is not CIDR notation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidCidr;
-
-impl FromStr for Cidr {
-    type Err = InvalidCidr;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let (address, prefix) = raw.trim().split_once('/').ok_or(InvalidCidr)?;
-        let address: IpAddr = address.parse().map_err(|_| InvalidCidr)?;
-        let prefix: u8 = prefix.parse().map_err(|_| InvalidCidr)?;
-        let max = if address.is_ipv4() { 32 } else { 128 };
-        if prefix > max {
-            return Err(InvalidCidr);
-        }
-        // Keep the network address only, so `10.0.1.7/16` means `10.0.0.0/16`
-        // as AWS and `ip route` read it.
-        let network = match address {
-            IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask32(prefix))),
-            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask128(prefix))),
-        };
-        Ok(Cidr { network, prefix })
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
-}
-
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip) {
-            (IpAddr::V4(network), IpAddr::V4(ip)) => {
-                u32::from(ip) & mask32(self.prefix) == u32::from(network)
-            }
-            (IpAddr::V6(network), IpAddr::V6(ip)) => {
-                u128::from(ip) & mask128(self.prefix) == u128::from(network)
-            }
-            _ => false,
-        }
-    }
-}
-
-fn mask32(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-}
-
-fn mask128(prefix: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
+/// An IPv4 or IPv6 network in CIDR notation, such as `10.0.0.0/16`, with
+/// the host bits dropped: `10.0.1.7/16` means `10.0.0.0/16`, as AWS and
+/// `ip route` read it.
+pub fn parse_cidr(raw: &str) -> Result<IpNet, AddrParseError> {
+    raw.trim().parse::<IpNet>().map(|network| network.trunc())
 }
 
 /// The kinds of address a DNS answer can hold, as far as reaching AWS goes.
@@ -128,10 +75,10 @@ pub fn classify(ip: IpAddr) -> AddressClass {
 /// With the VPC's CIDR known, the answer must lie inside it (which also
 /// admits VPCs on ranges other than RFC 1918); without it, the answer must
 /// at least be private.
-pub fn interface_answer_problem(ip: IpAddr, vpc_cidr: Option<&Cidr>) -> Option<String> {
+pub fn interface_answer_problem(ip: IpAddr, vpc_cidr: Option<&IpNet>) -> Option<String> {
     let class = classify(ip);
     match vpc_cidr {
-        Some(cidr) if cidr.contains(ip) => None,
+        Some(cidr) if cidr.contains(&ip) => None,
         Some(cidr) => Some(format!(
             "a {} address ({ip}) outside the VPC CIDR {cidr}",
             class.describe()
@@ -153,8 +100,8 @@ mod tests {
         raw.parse().expect("test address")
     }
 
-    fn cidr(raw: &str) -> Cidr {
-        raw.parse().expect("test CIDR")
+    fn cidr(raw: &str) -> IpNet {
+        parse_cidr(raw).expect("test CIDR")
     }
 
     #[test]
@@ -195,19 +142,19 @@ mod tests {
             "::/129",
             "10.0.0.0/-1",
         ] {
-            assert!(bad.parse::<Cidr>().is_err(), "{bad} should be rejected");
+            assert!(parse_cidr(bad).is_err(), "{bad} should be rejected");
         }
     }
 
     #[test]
     fn cidr_membership() {
         let vpc = cidr("10.0.0.0/16");
-        assert!(vpc.contains(ip("10.0.255.1")));
-        assert!(!vpc.contains(ip("10.1.0.1")));
-        assert!(!vpc.contains(ip("::1")));
-        assert!(cidr("0.0.0.0/0").contains(ip("52.94.1.10")));
-        assert!(cidr("127.0.0.0/8").contains(ip("127.0.9.2")));
-        assert!(cidr("fd00::/8").contains(ip("fd12::1")));
+        assert!(vpc.contains(&ip("10.0.255.1")));
+        assert!(!vpc.contains(&ip("10.1.0.1")));
+        assert!(!vpc.contains(&ip("::1")));
+        assert!(cidr("0.0.0.0/0").contains(&ip("52.94.1.10")));
+        assert!(cidr("127.0.0.0/8").contains(&ip("127.0.9.2")));
+        assert!(cidr("fd00::/8").contains(&ip("fd12::1")));
     }
 
     #[test]

@@ -5,11 +5,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use isokit_endpoints::{Endpoint, FARGATE_ENDPOINTS};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::address::Cidr;
+use crate::address::parse_cidr;
 use crate::error::{Error, Result};
 
 /// Probed when `ISOKIT_EGRESS_PROBES` is unset: an AWS public service that no
@@ -65,7 +66,7 @@ pub struct Config {
     pub extra_cas: Vec<CertificateDer<'static>>,
     /// Empty: use /etc/resolv.conf.
     pub dns_servers: Vec<SocketAddr>,
-    pub vpc_cidr: Option<Cidr>,
+    pub vpc_cidr: Option<IpNet>,
     /// `ECS_CONTAINER_METADATA_URI_V4`, set by ECS.
     pub metadata_uri: Option<String>,
 }
@@ -154,7 +155,7 @@ impl Config {
         };
         let vpc_cidr = get("ISOKIT_VPC_CIDR")
             .map(|raw| {
-                raw.parse::<Cidr>().map_err(|_| Error::Config {
+                parse_cidr(&raw).map_err(|_| Error::Config {
                     variable: "ISOKIT_VPC_CIDR",
                     problem: format!("`{raw}` is not CIDR notation"),
                     expected: "a network such as 10.0.0.0/16",
