@@ -1,11 +1,13 @@
 //! The isokit-service binary.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use isokit_report::LogLine;
 use isokit_service::{Config, Error, StandinOptions, config::port_from_lookup, server::write_line};
+use lexopt::{Arg, ValueExt};
 
 const USAGE: &str = "\
 usage: isokit-service [serve]
@@ -38,35 +40,53 @@ enum Command {
     Version,
 }
 
-fn parse(args: &[String]) -> Result<Command, String> {
-    let mut words = Words(args.iter());
-    let name = words.next().unwrap_or("serve");
-    let command = match name {
+fn parse<I>(args: I) -> Result<Command, String>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_args(args);
+    let name = match parser.next().map_err(|error| error.to_string())? {
+        None => "serve".to_owned(),
+        Some(Arg::Short('h') | Arg::Long("help")) => {
+            return no_more(&mut parser, "--help", Command::Help);
+        }
+        Some(Arg::Short('V') | Arg::Long("version")) => {
+            return no_more(&mut parser, "--version", Command::Version);
+        }
+        Some(Arg::Value(name)) => name.string().map_err(|error| error.to_string())?,
+        Some(flag) => {
+            return Err(format!(
+                "`{}` comes before a command, not as one",
+                shown(&flag)
+            ));
+        }
+    };
+    let command = match name.as_str() {
         "serve" => Command::Serve,
         "healthcheck" => Command::Healthcheck,
-        "-h" | "--help" | "help" => Command::Help,
-        "-V" | "--version" => Command::Version,
+        "help" => Command::Help,
         "check" => {
             let mut json = false;
-            while let Some(flag) = words.next() {
-                match flag {
-                    "--output" => match words.value("--output")? {
+            while let Some(arg) = parser.next().map_err(|error| error.to_string())? {
+                match arg {
+                    Arg::Long("output") => match value(&mut parser, "--output")?.as_str() {
                         "json" => json = true,
                         "text" => json = false,
                         other => return Err(format!("--output takes text or json, not `{other}`")),
                     },
-                    other => return Err(format!("check does not take `{other}`")),
+                    other => return Err(format!("check does not take `{}`", shown(&other))),
                 }
             }
             Command::Check { json }
         }
         "standin" => {
             let (mut cert_file, mut key_file) = (None, None);
-            while let Some(flag) = words.next() {
-                match flag {
-                    "--cert-file" => cert_file = Some(PathBuf::from(words.value("--cert-file")?)),
-                    "--key-file" => key_file = Some(PathBuf::from(words.value("--key-file")?)),
-                    other => return Err(format!("standin does not take `{other}`")),
+            while let Some(arg) = parser.next().map_err(|error| error.to_string())? {
+                match arg {
+                    Arg::Long("cert-file") => cert_file = Some(path(&mut parser, "--cert-file")?),
+                    Arg::Long("key-file") => key_file = Some(path(&mut parser, "--key-file")?),
+                    other => return Err(format!("standin does not take `{}`", shown(&other))),
                 }
             }
             Command::Standin {
@@ -76,27 +96,43 @@ fn parse(args: &[String]) -> Result<Command, String> {
         }
         other => return Err(format!("unknown command `{other}`")),
     };
-    match words.next() {
-        Some(extra) => Err(format!("{name} does not take `{extra}`")),
+    no_more(&mut parser, &name, command)
+}
+
+/// `command`, when nothing follows `name`.
+fn no_more(parser: &mut lexopt::Parser, name: &str, command: Command) -> Result<Command, String> {
+    match parser.next().map_err(|error| error.to_string())? {
+        Some(extra) => Err(format!("{name} does not take `{}`", shown(&extra))),
         None => Ok(command),
     }
 }
 
-struct Words<'a>(std::slice::Iter<'a, String>);
-
-impl<'a> Words<'a> {
-    fn next(&mut self) -> Option<&'a str> {
-        self.0.next().map(String::as_str)
-    }
-
-    fn value(&mut self, flag: &str) -> Result<&'a str, String> {
-        self.next().ok_or_else(|| format!("{flag} needs a value"))
+/// An argument as it was written.
+fn shown(arg: &Arg<'_>) -> String {
+    match arg {
+        Arg::Short(letter) => format!("-{letter}"),
+        Arg::Long(name) => format!("--{name}"),
+        Arg::Value(value) => value.to_string_lossy().into_owned(),
     }
 }
 
+fn value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, String> {
+    let raw = parser
+        .value()
+        .map_err(|_| format!("{flag} needs a value"))?;
+    raw.into_string()
+        .map_err(|raw| format!("{flag} takes text, not `{}`", raw.to_string_lossy()))
+}
+
+fn path(parser: &mut lexopt::Parser, flag: &str) -> Result<PathBuf, String> {
+    parser
+        .value()
+        .map(PathBuf::from)
+        .map_err(|_| format!("{flag} needs a value"))
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match parse(&args) {
+    let command = match parse(std::env::args_os().skip(1)) {
         Ok(command) => command,
         Err(problem) => {
             eprintln!("isokit-service: {problem}\n\n{USAGE}");
@@ -214,27 +250,35 @@ mod tests {
     }
 
     #[test]
+    fn a_value_may_follow_its_flag_after_an_equals_sign() {
+        assert!(matches!(
+            parse(words("check --output=json")),
+            Ok(Command::Check { json: true })
+        ));
+    }
+
+    #[test]
     fn serve_is_the_default() {
-        assert!(matches!(parse(&[]), Ok(Command::Serve)));
-        assert!(matches!(parse(&words("serve")), Ok(Command::Serve)));
+        assert!(matches!(parse(Vec::<String>::new()), Ok(Command::Serve)));
+        assert!(matches!(parse(words("serve")), Ok(Command::Serve)));
     }
 
     #[test]
     fn check_takes_an_output_format() {
         assert!(matches!(
-            parse(&words("check")),
+            parse(words("check")),
             Ok(Command::Check { json: false })
         ));
         assert!(matches!(
-            parse(&words("check --output json")),
+            parse(words("check --output json")),
             Ok(Command::Check { json: true })
         ));
         assert_eq!(
-            parse(&words("check --output yaml")).expect_err("bad format"),
+            parse(words("check --output yaml")).expect_err("bad format"),
             "--output takes text or json, not `yaml`"
         );
         assert_eq!(
-            parse(&words("check --output")).expect_err("no value"),
+            parse(words("check --output")).expect_err("no value"),
             "--output needs a value"
         );
     }
@@ -244,7 +288,7 @@ mod tests {
         let Ok(Command::Standin {
             cert_file,
             key_file,
-        }) = parse(&words("standin --cert-file /c.pem --key-file /k.pem"))
+        }) = parse(words("standin --cert-file /c.pem --key-file /k.pem"))
         else {
             panic!("standin with files should parse");
         };
@@ -255,15 +299,15 @@ mod tests {
     #[test]
     fn refuses_what_it_does_not_know() {
         assert_eq!(
-            parse(&words("serve now")).expect_err("extra word"),
+            parse(words("serve now")).expect_err("extra word"),
             "serve does not take `now`"
         );
         assert_eq!(
-            parse(&words("bogus")).expect_err("unknown"),
+            parse(words("bogus")).expect_err("unknown"),
             "unknown command `bogus`"
         );
         assert_eq!(
-            parse(&words("healthcheck --port 1")).expect_err("no flags"),
+            parse(words("healthcheck --port 1")).expect_err("no flags"),
             "healthcheck does not take `--port`"
         );
     }
