@@ -15,6 +15,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 mod stop;
 
+/// Sizes in binary units (`3.50 MiB`), as the progress bars show them.
+pub use indicatif::HumanBytes;
 pub use stop::{StopSignal, StopSignals};
 
 /// How progress is shown.
@@ -214,11 +216,11 @@ impl Task {
             Some(total) if total > 0 => format!(
                 "{}: {} of {} ({}%)",
                 self.label,
-                human_bytes(state.position),
-                human_bytes(total),
+                HumanBytes(state.position),
+                HumanBytes(total),
                 state.position.saturating_mul(100) / total
             ),
-            _ => format!("{}: {}", self.label, human_bytes(state.position)),
+            _ => format!("{}: {}", self.label, HumanBytes(state.position)),
         };
         drop(state);
         self.ui.line(&line);
@@ -236,33 +238,9 @@ fn spinner_style() -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
-/// Sizes in binary units, one decimal: `12.3 MiB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_in_binary_units() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
-    }
 
     #[test]
     fn quiet_tasks_track_progress_without_bars() {

@@ -298,7 +298,7 @@ pub(crate) fn push_summary(pushed: &Pushed) -> String {
     }
     let size = pushed
         .size
-        .map(|bytes| format!(", {}", isokit_ui::human_bytes(bytes)))
+        .map(|bytes| format!(", {}", isokit_ui::HumanBytes(bytes)))
         .unwrap_or_default();
     format!(
         "pushed {}: {} layer(s) uploaded, {} already there{size}, in {:.1} s",
