@@ -1,23 +1,22 @@
-//! Preparing a build context: finding the Dockerfile and the ignore file,
-//! and walking the directory to list, in archive order, every entry that
-//! will be sent.
+//! Preparing a build context: the list, in archive order, of every entry
+//! that will be sent, put together from where the Dockerfile is
+//! (dockerfile.rs), the ignore file that applies, the directory walk
+//! (walk.rs) and the ignore file the engine must read (engine_ignore.rs).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
-
 use crate::ContextError;
-use crate::ignore::{IgnoreFile, parse_ignore_text};
-use crate::listed::{ListedFile, open_regular, read_regular};
-use crate::pattern::{MatchInfo, PatternMatcher};
+use crate::dockerfile::{Dockerfile, copied_dockerfile_name};
+use crate::engine_ignore::{engine_ignore_content, escape_glob};
+use crate::ignore::IgnoreFile;
+use crate::listed::{ListedFile, read_regular};
+use crate::pattern::PatternMatcher;
+use crate::walk::Walker;
 
 /// Where the build context comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -257,148 +256,6 @@ impl BuildContext {
     }
 }
 
-/// The `.dockerignore` the engine must read when it differs from the one
-/// in the context, or `None` when the context's own file serves.
-///
-/// The engine's classic builder reads `.dockerignore` from the archive to
-/// decide whether to drop the Dockerfile and `.dockerignore` after reading
-/// them. When the Dockerfile comes from outside the context, the docker CLI
-/// appends its generated name to that file so the engine drops it; isokit
-/// does the same, also for a Dockerfile it copies because the build request
-/// cannot name its path. When a Dockerfile-specific ignore file applies, the engine
-/// must decide as its patterns do; the context's own `.dockerignore` is sent
-/// as it is when its patterns lead the engine to the same two decisions, and
-/// otherwise replaced by the Dockerfile's patterns (plus `.dockerignore`
-/// itself when that file is not part of the context).
-fn engine_ignore_content(
-    root: &Path,
-    ignore: Option<&IgnoreFile>,
-    matcher: &PatternMatcher,
-    dockerfile_in_archive: &str,
-    outside_dockerfile: Option<&str>,
-) -> Option<String> {
-    let dockerfile_specific = ignore.is_some_and(|ignore| ignore.dockerfile_specific);
-    if !dockerfile_specific && outside_dockerfile.is_none() {
-        return None;
-    }
-    if dockerfile_specific
-        && outside_dockerfile.is_none()
-        && !matcher.matches_or_parent_matches(".dockerignore")
-        && context_ignore_decides_alike(root, matcher, dockerfile_in_archive)
-    {
-        return None;
-    }
-    let mut lines = Vec::new();
-    if dockerfile_specific {
-        let real_absent = !root.join(".dockerignore").exists();
-        if real_absent || matcher.matches_or_parent_matches(".dockerignore") {
-            lines.push(".dockerignore");
-        }
-    }
-    lines.extend(outside_dockerfile);
-    let base = match ignore {
-        Some(ignore) => ignore.text.as_str(),
-        None => ".dockerignore",
-    };
-    let mut content = base.to_string();
-    for line in &lines {
-        content.push('\n');
-        content.push_str(line);
-    }
-    if !lines.is_empty() {
-        content.push('\n');
-    }
-    Some(content)
-}
-
-/// Whether the engine, reading the context's own `.dockerignore`, would keep
-/// that file and keep or drop the Dockerfile just as `matcher` (the
-/// Dockerfile-specific patterns, which keep `.dockerignore`) decides.
-fn context_ignore_decides_alike(root: &Path, matcher: &PatternMatcher, dockerfile: &str) -> bool {
-    let Some(text) = read_regular(&root.join(".dockerignore"))
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-    else {
-        return false;
-    };
-    let patterns: Vec<String> = parse_ignore_text(&text)
-        .into_iter()
-        .map(|line| line.pattern)
-        .collect();
-    let Ok(context_matcher) = PatternMatcher::new(&patterns) else {
-        return false;
-    };
-    !context_matcher.matches_or_parent_matches(".dockerignore")
-        && context_matcher.matches_or_parent_matches(dockerfile)
-            == matcher.matches_or_parent_matches(dockerfile)
-}
-
-/// Where the Dockerfile is.
-#[derive(Debug)]
-struct Dockerfile {
-    /// As named (the ignore file beside it takes its name from this).
-    named: PathBuf,
-    /// With symbolic links resolved.
-    resolved: PathBuf,
-    /// Its `/`-separated path in the context, when inside it and the build
-    /// request can name it. Otherwise the archive carries a copy under a
-    /// generated name, which the engine drops after reading it.
-    inside_path: Option<String>,
-}
-
-impl Dockerfile {
-    fn locate(root: &Path, given: Option<&Path>) -> Result<Dockerfile, ContextError> {
-        let named = match given {
-            Some(path) => {
-                std::path::absolute(path).map_err(|source| ContextError::DockerfileUnreadable {
-                    path: path.to_path_buf(),
-                    source,
-                })?
-            }
-            None => {
-                let default = root.join("Dockerfile");
-                let lowercase = root.join("dockerfile");
-                let default_missing = fs::symlink_metadata(&default)
-                    .is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
-                if default_missing && fs::symlink_metadata(&lowercase).is_ok() {
-                    lowercase
-                } else {
-                    default
-                }
-            }
-        };
-        let resolved = fs::canonicalize(&named).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => ContextError::DockerfileMissing {
-                path: named.clone(),
-            },
-            _ => ContextError::DockerfileUnreadable {
-                path: named.clone(),
-                source,
-            },
-        })?;
-        if !fs::metadata(&resolved).is_ok_and(|meta| meta.is_file()) {
-            return Err(ContextError::DockerfileNotFile { path: named });
-        }
-        open_regular(&resolved).map_err(|source| ContextError::DockerfileUnreadable {
-            path: resolved.clone(),
-            source,
-        })?;
-        // The build request names the Dockerfile in a text query parameter:
-        // a path that is not UTF-8 cannot be named there, so such a
-        // Dockerfile travels as a copy, as one from outside the context does.
-        let inside_path = resolved
-            .strip_prefix(root)
-            .ok()
-            .and_then(Path::to_str)
-            .map(str::to_string);
-        Ok(Dockerfile {
-            named,
-            resolved,
-            inside_path,
-        })
-    }
-}
-
 fn resolve_context_dir(dir: &Path) -> Result<PathBuf, ContextError> {
     let root = fs::canonicalize(dir).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => ContextError::ContextMissing {
@@ -420,233 +277,17 @@ fn resolve_context_dir(dir: &Path) -> Result<PathBuf, ContextError> {
     Ok(root)
 }
 
-/// Escapes a literal path for use as a pattern.
-fn escape_glob(path: &str) -> String {
-    let mut escaped = String::with_capacity(path.len());
-    for ch in path.chars() {
-        if matches!(ch, '*' | '?' | '[' | ']' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(ch);
-    }
-    escaped
-}
-
-/// `.dockerfile.` and twenty hex digits, as the docker CLI names a
-/// Dockerfile it adds to the archive; but where the CLI draws the digits at
-/// random, they are here the start of the content's SHA-256. The name is
-/// part of the build request, and so of the content tag: the same
-/// Dockerfile must get the same name on every run.
-fn copied_dockerfile_name(content: &[u8]) -> String {
-    let digits: String = Sha256::digest(content)
-        .iter()
-        .take(10)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!(".dockerfile.{digits}")
-}
-
 fn now_seconds() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
-/// The directory walk, following BuildKit's filter: children of an excluded
-/// directory are visited only when an exception might re-include one of
-/// them, and an excluded directory is written after all when one is.
-struct Walker<'a> {
-    matcher: &'a PatternMatcher,
-    /// Whether every exception is a plain path (perhaps ending in `/*` or
-    /// `/**`), so that whether it can reach inside a directory is a prefix test.
-    only_prefix_exceptions: bool,
-    entries: Vec<Entry>,
-    skipped: Vec<SkippedEntry>,
-    /// Excluded directories being walked, not yet written.
-    pending_dirs: Vec<Entry>,
-    /// First path seen for each (device, inode) with more than one link.
-    linked: HashMap<(u64, u64), Vec<u8>>,
-}
-
-impl<'a> Walker<'a> {
-    fn new(matcher: &'a PatternMatcher) -> Walker<'a> {
-        let only_prefix_exceptions = !matcher.patterns().iter().any(|pattern| {
-            pattern.is_exclusion() && without_trailing_glob(pattern.text()).contains(GLOB_CHARS)
-        });
-        Walker {
-            matcher,
-            only_prefix_exceptions,
-            entries: Vec::new(),
-            skipped: Vec::new(),
-            pending_dirs: Vec::new(),
-            linked: HashMap::new(),
-        }
-    }
-
-    fn visit_dir(
-        &mut self,
-        dir: &Path,
-        dir_path: &[u8],
-        dir_info: Option<&MatchInfo>,
-        dir_excluded: bool,
-    ) -> Result<(), ContextError> {
-        let unreadable = |source: io::Error| ContextError::Unreadable {
-            path: dir.to_path_buf(),
-            source,
-        };
-        let listing = match fs::read_dir(dir) {
-            Ok(listing) => listing,
-            // BuildKit tolerates what it cannot list when nothing in it is wanted.
-            Err(error) if dir_excluded && error.kind() == io::ErrorKind::PermissionDenied => {
-                return Ok(());
-            }
-            Err(error) => return Err(unreadable(error)),
-        };
-        let mut names = Vec::new();
-        for item in listing {
-            names.push(item.map_err(unreadable)?.file_name().into_vec());
-        }
-        names.sort_unstable();
-
-        for name in names {
-            let mut path = dir_path.to_vec();
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(&name);
-            let absolute = dir.join(std::ffi::OsStr::from_bytes(&name));
-            let meta =
-                fs::symlink_metadata(&absolute).map_err(|source| ContextError::Unreadable {
-                    path: absolute.clone(),
-                    source,
-                })?;
-            let (excluded, info) = self
-                .matcher
-                .matches_using_parent_results(&String::from_utf8_lossy(&path), dir_info);
-
-            if excluded {
-                if meta.is_dir() && self.may_reinclude_inside(&path) {
-                    self.pending_dirs.push(directory_entry(path.clone(), &meta));
-                    self.visit_dir(&absolute, &path, Some(&info), true)?;
-                    if self
-                        .pending_dirs
-                        .last()
-                        .is_some_and(|pending| pending.path == path)
-                    {
-                        self.pending_dirs.pop();
-                    }
-                }
-                continue;
-            }
-
-            let file_type = meta.file_type();
-            let special = if file_type.is_socket() {
-                Some(SpecialFile::Socket)
-            } else if file_type.is_fifo() {
-                Some(SpecialFile::Fifo)
-            } else if file_type.is_block_device() || file_type.is_char_device() {
-                Some(SpecialFile::Device)
-            } else {
-                None
-            };
-            if let Some(kind) = special {
-                self.skipped.push(SkippedEntry {
-                    path: absolute,
-                    kind,
-                });
-                continue;
-            }
-
-            self.entries.append(&mut self.pending_dirs);
-            if meta.is_dir() {
-                self.entries.push(directory_entry(path.clone(), &meta));
-                self.visit_dir(&absolute, &path, Some(&info), false)?;
-                continue;
-            }
-            let kind = self.non_directory_kind(&absolute, &path, &meta)?;
-            self.entries.push(Entry {
-                path,
-                kind,
-                mode: meta.mode() & 0o7777,
-                mtime: meta.mtime(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Whether an excluded directory must still be walked because an
-    /// exception could match something inside it.
-    fn may_reinclude_inside(&self, dir_path: &[u8]) -> bool {
-        if !self.only_prefix_exceptions {
-            return true;
-        }
-        if !self.matcher.has_exclusions() {
-            return false;
-        }
-        let mut dir_slash = String::from_utf8_lossy(dir_path).into_owned();
-        dir_slash.push('/');
-        self.matcher
-            .patterns()
-            .iter()
-            .filter(|pattern| pattern.is_exclusion())
-            .any(|pattern| {
-                format!("{}/", without_trailing_glob(pattern.text())).starts_with(&dir_slash)
-            })
-    }
-
-    fn non_directory_kind(
-        &mut self,
-        absolute: &Path,
-        path: &[u8],
-        meta: &Metadata,
-    ) -> Result<EntryKind, ContextError> {
-        let unreadable = |source: io::Error| ContextError::Unreadable {
-            path: absolute.to_path_buf(),
-            source,
-        };
-        if meta.nlink() > 1 {
-            match self.linked.get(&(meta.dev(), meta.ino())) {
-                Some(first) => {
-                    return Ok(EntryKind::HardLink {
-                        target: first.clone(),
-                    });
-                }
-                None => {
-                    self.linked.insert((meta.dev(), meta.ino()), path.to_vec());
-                }
-            }
-        }
-        if meta.file_type().is_symlink() {
-            let target = fs::read_link(absolute).map_err(unreadable)?;
-            return Ok(EntryKind::Symlink {
-                target: target.into_os_string().into_vec(),
-            });
-        }
-        Ok(EntryKind::File(ListedFile::list(absolute, meta)?))
-    }
-}
-
-/// Characters that make an exception a wildcard rather than a plain path.
-const GLOB_CHARS: &[char] = &['*', '[', ']', '?', '^', '\\'];
-
-/// A pattern without a final `/**` or `/*`, as BuildKit compares exceptions.
-fn without_trailing_glob(pattern: &str) -> &str {
-    let pattern = pattern.strip_suffix("/**").unwrap_or(pattern);
-    pattern.strip_suffix("/*").unwrap_or(pattern)
-}
-
-fn directory_entry(path: Vec<u8>, meta: &Metadata) -> Entry {
-    Entry {
-        path,
-        kind: EntryKind::Directory,
-        mode: meta.mode() & 0o7777,
-        mtime: meta.mtime(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
     use std::process::Command;
 
     use super::*;

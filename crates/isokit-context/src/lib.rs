@@ -11,12 +11,15 @@
 
 mod archive;
 mod context;
+mod dockerfile;
+mod engine_ignore;
 mod error;
 mod fingerprint;
 mod ignore;
 mod listed;
 mod pattern;
 mod stream;
+mod walk;
 
 pub use context::{BuildContext, ContextOptions, SkippedEntry, SpecialFile};
 pub use error::ContextError;
