@@ -6,11 +6,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 
-use common::{Images, busybox_image, engine, fixtures, prepared, unique, write_files};
+use common::{Images, busybox_image, engine, fixtures, prepared, write_files};
 use isokit_engine::{
     BuildContext, BuildOptions, ContextError, ContextOptions, DockerHost, Engine, EngineError,
 };
-use isokit_testkit::exported_paths;
+use isokit_testkit::{exported_paths, unique_name};
 use isokit_ui::Ui;
 
 fn tagged(tag: &str) -> BuildOptions {
@@ -34,8 +34,8 @@ fn hello_with(dockerfile: &str) -> BuildContext {
 async fn a_scratch_image_gets_a_file_from_the_context() {
     let engine = engine().await;
     let mut images = Images::default();
-    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-hello")));
-    let second = images.track(format!("{}:also", unique("isokit-engine-test-hello")));
+    let tag = images.track(format!("{}:v1", unique_name("isokit-engine-test-hello")));
+    let second = images.track(format!("{}:also", unique_name("isokit-engine-test-hello")));
     let mut options = tagged(&tag);
     options.tags.push(second.clone());
     options.build_args = BTreeMap::from([("GREETING".to_string(), "bonjour".to_string())]);
@@ -72,7 +72,7 @@ async fn a_scratch_image_gets_a_file_from_the_context() {
 async fn a_dockerfile_outside_the_context_builds() {
     let engine = engine().await;
     let mut images = Images::default();
-    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-outside")));
+    let tag = images.track(format!("{}:v1", unique_name("isokit-engine-test-outside")));
     let elsewhere = tempfile::tempdir().expect("Dockerfile directory");
     write_files(
         elsewhere.path(),
@@ -96,7 +96,7 @@ async fn a_dockerfile_outside_the_context_builds() {
 #[tokio::test]
 async fn an_unknown_instruction_is_reported_as_an_invalid_dockerfile() {
     let engine = engine().await;
-    let options = tagged(&format!("{}:v1", unique("isokit-engine-test-bad")));
+    let options = tagged(&format!("{}:v1", unique_name("isokit-engine-test-bad")));
     let error = engine
         .build(
             hello_with("bad-instruction.Dockerfile"),
@@ -119,7 +119,7 @@ async fn an_unknown_instruction_is_reported_as_an_invalid_dockerfile() {
 #[tokio::test]
 async fn a_run_step_in_scratch_fails_with_its_instruction() {
     let engine = engine().await;
-    let options = tagged(&format!("{}:v1", unique("isokit-engine-test-noshell")));
+    let options = tagged(&format!("{}:v1", unique_name("isokit-engine-test-noshell")));
     let error = engine
         .build(
             hello_with("run-without-shell.Dockerfile"),
@@ -165,7 +165,7 @@ async fn a_failing_command_shows_the_end_of_its_output() {
     // the test. Everything goes to standard output, whose order is kept.
     let dockerfile = format!("FROM {base}\nRUN {script}; echo 'error: linker failed'; exit 3\n");
     write_files(context.path(), &[("Dockerfile", &dockerfile)]);
-    let options = tagged(&images.track(format!("{}:v1", unique("isokit-engine-test-fails"))));
+    let options = tagged(&images.track(format!("{}:v1", unique_name("isokit-engine-test-fails"))));
     let error = engine
         .build(
             prepared(ContextOptions::new(context.path())),
@@ -204,7 +204,7 @@ async fn a_failing_command_shows_the_end_of_its_output() {
 #[tokio::test]
 async fn a_dockerfile_without_from_is_reported_as_an_invalid_dockerfile() {
     let engine = engine().await;
-    let options = tagged(&format!("{}:v1", unique("isokit-engine-test-nofrom")));
+    let options = tagged(&format!("{}:v1", unique_name("isokit-engine-test-nofrom")));
     let error = engine
         .build(hello_with("no-from.Dockerfile"), &options, &Ui::quiet())
         .await
@@ -233,7 +233,7 @@ async fn a_file_that_changes_after_the_context_was_prepared_fails_the_build_with
     );
     let listed = prepared(ContextOptions::new(context.path()));
     write_files(context.path(), &[("data.txt", "shorter now")]);
-    let options = tagged(&format!("{}:v1", unique("isokit-engine-test-changed")));
+    let options = tagged(&format!("{}:v1", unique_name("isokit-engine-test-changed")));
     let error = engine
         .build(listed, &options, &Ui::quiet())
         .await
@@ -322,7 +322,7 @@ async fn a_file_replaced_after_the_fingerprint_fails_the_build_with_its_name() {
             }
         }
         let options =
-            tagged(&images.track(format!("{}:v1", unique("isokit-engine-test-replaced"))));
+            tagged(&images.track(format!("{}:v1", unique_name("isokit-engine-test-replaced"))));
         let error = tokio::time::timeout(
             std::time::Duration::from_secs(60),
             engine.build(prepared_context, &options, &Ui::quiet()),
@@ -364,7 +364,7 @@ async fn a_dockerfile_whose_name_is_not_utf8_builds() {
     write_files(context.path(), &[("hello.txt", "hello\n")]);
     let dockerfile = context.path().join(non_utf8(b"Docker\xfffile"));
     std::fs::write(&dockerfile, "FROM scratch\nCOPY hello.txt /srv/\n").expect("Dockerfile");
-    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-nonutf8")));
+    let tag = images.track(format!("{}:v1", unique_name("isokit-engine-test-nonutf8")));
     engine
         .build(
             prepared(ContextOptions::new(context.path()).with_dockerfile(&dockerfile)),
@@ -382,7 +382,7 @@ async fn a_dockerfile_whose_name_is_not_utf8_builds() {
     let elsewhere = tempfile::tempdir().expect("Dockerfile directory");
     let outside = elsewhere.path().join(non_utf8(b"Build\xfe.Dockerfile"));
     std::fs::write(&outside, "FROM scratch\nCOPY hello.txt /out/\n").expect("Dockerfile");
-    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-nonutf8")));
+    let tag = images.track(format!("{}:v1", unique_name("isokit-engine-test-nonutf8")));
     engine
         .build(
             prepared(ContextOptions::new(context.path()).with_dockerfile(&outside)),
@@ -406,7 +406,7 @@ async fn a_dockerfile_whose_name_is_not_utf8_builds() {
             ("hello.txt", "hello\n"),
         ],
     );
-    let tag = images.track(format!("{}:v1", unique("isokit-engine-test-nonutf8")));
+    let tag = images.track(format!("{}:v1", unique_name("isokit-engine-test-nonutf8")));
     engine
         .build(
             prepared(ContextOptions::new(&odd_context)),

@@ -9,11 +9,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Images, Labelled, busybox_image, engine, unique};
+use common::{Images, Labelled, busybox_image, engine};
 use futures_util::StreamExt;
 use isokit_engine::{
     Confinement, ContainerOptions, Engine, EngineError, LogSource, NetworkOptions,
 };
+use isokit_testkit::unique_name;
 
 /// Creates an isolated network on a /24 of 10.213.0.0/16 that nobody else
 /// uses (another engineer's tests may hold some); returns the subnet prefix.
@@ -36,7 +37,7 @@ async fn containers_on_an_isolated_network_find_each_other_and_are_cleaned_up_by
     let engine = engine().await;
     let mut images = Images::default();
     let image = busybox_image(&engine, &mut images).await;
-    let run = unique("isokit-engine-test-run");
+    let run = unique_name("isokit-engine-test-run");
     let labels = BTreeMap::from([("isokit.test.run".to_string(), run.clone())]);
     let label = format!("isokit.test.run={run}");
     let _cleanup = Labelled(label.clone());
@@ -173,8 +174,8 @@ async fn containers_on_an_isolated_network_find_each_other_and_are_cleaned_up_by
 async fn a_container_from_a_missing_image_says_which() {
     let engine = engine().await;
     let options = ContainerOptions {
-        name: unique("isokit-engine-test-missing"),
-        image: format!("{}:none", unique("isokit-engine-test-no-such-image")),
+        name: unique_name("isokit-engine-test-missing"),
+        image: format!("{}:none", unique_name("isokit-engine-test-no-such-image")),
         ..Default::default()
     };
     let error = engine
@@ -218,7 +219,7 @@ async fn an_isolated_network_gives_its_containers_no_way_to_the_host() {
     let engine = engine().await;
     let mut images = Images::default();
     let image = busybox_image(&engine, &mut images).await;
-    let run = unique("isokit-engine-test-host");
+    let run = unique_name("isokit-engine-test-host");
     let labels = BTreeMap::from([("isokit.test.run".to_string(), run.clone())]);
     let _cleanup = Labelled(format!("isokit.test.run={run}"));
     let mut network = NetworkOptions {
@@ -284,7 +285,7 @@ async fn a_strictly_confined_container_has_no_privileges_and_its_limits() {
     let engine = engine().await;
     let mut images = Images::default();
     let image = busybox_image(&engine, &mut images).await;
-    let run = unique("isokit-engine-test-confined");
+    let run = unique_name("isokit-engine-test-confined");
     let labels = BTreeMap::from([("isokit.test.run".to_string(), run.clone())]);
     let _cleanup = Labelled(format!("isokit.test.run={run}"));
     let memory: i64 = 96 * 1024 * 1024;

@@ -16,9 +16,9 @@ mod common;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use common::{Images, engine, fixtures, prepared, unique};
+use common::{Images, engine, fixtures, prepared};
 use isokit_engine::{BuildOptions, ContextOptions};
-use isokit_testkit::exported_paths;
+use isokit_testkit::{exported_paths, unique_name};
 use isokit_ui::Ui;
 
 struct Case {
@@ -45,7 +45,7 @@ async fn check(case: Case) {
 
     let isokit_tag = images.track(format!(
         "{}:isokit",
-        unique(&format!("isokit-engine-parity-{}", case.name))
+        unique_name(&format!("isokit-engine-parity-{}", case.name))
     ));
     let options = BuildOptions {
         tags: vec![isokit_tag.clone()],
@@ -69,7 +69,7 @@ async fn check(case: Case) {
     }
     let cli_tag = images.track(format!(
         "{}:cli",
-        unique(&format!("isokit-engine-parity-{}", case.name))
+        unique_name(&format!("isokit-engine-parity-{}", case.name))
     ));
     isokit_testkit::docker_cli_build(&peer.path().join(case.dockerfile), peer.path(), &cli_tag);
 

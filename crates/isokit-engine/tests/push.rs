@@ -6,11 +6,12 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Images, TestRegistry, engine, fixtures, prepared, unique};
+use common::{Images, TestRegistry, engine, fixtures, prepared};
 use isokit_engine::{
     BuildOptions, ContextOptions, Engine, EngineError, PushOptions, RegistryCredentials,
     RetryPolicy,
 };
+use isokit_testkit::unique_name;
 use isokit_ui::{Style, Ui};
 use secrecy::SecretString;
 
@@ -51,7 +52,7 @@ async fn a_push_reports_the_digest_the_registry_serves_and_a_second_push_skips_e
     let registry = TestRegistry::start();
     let engine = engine().await;
     let mut images = Images::default();
-    let repository = format!("isokit/{}", unique("push"));
+    let repository = format!("isokit/{}", unique_name("push"));
     build_for(&engine, &mut images, &registry, &repository, "v1").await;
     let options = push_options(&registry, &repository, "v1");
 
@@ -105,9 +106,9 @@ async fn a_wrong_password_is_refused_and_never_shown() {
     let registry = TestRegistry::start();
     let engine = engine().await;
     let mut images = Images::default();
-    let repository = format!("isokit/{}", unique("refused"));
+    let repository = format!("isokit/{}", unique_name("refused"));
     build_for(&engine, &mut images, &registry, &repository, "v1").await;
-    let wrong_password = format!("wrong-{}", unique("password"));
+    let wrong_password = format!("wrong-{}", unique_name("password"));
     let options = PushOptions {
         credentials: registry.credentials_with_password(&wrong_password),
         retry: RetryPolicy {
@@ -160,7 +161,7 @@ async fn a_registry_that_is_not_up_yet_is_retried_until_it_is() {
     let registry = TestRegistry::prepare();
     let engine = engine().await;
     let mut images = Images::default();
-    let repository = format!("isokit/{}", unique("late"));
+    let repository = format!("isokit/{}", unique_name("late"));
     build_for(&engine, &mut images, &registry, &repository, "v1").await;
     let options = PushOptions {
         retry: RetryPolicy {
@@ -191,7 +192,11 @@ async fn a_registry_that_is_not_up_yet_is_retried_until_it_is() {
 async fn pushing_an_image_that_does_not_exist_says_so() {
     let registry = TestRegistry::start();
     let engine = engine().await;
-    let options = push_options(&registry, &format!("isokit/{}", unique("absent")), "v1");
+    let options = push_options(
+        &registry,
+        &format!("isokit/{}", unique_name("absent")),
+        "v1",
+    );
     let error = engine
         .push(&options, &Ui::quiet())
         .await

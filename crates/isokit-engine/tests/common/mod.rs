@@ -8,11 +8,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use isokit_engine::{BuildContext, BuildOptions, ContextOptions, Engine, RegistryCredentials};
+use isokit_testkit::unique_name;
 use isokit_ui::Ui;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
 use secrecy::SecretString;
@@ -34,19 +34,6 @@ pub async fn engine() -> Engine {
             "these tests need a running Docker Engine (start dockerd, or set DOCKER_HOST): {error}"
         )
     })
-}
-
-/// A name no other test, here or in a parallel run, uses.
-pub fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Removes the images it was given when dropped.
@@ -109,7 +96,7 @@ pub async fn busybox_image(engine: &Engine, images: &mut Images) -> String {
         "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
     )
     .expect("busybox Dockerfile");
-    let tag = images.track(format!("{}:1", unique("isokit-engine-test-busybox")));
+    let tag = images.track(format!("{}:1", unique_name("isokit-engine-test-busybox")));
     let options = BuildOptions {
         tags: vec![tag.clone()],
         ..Default::default()
@@ -156,7 +143,7 @@ impl TestRegistry {
         std::fs::write(workdir.path().join("registry.key"), &key_pem).expect("registry key");
 
         let username = "isokit".to_string();
-        let password = format!("pw-{}", unique("secret"));
+        let password = format!("pw-{}", unique_name("secret"));
         let htpasswd = Command::new("htpasswd")
             .args(["-Bbn", &username, &password])
             .output()
@@ -167,7 +154,7 @@ impl TestRegistry {
         let dir = workdir.path().display();
         let config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {dir}/data\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: {}\n  tls:\n    certificate: {dir}/registry.crt\n    key: {dir}/registry.key\nauth:\n  htpasswd:\n    realm: isokit-test\n    path: {dir}/htpasswd\n",
-            unique("http-secret"),
+            unique_name("http-secret"),
         );
         std::fs::write(workdir.path().join("config.yml"), config).expect("registry config");
 
