@@ -67,9 +67,6 @@ pub enum Error {
     #[error("stack {stack} is busy ({status}); wait for that operation to finish, then try again")]
     StackBusy { stack: String, status: String },
 
-    #[error("`{0}` is not a template parameter of the form KEY=VALUE")]
-    BadParameter(String),
-
     #[error(
         "--parameter {name}=… would override what isokit sets and checks itself: use {flag} instead"
     )]
@@ -124,7 +121,7 @@ pub struct DeployOptions {
     /// `None`: the bundled templates.
     pub stacks_dir: Option<PathBuf>,
     /// Further `KEY=VALUE` template parameters: ones no flag sets.
-    pub extra_parameters: Vec<String>,
+    pub extra_parameters: Vec<(String, String)>,
     pub sam: Option<PathBuf>,
     /// Show SAM's own output as it runs (it is in the error when SAM fails).
     pub show_sam_output: bool,
@@ -248,8 +245,9 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         .with("DeployingToEC2", options.ec2_endpoints.to_string())
         .with("EnableExecuteCommand", options.enable_exec.to_string())
         .with("LogRetentionInDays", options.log_retention_days.to_string());
-    for (name, value) in parse_parameters(&options.extra_parameters)? {
-        parameters.set(name, value);
+    for (name, value) in &options.extra_parameters {
+        refuse_parameter_with_flag(name)?;
+        parameters.set(name.clone(), value.clone());
     }
     check_parameters(&stacks, &parameters)?;
 
@@ -815,24 +813,18 @@ fn sam_target(aws: &Aws) -> AwsTarget {
     }
 }
 
-fn parse_parameters(raw: &[String]) -> Result<Vec<(String, String)>, Error> {
-    raw.iter()
-        .map(|item| match item.split_once('=') {
-            Some((name, value)) if !name.is_empty() => {
-                if let Some((_, flag)) = PARAMETERS_SET_BY_FLAGS
-                    .iter()
-                    .find(|(reserved, _)| *reserved == name)
-                {
-                    return Err(Error::ParameterHasFlag {
-                        name: name.to_owned(),
-                        flag,
-                    });
-                }
-                Ok((name.to_owned(), value.to_owned()))
-            }
-            _ => Err(Error::BadParameter(item.clone())),
-        })
-        .collect()
+/// Refuses a `--parameter` that a flag of its own sets (and checks).
+fn refuse_parameter_with_flag(name: &str) -> Result<(), Error> {
+    match PARAMETERS_SET_BY_FLAGS
+        .iter()
+        .find(|(reserved, _)| *reserved == name)
+    {
+        Some((_, flag)) => Err(Error::ParameterHasFlag {
+            name: name.to_owned(),
+            flag,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// What `isokit teardown` removes.
@@ -1207,27 +1199,11 @@ mod tests {
     }
 
     #[test]
-    fn extra_parameters_split_at_the_first_equals_sign() {
-        let parsed = parse_parameters(&["A=1".into(), "B=x=y".into(), "C=".into()]).expect("valid");
-        assert_eq!(
-            parsed,
-            vec![
-                ("A".into(), "1".into()),
-                ("B".into(), "x=y".into()),
-                ("C".into(), String::new())
-            ]
-        );
-        for bad in ["novalue", "=1"] {
-            let err = parse_parameters(&[bad.into()]).expect_err("invalid");
-            assert!(err.to_string().contains("KEY=VALUE"), "{err}");
-        }
-    }
-
-    #[test]
     fn parameters_that_flags_set_are_refused() {
-        let err = parse_parameters(&["ImageUri=repo:latest".into()]).expect_err("has a flag");
+        let err = refuse_parameter_with_flag("ImageUri").expect_err("has a flag");
         assert!(err.to_string().contains("use --image instead"), "{err}");
-        let err = parse_parameters(&["ContainerCpu=4096".into()]).expect_err("has a flag");
+        let err = refuse_parameter_with_flag("ContainerCpu").expect_err("has a flag");
         assert!(err.to_string().contains("use --cpu instead"), "{err}");
+        refuse_parameter_with_flag("VpcCidr").expect("no flag sets it");
     }
 }

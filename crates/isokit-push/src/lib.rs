@@ -44,9 +44,6 @@ pub enum Error {
     )]
     ImmutableTagTaken { repository: String, tag: String },
 
-    #[error("`{0}` is not of the form KEY=VALUE")]
-    BadKeyValue(String),
-
     #[error(
         "cannot listen for SIGINT, SIGTERM and SIGHUP, which a push must hear to undo what it \
          started: {0}"
@@ -171,16 +168,6 @@ pub struct Pushed {
     pub already_present: bool,
     pub repository_created: bool,
     pub duration_seconds: f64,
-}
-
-/// Splits `KEY=VALUE` arguments (build arguments, labels).
-pub fn parse_key_values(raw: &[String]) -> Result<BTreeMap<String, String>, Error> {
-    raw.iter()
-        .map(|item| match item.split_once('=') {
-            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-            _ => Err(Error::BadKeyValue(item.clone())),
-        })
-        .collect()
 }
 
 /// Builds and pushes. Everything that can be checked before building is:
@@ -649,15 +636,5 @@ mod tests {
         };
         let found = already_in_ecr(uri, "app", "v1", sizeless, None, Instant::now());
         assert_eq!((found.layers_skipped, found.size), (0, None));
-    }
-
-    #[test]
-    fn key_values_split_at_the_first_equals_sign() {
-        let parsed =
-            parse_key_values(&["A=1".into(), "B=x=y".into(), "EMPTY=".into()]).expect("valid");
-        assert_eq!(parsed.get("B").map(String::as_str), Some("x=y"));
-        assert_eq!(parsed.get("EMPTY").map(String::as_str), Some(""));
-        assert!(parse_key_values(&["=1".into()]).is_err());
-        assert!(parse_key_values(&["NOVALUE".into()]).is_err());
     }
 }

@@ -52,8 +52,8 @@ pub(crate) fn push_options(args: PushArgs) -> Result<isokit_push::PushOptions, i
         repository: args.repo,
         tag: args.tag,
         target: args.target,
-        build_args: isokit_push::parse_key_values(&args.build_args)?,
-        labels: isokit_push::parse_key_values(&args.labels)?,
+        build_args: args.build_args.into_iter().collect(),
+        labels: args.labels.into_iter().collect(),
         platform: args.platform,
         immutable_tags: args.immutable_tags,
     })

@@ -143,12 +143,12 @@ pub(crate) struct PushArgs {
     pub(crate) target: Option<String>,
 
     /// Build argument (repeatable).
-    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
-    pub(crate) build_args: Vec<String>,
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub(crate) build_args: Vec<(String, String)>,
 
     /// Image label (repeatable).
-    #[arg(long = "label", value_name = "KEY=VALUE")]
-    pub(crate) labels: Vec<String>,
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub(crate) labels: Vec<(String, String)>,
 
     /// Target platform, such as linux/amd64 or linux/arm64 (Fargate runs both).
     #[arg(long, value_name = "PLATFORM")]
@@ -233,8 +233,8 @@ pub(crate) struct DeployArgs {
     pub(crate) stacks_dir: Option<PathBuf>,
 
     /// Extra template parameter (repeatable), passed to `sam deploy --parameter-overrides`.
-    #[arg(long = "parameter", value_name = "KEY=VALUE")]
-    pub(crate) parameters: Vec<String>,
+    #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub(crate) parameters: Vec<(String, String)>,
 
     /// Deploy although the audit finds that the tasks need this endpoint to
     /// start and the VPC lacks it (repeatable; each endpoint must be named):
@@ -460,6 +460,14 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     })
 }
 
+/// `KEY=VALUE`, split at the first `=`: the value may hold more, or be empty.
+fn parse_key_value(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err("expected KEY=VALUE, with a KEY before the first `=`".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,6 +493,27 @@ mod tests {
             let error = Cli::try_parse_from(args).expect_err("refused");
             assert_eq!(error.exit_code(), 2, "{error}");
         }
+    }
+
+    #[test]
+    fn key_values_split_at_the_first_equals_sign() {
+        assert_eq!(parse_key_value("A=1"), Ok(("A".into(), "1".into())));
+        assert_eq!(parse_key_value("B=x=y"), Ok(("B".into(), "x=y".into())));
+        assert_eq!(
+            parse_key_value("EMPTY="),
+            Ok(("EMPTY".into(), String::new()))
+        );
+        for flag in ["--build-arg", "--label"] {
+            for bad in ["=1", "NOVALUE"] {
+                let error = Cli::try_parse_from(["isokit", "push", "--repo", "r", flag, bad])
+                    .expect_err(bad);
+                assert_eq!(error.exit_code(), 2, "{flag} {bad}: {error}");
+                assert!(error.to_string().contains("expected KEY=VALUE"), "{error}");
+            }
+        }
+        let error = Cli::try_parse_from(["isokit", "deploy", "--image", "i", "--parameter", "X"])
+            .expect_err("no =");
+        assert_eq!(error.exit_code(), 2, "{error}");
     }
 
     #[test]

@@ -1115,9 +1115,11 @@ fn local_mistakes_are_refused_before_anything_reaches_aws() {
         deploy(&image, &["--desired-count", "0"]),
         "a desired count of 0 tasks is out of range",
     );
+    let malformed = deploy(&image, &["--parameter", "NoValue"]);
+    assert_eq!(malformed.code, Some(2), "a usage error: {malformed:#?}");
     refused(
-        deploy(&image, &["--parameter", "NoValue"]),
-        "`NoValue` is not a template parameter of the form KEY=VALUE",
+        malformed,
+        "invalid value 'NoValue' for '--parameter <KEY=VALUE>': expected KEY=VALUE",
     );
     refused(
         deploy(&image, &["--sam", "/nonexistent/sam"]),
