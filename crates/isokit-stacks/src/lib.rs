@@ -72,6 +72,15 @@ pub enum Error {
         source: saphyr::ScanError,
     },
 
+    #[error("{template} is not valid JSON")]
+    Json {
+        template: String,
+        source: serde_json::Error,
+    },
+
+    #[error("{template} is not a CloudFormation template: it has no Resources section")]
+    NotATemplate { template: String },
+
     #[error("{template} {problem}")]
     Template { template: String, problem: String },
 
