@@ -178,8 +178,8 @@ impl Template {
         let name = name.into();
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let (body, resource_lines) = if text.trim_start().starts_with('{') {
-            match serde_json::from_str::<JsonNode>(text) {
-                Ok(JsonNode(body)) => (body, json_resource_lines(text)),
+            match parse_json(text) {
+                Ok(body) => (body, json_resource_lines(text)),
                 Err(source) if name.ends_with(".json") => {
                     return Err(Error::Json {
                         template: name,
@@ -368,6 +368,11 @@ fn convert_scalar(scalar: &Scalar<'_>) -> Node {
     }
 }
 
+/// A JSON text (a policy document written as a string, say) as a [`Node`].
+pub(crate) fn parse_json(text: &str) -> Result<Node, serde_json::Error> {
+    serde_json::from_str::<JsonNode>(text).map(|JsonNode(node)| node)
+}
+
 /// A JSON document read straight into a [`Node`], keeping the order of
 /// keys (the order resources are reported in) and refusing a key given
 /// twice, as CloudFormation does.
@@ -450,9 +455,8 @@ fn json_resource_lines(text: &str) -> Vec<(String, usize)> {
         match c {
             '\n' => line += 1,
             '{' | '[' => {
-                let resources = c == '{'
-                    && open.len() == 1
-                    && top_level_key.as_deref() == Some("Resources");
+                let resources =
+                    c == '{' && open.len() == 1 && top_level_key.as_deref() == Some("Resources");
                 open.push(resources);
             }
             '}' | ']' => {

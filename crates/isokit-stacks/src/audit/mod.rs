@@ -1,43 +1,75 @@
-//! The static isolation audit: what in a set of templates would open a path
-//! between the VPC and the internet, or leave the service checking endpoints
-//! that were never created.
+//! The static isolation audit of a set of templates: every way the VPC it
+//! makes could reach the internet or another network (errors), endpoints
+//! that leave the data perimeter open (warnings), and the wiring that makes
+//! the service check the endpoints the VPC has. What the audit cannot see
+//! before deployment (values from other stacks or given at deploy time,
+//! remote nested templates, macros) is listed, not passed silently.
+
+mod endpoint_access;
+mod network;
+mod sarif;
+mod values;
+mod wiring;
 
 use std::fmt;
+use std::path::Path;
 
-use isokit_endpoints::{Endpoint, EndpointKind};
+use isokit_endpoints::Endpoint;
 use serde::{Serialize, Serializer};
 
-use crate::endpoints::{check_endpoints_output, endpoints_of_vpc_template};
+use crate::Error;
+use crate::nested::{NestedTemplate, nested_template};
 use crate::template::{Node, Resource, Template};
+use crate::template_dir::read_template_dir;
+use values::TemplateSet;
 
-/// The environment variable the service reads its endpoint list from.
-pub const ENDPOINTS_VARIABLE: &str = "ISOKIT_ENDPOINTS";
+pub use sarif::SarifLog;
+pub use wiring::ENDPOINTS_VARIABLE;
 
 /// What a finding breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
-    /// An internet gateway (or egress-only one) or its attachment.
     InternetGateway,
     NatGateway,
     ElasticIp,
-    /// A subnet that gives instances public addresses.
     PublicSubnet,
-    /// A route to `0.0.0.0/0` or `::/0`.
     DefaultRoute,
-    /// A task or instance given a public address.
     PublicIp,
-    /// The service checks an endpoint the VPC stack does not create (or the
-    /// list it checks cannot be traced to the VPC stack).
-    EndpointNotCreated,
-    /// An endpoint security group admits more than TCP 443.
+    TransitGateway,
+    VpcPeering,
+    VpnGateway,
+    ClientVpn,
+    NetworkInterfaceRoute,
+    InternetFacingLoadBalancer,
+    EndpointPolicyOpen,
+    EndpointPolicyMissing,
     EndpointPorts,
-    /// A task needs an endpoint to start (its image's registry and layers,
-    /// its log driver) that the VPC the set creates lacks.
+    EndpointNotCreated,
     TaskEndpointMissing,
 }
 
 impl Rule {
+    pub const ALL: [Rule; 17] = [
+        Rule::InternetGateway,
+        Rule::NatGateway,
+        Rule::ElasticIp,
+        Rule::PublicSubnet,
+        Rule::DefaultRoute,
+        Rule::PublicIp,
+        Rule::TransitGateway,
+        Rule::VpcPeering,
+        Rule::VpnGateway,
+        Rule::ClientVpn,
+        Rule::NetworkInterfaceRoute,
+        Rule::InternetFacingLoadBalancer,
+        Rule::EndpointPolicyOpen,
+        Rule::EndpointPolicyMissing,
+        Rule::EndpointPorts,
+        Rule::EndpointNotCreated,
+        Rule::TaskEndpointMissing,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::InternetGateway => "internet-gateway",
@@ -46,9 +78,86 @@ impl Rule {
             Rule::PublicSubnet => "public-subnet",
             Rule::DefaultRoute => "default-route",
             Rule::PublicIp => "public-ip",
-            Rule::EndpointNotCreated => "endpoint-not-created",
+            Rule::TransitGateway => "transit-gateway",
+            Rule::VpcPeering => "vpc-peering",
+            Rule::VpnGateway => "vpn-gateway",
+            Rule::ClientVpn => "client-vpn",
+            Rule::NetworkInterfaceRoute => "network-interface-route",
+            Rule::InternetFacingLoadBalancer => "internet-facing-load-balancer",
+            Rule::EndpointPolicyOpen => "endpoint-policy-open",
+            Rule::EndpointPolicyMissing => "endpoint-policy-missing",
             Rule::EndpointPorts => "endpoint-ports",
+            Rule::EndpointNotCreated => "endpoint-not-created",
             Rule::TaskEndpointMissing => "task-endpoint-missing",
+        }
+    }
+
+    /// A way out, or a deployment that cannot work, is an error; a gap in
+    /// the data perimeter is a warning.
+    pub fn severity(self) -> Severity {
+        match self {
+            Rule::EndpointPolicyMissing => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// What the rule finds, in one sentence.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Rule::InternetGateway => {
+                "An internet, egress-only internet or carrier gateway, its attachment, or a route \
+                 through one"
+            }
+            Rule::NatGateway => "A NAT gateway, or a route through one",
+            Rule::ElasticIp => "An Elastic IP or its association",
+            Rule::PublicSubnet => {
+                "A subnet that gives what launches in it a public IPv4 address \
+                 (MapPublicIpOnLaunch) or an IPv6 address (AssignIpv6AddressOnCreation)"
+            }
+            Rule::DefaultRoute => "A route to 0.0.0.0/0 or ::/0, whatever its target",
+            Rule::PublicIp => {
+                "AssignPublicIp or AssociatePublicIpAddress enabled anywhere (services, task \
+                 sets, scheduled tasks, launch templates)"
+            }
+            Rule::TransitGateway => {
+                "A transit gateway attachment, or a route to a transit gateway or Cloud WAN core \
+                 network"
+            }
+            Rule::VpcPeering => "A VPC peering connection, or a route to one",
+            Rule::VpnGateway => {
+                "A virtual private gateway's attachment or route propagation, or a route to a \
+                 virtual private gateway or an Outposts local gateway"
+            }
+            Rule::ClientVpn => "A Client VPN endpoint associated with a subnet",
+            Rule::NetworkInterfaceRoute => {
+                "A route to a network interface, an instance or a Gateway Load Balancer endpoint, \
+                 which can forward anywhere"
+            }
+            Rule::InternetFacingLoadBalancer => {
+                "A load balancer with Scheme internet-facing, or with no Scheme (internet-facing \
+                 by default)"
+            }
+            Rule::EndpointPolicyOpen => {
+                "An S3 endpoint without a policy, or an endpoint policy that allows any resource \
+                 to any principal with no account condition"
+            }
+            Rule::EndpointPolicyMissing => {
+                "An endpoint without a policy: the default one lets any principal use the \
+                 service with any account's resources"
+            }
+            Rule::EndpointPorts => {
+                "An interface endpoint's security group rule that admits more than TCP 443 (one \
+                 finding per rule, listing the endpoints it opens), or an endpoint with no \
+                 security group"
+            }
+            Rule::EndpointNotCreated => {
+                "The service checks an endpoint the VPC stack does not create, or its endpoint \
+                 list cannot be traced to the VPC stack"
+            }
+            Rule::TaskEndpointMissing => {
+                "A task needs an endpoint to start (its image's registry and layers, its log \
+                 driver) that the VPC the set creates lacks"
+            }
         }
     }
 }
@@ -59,15 +168,74 @@ impl fmt::Display for Rule {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A resource in a template of the set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// The template's path within the set.
+    pub template: String,
+    /// The logical ID.
+    pub resource: String,
+    /// The line the logical ID is written on.
+    pub line: Option<usize>,
+}
+
+impl Location {
+    fn of(template: &Template, resource: &Resource<'_>) -> Location {
+        Location {
+            template: template.name().to_owned(),
+            resource: resource.name.to_owned(),
+            line: resource.line,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.template)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}", self.resource)
+    }
+}
+
 /// One thing the audit objects to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub rule: Rule,
-    /// The template's file name.
+    pub severity: Severity,
+    /// The template's path within the set.
     pub template: String,
     /// The logical ID of the resource at fault.
     pub resource: String,
+    /// The line its logical ID is written on.
+    pub line: Option<usize>,
     pub message: String,
+    /// Other resources the fault reaches: the endpoints a security group
+    /// rule opens, the subnets a route sends out.
+    pub affects: Vec<Location>,
     /// The endpoint missing, for [`Rule::TaskEndpointMissing`]: what a user
     /// who knows better names to deploy anyway.
     #[serde(serialize_with = "serialize_endpoint")]
@@ -84,660 +252,433 @@ fn serialize_endpoint<S: Serializer>(
     }
 }
 
+impl Finding {
+    pub fn location(&self) -> Location {
+        Location {
+            template: self.template.clone(),
+            resource: self.resource.clone(),
+            line: self.line,
+        }
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}: {} [{}]",
-            self.template, self.resource, self.message, self.rule
-        )
+        write!(f, "{}: {}", self.location(), self.message)?;
+        if !self.affects.is_empty() {
+            let names: Vec<&str> = self.affects.iter().map(|a| a.resource.as_str()).collect();
+            write!(f, " (affects {})", names.join(", "))?;
+        }
+        write!(f, " [{}]", self.rule)
+    }
+}
+
+/// A warning the resource's own `Metadata` accepts, with its reason:
+///
+/// ```yaml
+/// Metadata:
+///   isokit:
+///     accept:
+///       - rule: endpoint-policy-missing
+///         reason: why this gap is known and kept
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AcceptedFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub reason: String,
+}
+
+/// Something the audit could not judge, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotJudged {
+    pub template: String,
+    /// The resource concerned, when it is one rather than the template.
+    pub resource: Option<String>,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for NotJudged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.template)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(resource) = &self.resource {
+            write!(f, ": {resource}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// The audit of a set of templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// The templates read, by their paths within the set.
+    pub templates: Vec<String>,
+    /// In template order, then by line.
+    pub findings: Vec<Finding>,
+    pub accepted: Vec<AcceptedFinding>,
+    pub not_judged: Vec<NotJudged>,
+}
+
+impl AuditReport {
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.with_severity(Severity::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.with_severity(Severity::Warning)
+    }
+
+    fn with_severity(&self, severity: Severity) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(move |finding| finding.severity == severity)
+    }
+
+    /// No error; with `strict`, no warning either.
+    pub fn passes(&self, strict: bool) -> bool {
+        self.errors().next().is_none() && !(strict && self.warnings().next().is_some())
+    }
+
+    /// The report as SARIF 2.1.0, for code-scanning tools. `folder` is
+    /// where the templates were read from (as given, relative or absolute),
+    /// `None` for the bundled ones.
+    pub fn sarif(&self, folder: Option<&Path>) -> SarifLog {
+        sarif::log(self, folder)
     }
 }
 
 /// Audits a set of templates (a parent and the children it nests, or any
-/// other set): an empty result means none of the rules is broken.
-pub fn audit(templates: &[Template]) -> Vec<Finding> {
-    let set = TemplateSet(templates);
-    let mut findings = Vec::new();
+/// other set).
+pub fn audit(templates: &[Template]) -> AuditReport {
+    let mut judge = Judge {
+        set: TemplateSet(templates),
+        findings: Vec::new(),
+        not_judged: Vec::new(),
+    };
     for template in templates {
-        let mut report = |rule, resource: &str, message: String| {
-            findings.push(Finding {
-                rule,
-                template: template.name().to_owned(),
-                resource: resource.to_owned(),
-                message,
-                endpoint: None,
-            })
-        };
+        judge.unread_parts(template);
         for resource in template.resources() {
-            check_ways_out(&resource, &mut report);
-            check_public_addresses(&resource, &mut report);
-            if resource.kind == "AWS::EC2::VPCEndpoint" {
-                check_endpoint_ports(&set, template, &resource, &mut report);
-            }
-            if resource.kind == "AWS::ECS::TaskDefinition" {
-                check_endpoint_wiring(&set, template, &resource, &mut report);
-            }
-        }
-        for resource in template
-            .resources()
-            .filter(|resource| resource.kind == "AWS::ECS::TaskDefinition")
-        {
-            for (endpoint, message) in missing_task_endpoints(&set, &resource) {
-                findings.push(Finding {
-                    rule: Rule::TaskEndpointMissing,
-                    template: template.name().to_owned(),
-                    resource: resource.name.to_owned(),
-                    message,
-                    endpoint: Some(endpoint),
-                });
-            }
+            network::check(&mut judge, template, &resource);
+            wiring::check(&mut judge, template, &resource);
         }
     }
-    findings
+    endpoint_access::check(&mut judge);
+    judge.report()
 }
 
-/// What a task pulls and writes through before its containers run, each
-/// with the endpoint that carries it in an isolated VPC and the error ECS
-/// stops the task with without it
-/// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html,
-/// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html).
-const ECR_PULL: [(&str, &str); 3] = [
-    (
-        "ecr.api",
-        "the registry auth token; without it ECS stops the task with ResourceInitializationError",
-    ),
-    (
-        "ecr.dkr",
-        "the image's manifest; without it ECS stops the task with CannotPullContainerError",
-    ),
-    (
-        "s3",
-        "the image's layers, which ECR keeps in S3; without the gateway endpoint ECS stops the \
-         task with CannotPullContainerError",
-    ),
-];
-const AWSLOGS: (&str, &str) = (
-    "logs",
-    "the awslogs driver's log stream; without it ECS stops the task with \
-     ResourceInitializationError",
-);
+/// Audits the templates in a folder ([`read_template_dir`]); files there
+/// that are not templates are listed as not judged.
+pub fn audit_dir(dir: &Path) -> Result<AuditReport, Error> {
+    let read = read_template_dir(dir)?;
+    let mut report = audit(&read.templates);
+    report
+        .not_judged
+        .extend(read.not_templates.into_iter().map(|file| NotJudged {
+            template: file,
+            resource: None,
+            line: None,
+            reason: "not a CloudFormation template (it has no Resources section)".into(),
+        }));
+    Ok(report)
+}
 
-/// The endpoints a task definition needs to start that the VPC the set
-/// creates does not create (or creates only under a condition): an image
-/// from ECR needs ecr.api, ecr.dkr and s3; the awslogs driver needs logs.
-/// An image given through a parameter counts as ECR's, since isokit deploys
-/// only ECR images. Checked only for a set that creates its VPC: the
-/// endpoints of a VPC made elsewhere cannot be known here.
-fn missing_task_endpoints(
-    set: &TemplateSet<'_>,
-    resource: &Resource<'_>,
-) -> Vec<(Endpoint, String)> {
-    let creates_vpc = set
-        .0
-        .iter()
-        .any(|template| template.resources().any(|r| r.kind == "AWS::EC2::VPC"));
-    if !creates_vpc {
-        return Vec::new();
+/// The audit under way: what it found, and what it could not judge.
+struct Judge<'a> {
+    set: TemplateSet<'a>,
+    findings: Vec<Finding>,
+    not_judged: Vec<NotJudged>,
+}
+
+impl<'a> Judge<'a> {
+    /// Records a finding; the caller may add what it affects.
+    fn find(
+        &mut self,
+        rule: Rule,
+        template: &Template,
+        resource: &Resource<'_>,
+        message: impl Into<String>,
+    ) -> &mut Finding {
+        let index = self.findings.len();
+        self.findings.push(Finding {
+            rule,
+            severity: rule.severity(),
+            template: template.name().to_owned(),
+            resource: resource.name.to_owned(),
+            line: resource.line,
+            message: message.into(),
+            affects: Vec::new(),
+            endpoint: None,
+        });
+        &mut self.findings[index]
     }
-    let created: Vec<_> = set
-        .0
-        .iter()
-        .filter_map(|template| endpoints_of_vpc_template(template).ok())
-        .flatten()
-        .collect();
-    let containers = resource
-        .property("ContainerDefinitions")
-        .and_then(Node::as_list)
-        .unwrap_or_default();
-    let mut needed: Vec<(&str, &str, String)> = Vec::new();
-    let mut need = |(endpoint, why): (&'static str, &'static str), container: String| {
-        if !needed.iter().any(|(known, _, _)| *known == endpoint) {
-            needed.push((endpoint, why, container));
-        }
-    };
-    for container in containers {
-        // A name given through a parameter is not known here.
-        let name = container.get("Name").and_then(Node::as_text).map_or_else(
-            || "its container".to_owned(),
-            |name| format!("container {name}"),
-        );
-        let from_ecr = match container.get("Image") {
-            Some(image) => image
-                .as_text()
-                .is_none_or(|literal| literal.contains(".dkr.ecr.")),
-            None => false,
-        };
-        if from_ecr {
-            for pull in ECR_PULL {
-                need(pull, name.clone());
-            }
-        }
-        let driver = container
-            .get("LogConfiguration")
-            .and_then(|log| log.get("LogDriver"))
-            .and_then(Node::as_str);
-        if driver == Some("awslogs") {
-            need(AWSLOGS, name);
-        }
+
+    fn cannot_judge(
+        &mut self,
+        template: &Template,
+        resource: Option<&Resource<'_>>,
+        reason: String,
+    ) {
+        self.not_judged.push(NotJudged {
+            template: template.name().to_owned(),
+            resource: resource.map(|resource| resource.name.to_owned()),
+            line: resource.and_then(|resource| resource.line),
+            reason,
+        });
     }
-    needed
-        .into_iter()
-        .filter_map(|(endpoint, why, container)| {
-            let endpoint: Endpoint = endpoint.parse().ok()?;
-            let lack = match created.iter().find(|c| c.endpoint == endpoint) {
-                None => "which no template in the set creates".to_owned(),
-                Some(found) => match &found.condition {
-                    Some(condition) => {
-                        format!("which {} creates only when {condition}", found.resource)
-                    }
-                    None => return None,
-                },
-            };
-            let message =
-                format!("{container} needs the {endpoint} endpoint to start ({why}), {lack}");
-            Some((endpoint, message))
-        })
-        .collect()
-}
 
-type Report<'r> = dyn FnMut(Rule, &str, String) + 'r;
-
-fn check_ways_out(resource: &Resource<'_>, report: &mut Report<'_>) {
-    let (rule, what) = match resource.kind {
-        "AWS::EC2::InternetGateway" => (Rule::InternetGateway, "an internet gateway"),
-        "AWS::EC2::EgressOnlyInternetGateway" => {
-            (Rule::InternetGateway, "an egress-only internet gateway")
-        }
-        "AWS::EC2::VPCGatewayAttachment" if resource.property("InternetGatewayId").is_some() => {
-            (Rule::InternetGateway, "an internet gateway attachment")
-        }
-        "AWS::EC2::NatGateway" => (Rule::NatGateway, "a NAT gateway"),
-        "AWS::EC2::EIP" | "AWS::EC2::EIPAssociation" => (Rule::ElasticIp, "an Elastic IP"),
-        "AWS::EC2::Route" => {
-            for (key, default) in [
-                ("DestinationCidrBlock", "0.0.0.0/0"),
-                ("DestinationIpv6CidrBlock", "::/0"),
-            ] {
-                if resource.property(key).and_then(Node::as_str) == Some(default) {
-                    report(
-                        Rule::DefaultRoute,
-                        resource.name,
-                        format!("routes {default} out of the VPC"),
-                    );
-                }
-            }
-            return;
-        }
-        _ => return,
-    };
-    report(
-        rule,
-        resource.name,
-        format!("creates {what}; an isolated VPC has no way to the internet"),
-    );
-}
-
-fn check_public_addresses(resource: &Resource<'_>, report: &mut Report<'_>) {
-    if resource.kind == "AWS::EC2::Subnet"
-        && let Some(value) = resource.property("MapPublicIpOnLaunch")
-        && !is_false(value)
-    {
-        report(
-            Rule::PublicSubnet,
-            resource.name,
-            format!("sets MapPublicIpOnLaunch to {value}; it must be false"),
-        );
-    }
-    // Wherever they sit (ECS services, task sets, scheduled tasks, launch
-    // templates), these settings hand out public addresses.
-    for node in resource.properties.walk() {
-        for (key, value) in node.entries() {
-            let public = match key.as_str() {
-                "AssignPublicIp" => value.as_str() != Some("DISABLED"),
-                "AssociatePublicIpAddress" => !is_false(value),
-                _ => continue,
-            };
-            if public {
-                report(
-                    Rule::PublicIp,
-                    resource.name,
-                    format!("sets {key} to {value}; tasks must get private addresses only"),
-                );
-            }
-        }
-    }
-}
-
-fn is_false(value: &Node) -> bool {
-    matches!(value, Node::Bool(false)) || value.as_str() == Some("false")
-}
-
-/// The templates audited together, so that a parameter can be followed to
-/// the parent that passes it and the child output it comes from.
-#[derive(Clone, Copy)]
-struct TemplateSet<'a>(&'a [Template]);
-
-/// Where a child template's parameter comes from.
-enum Source<'a> {
-    /// Another template's output, through `!GetAtt Stack.Outputs.Name`.
-    Output {
+    /// `property` of `resource` once parameters are filled in; `None`, and
+    /// recorded as not judged, when it is only known once deployed.
+    fn value(
+        &mut self,
         template: &'a Template,
-        output: &'a str,
-    },
-    /// A literal value.
-    Literal(String),
-}
-
-impl<'a> TemplateSet<'a> {
-    fn named(&self, file_name: &str) -> Option<&'a Template> {
-        let file_name = file_name.rsplit('/').next().unwrap_or(file_name);
-        self.0.iter().find(|template| template.name() == file_name)
-    }
-
-    /// Follows `parameter` of `child` to what a parent in the set passes it.
-    /// Each error says where the trail went cold.
-    fn source_of(&self, child: &Template, parameter: &str) -> Result<Source<'a>, String> {
-        for parent in self.0 {
-            for stack in parent
-                .resources()
-                .filter(|r| r.kind == "AWS::CloudFormation::Stack")
-            {
-                let nests_child = stack
-                    .property("TemplateURL")
-                    .and_then(Node::as_str)
-                    .and_then(|url| self.named(url))
-                    .is_some_and(|nested| nested.name() == child.name());
-                if !nests_child {
-                    continue;
-                }
-                let Some(passed) = stack.property("Parameters").and_then(|p| p.get(parameter))
-                else {
-                    return Err(format!(
-                        "{} does not pass {parameter} to {}",
-                        parent.name(),
-                        stack.name
-                    ));
-                };
-                if let Some(text) = passed.as_text() {
-                    return Ok(Source::Literal(text));
-                }
-                let Some(("Fn::GetAtt", Node::List(path))) = passed.intrinsic() else {
-                    return Err(format!(
-                        "{} passes {parameter} as {passed}, which is not a stack output",
-                        parent.name()
-                    ));
-                };
-                let (Some(sibling), Some(output)) = (
-                    path.first().and_then(Node::as_str),
-                    path.get(1)
-                        .and_then(Node::as_str)
-                        .and_then(|attribute| attribute.strip_prefix("Outputs.")),
-                ) else {
-                    return Err(format!(
-                        "{} passes {parameter} as {passed}, which is not a stack output",
-                        parent.name()
-                    ));
-                };
-                let template = parent
-                    .resource(sibling)
-                    .and_then(|r| r.property("TemplateURL"))
-                    .and_then(Node::as_str)
-                    .and_then(|url| self.named(url))
-                    .ok_or_else(|| {
-                        format!(
-                            "{} takes {parameter} from {sibling}, whose template is not in the set",
-                            parent.name()
-                        )
-                    })?;
-                return Ok(Source::Output { template, output });
+        resource: &Resource<'_>,
+        property: &str,
+        node: &'a Node,
+    ) -> Option<(&'a Template, &'a Node)> {
+        match self.set.resolve(template, node) {
+            Ok(found) => Some(found),
+            Err(why) => {
+                self.cannot_judge(template, Some(resource), format!("{property}: {why}"));
+                None
             }
         }
-        Err(format!(
-            "no parent in the set passes {parameter} to {}",
-            child.name()
-        ))
     }
 
-    /// The security group resource a `SecurityGroupIds` or `GroupId` item
-    /// names, following parameters through parents and outputs.
-    fn security_group(
-        &self,
-        template: &'a Template,
-        reference: &'a Node,
-    ) -> Option<(&'a Template, &'a str)> {
-        let target = match reference.intrinsic() {
-            Some(("Ref", Node::String(target))) => target.as_str(),
-            Some(("Fn::GetAtt", Node::List(path))) => path.first().and_then(Node::as_str)?,
-            _ => return None,
+    /// What of `template` the audit does not read: templates it nests from
+    /// elsewhere, macros that rewrite it, resources made by loops.
+    fn unread_parts(&mut self, template: &'a Template) {
+        let transforms = match template.body().get("Transform") {
+            Some(Node::List(items)) => items.iter().collect(),
+            Some(one) => vec![one],
+            None => Vec::new(),
         };
-        if template
-            .resource(target)
-            .is_some_and(|r| r.kind == "AWS::EC2::SecurityGroup")
-        {
-            return Some((template, target));
-        }
-        template.parameter(target)?;
-        match self.source_of(template, target).ok()? {
-            Source::Output { template, output } => {
-                self.security_group(template, template.output(output)?)
-            }
-            Source::Literal(_) => None,
-        }
-    }
-}
-
-/// Every endpoint the service checks must be one the VPC stack creates: the
-/// list reaches the container through parameters and outputs that end at the
-/// VPC template's endpoint list, which must match its resources.
-fn check_endpoint_wiring(
-    set: &TemplateSet<'_>,
-    template: &Template,
-    resource: &Resource<'_>,
-    report: &mut Report<'_>,
-) {
-    let containers = resource
-        .property("ContainerDefinitions")
-        .and_then(Node::as_list)
-        .unwrap_or_default();
-    for environment in containers
-        .iter()
-        .filter_map(|c| c.get("Environment"))
-        .filter_map(Node::as_list)
-    {
-        if let Some(value) = environment
-            .iter()
-            .find(|variable| {
-                variable.get("Name").and_then(Node::as_str) == Some(ENDPOINTS_VARIABLE)
-            })
-            .and_then(|variable| variable.get("Value"))
-        {
-            check_endpoints_value(set, template, resource, value, report);
-        }
-    }
-}
-
-/// One container's `ISOKIT_ENDPOINTS` value, followed to where it is made.
-fn check_endpoints_value(
-    set: &TemplateSet<'_>,
-    template: &Template,
-    resource: &Resource<'_>,
-    value: &Node,
-    report: &mut Report<'_>,
-) {
-    let mut cold = |why: String| {
-        report(
-            Rule::EndpointNotCreated,
-            resource.name,
-            format!("{ENDPOINTS_VARIABLE} cannot be traced to the VPC stack's endpoints: {why}"),
-        )
-    };
-    let source = match (value.as_text(), value.as_ref_target()) {
-        (Some(text), _) => Source::Literal(text),
-        (None, Some(parameter)) if template.parameter(parameter).is_some() => {
-            match set.source_of(template, parameter) {
-                Ok(source) => source,
-                Err(why) => return cold(why),
-            }
-        }
-        _ => {
-            return cold(format!(
-                "it is set to {value}, neither a list nor a parameter"
-            ));
-        }
-    };
-    match source {
-        Source::Literal(text) => check_literal_endpoints(set, &text, resource, report),
-        Source::Output {
-            template: vpc,
-            output,
-        } => match check_endpoints_output(vpc, output) {
-            Ok(mismatches) => {
-                for mismatch in mismatches {
-                    report(
-                        Rule::EndpointNotCreated,
-                        resource.name,
-                        format!(
-                            "{ENDPOINTS_VARIABLE} comes from {} output {output}, and{mismatch}",
-                            vpc.name()
-                        ),
-                    );
-                }
-            }
-            Err(error) => cold(error.to_string()),
-        },
-    }
-}
-
-/// A list written into the template: each endpoint must be created, and
-/// created unconditionally, by some template in the set.
-fn check_literal_endpoints(
-    set: &TemplateSet<'_>,
-    text: &str,
-    resource: &Resource<'_>,
-    report: &mut Report<'_>,
-) {
-    let listed = match isokit_endpoints::parse_list(text) {
-        Ok(listed) => listed,
-        Err(error) => {
-            return report(
-                Rule::EndpointNotCreated,
-                resource.name,
-                format!("{ENDPOINTS_VARIABLE}: {error}"),
-            );
-        }
-    };
-    let created: Vec<_> = set
-        .0
-        .iter()
-        .filter_map(|t| endpoints_of_vpc_template(t).ok())
-        .flatten()
-        .collect();
-    for endpoint in listed {
-        let message = match created.iter().find(|c| c.endpoint == endpoint) {
-            None => format!("{ENDPOINTS_VARIABLE} lists {endpoint}, which no template creates"),
-            Some(found) => match &found.condition {
-                Some(condition) => format!(
-                    "{ENDPOINTS_VARIABLE} lists {endpoint}, which {} creates only when {condition}",
-                    found.resource
-                ),
-                None => continue,
-            },
-        };
-        report(Rule::EndpointNotCreated, resource.name, message);
-    }
-}
-
-/// An interface endpoint's security groups must admit TCP 443 and nothing
-/// else, whether the rules are inline or separate ingress resources anywhere
-/// in the set.
-fn check_endpoint_ports(
-    set: &TemplateSet<'_>,
-    template: &Template,
-    endpoint: &Resource<'_>,
-    report: &mut Report<'_>,
-) {
-    let is_interface = match endpoint.property("VpcEndpointType").and_then(Node::as_str) {
-        Some(kind) => kind.eq_ignore_ascii_case(EndpointKind::Interface.as_str()),
-        // CloudFormation's default type is Gateway.
-        None => false,
-    };
-    if !is_interface {
-        return;
-    }
-    let groups = endpoint
-        .property("SecurityGroupIds")
-        .and_then(Node::as_list)
-        .unwrap_or_default();
-    if groups.is_empty() {
-        return report(
-            Rule::EndpointPorts,
-            endpoint.name,
-            "has no SecurityGroupIds, so it gets the VPC's default security group, which admits all traffic from itself".into(),
-        );
-    }
-    for reference in groups {
-        let Some((group_template, group)) = set.security_group(template, reference) else {
-            report(
-                Rule::EndpointPorts,
-                endpoint.name,
-                format!(
-                    "its security group {reference} cannot be traced to a security group resource"
-                ),
-            );
-            continue;
-        };
-        let inline = group_template
-            .resource(group)
-            .and_then(|r| r.property("SecurityGroupIngress"))
-            .and_then(Node::as_list)
-            .unwrap_or_default();
-        for rule in inline {
-            if let Some(problem) = not_https_only(rule) {
-                report(
-                    Rule::EndpointPorts,
-                    endpoint.name,
+        for transform in transforms {
+            let name = transform
+                .as_str()
+                .or_else(|| transform.get("Name").and_then(Node::as_str))
+                .unwrap_or_default();
+            // SAM's resources and the language extensions' functions are read
+            // as written; the loops these extensions allow are listed below.
+            if !matches!(
+                name,
+                "AWS::Serverless-2016-10-31" | "AWS::LanguageExtensions"
+            ) {
+                self.cannot_judge(
+                    template,
+                    None,
                     format!(
-                        "security group {group} in {} {problem}",
-                        group_template.name()
+                        "Transform {transform}: a macro rewrites the template when it is \
+                         deployed, and the audit judged it as written"
                     ),
                 );
             }
         }
-        for other in set.0 {
-            for ingress in other
-                .resources()
-                .filter(|r| r.kind == "AWS::EC2::SecurityGroupIngress")
-            {
-                let targets_group = ingress
-                    .property("GroupId")
-                    .and_then(|reference| set.security_group(other, reference))
-                    .is_some_and(|(t, g)| t.name() == group_template.name() && g == group);
-                if targets_group && let Some(problem) = not_https_only(ingress.properties) {
-                    report(
-                        Rule::EndpointPorts,
-                        endpoint.name,
-                        format!(
-                            "security group {group} in {}, through {} in {}, {problem}",
-                            group_template.name(),
-                            ingress.name,
-                            other.name()
-                        ),
-                    );
-                }
+        for resource in template.resources() {
+            if resource.name.starts_with("Fn::ForEach::") {
+                self.cannot_judge(
+                    template,
+                    Some(&resource),
+                    "the resources this Fn::ForEach loop makes are not judged".into(),
+                );
+                continue;
+            }
+            match nested_template(template.name(), &resource) {
+                Some(NestedTemplate::Remote(from)) => self.cannot_judge(
+                    template,
+                    Some(&resource),
+                    format!("nests a template from {from}, which the audit does not fetch: audit it on its own"),
+                ),
+                Some(NestedTemplate::Local(name)) if self.set.named(&name).is_none() => self
+                    .cannot_judge(
+                        template,
+                        Some(&resource),
+                        format!("nests {name}, which does not exist"),
+                    ),
+                _ => {}
+            }
+            let included = resource.properties.walk().into_iter().find_map(|node| {
+                node.entries()
+                    .iter()
+                    .find(|(key, _)| key == "Fn::Transform")
+                    .map(|(_, transform)| transform)
+            });
+            if let Some(transform) = included {
+                self.cannot_judge(
+                    template,
+                    Some(&resource),
+                    format!(
+                        "part of its properties comes from Fn::Transform {transform} (a macro or \
+                         AWS::Include), which the audit does not read"
+                    ),
+                );
             }
         }
     }
+
+    /// The findings and what was not judged in template order, then by
+    /// line, with the warnings the resources' Metadata accepts set apart.
+    fn report(self) -> AuditReport {
+        let Judge {
+            set,
+            mut findings,
+            mut not_judged,
+        } = self;
+        let template_index = |name: &str| set.0.iter().position(|t| t.name() == name);
+        findings.sort_by_key(|finding| {
+            (
+                template_index(&finding.template),
+                finding.line,
+                finding.rule,
+            )
+        });
+        not_judged.sort_by_key(|unjudged| (template_index(&unjudged.template), unjudged.line));
+        let mut report = AuditReport {
+            templates: set.0.iter().map(|t| t.name().to_owned()).collect(),
+            findings: Vec::new(),
+            accepted: Vec::new(),
+            not_judged,
+        };
+        for mut finding in findings {
+            let reason = set
+                .named(&finding.template)
+                .and_then(|template| template.resource(&finding.resource))
+                .and_then(|resource| acceptance(&resource, finding.rule));
+            match reason {
+                Some(reason) if finding.severity == Severity::Warning => {
+                    report.accepted.push(AcceptedFinding { finding, reason });
+                }
+                Some(_) => {
+                    finding.message.push_str(
+                        " (its Metadata accepts this, but only a warning can be accepted there)",
+                    );
+                    report.findings.push(finding);
+                }
+                None => report.findings.push(finding),
+            }
+        }
+        report
+    }
 }
 
-/// Why an ingress rule is more than TCP 443, if it is.
-fn not_https_only(rule: &Node) -> Option<String> {
-    let text = |key| rule.get(key).and_then(Node::as_text);
-    let protocol = text("IpProtocol");
-    let tcp = matches!(protocol.as_deref(), Some("tcp" | "6"));
-    let https =
-        text("FromPort").as_deref() == Some("443") && text("ToPort").as_deref() == Some("443");
-    (!(tcp && https)).then(|| {
-        format!(
-            "admits protocol {} ports {}-{}; endpoints need TCP 443 only",
-            protocol.as_deref().unwrap_or("?"),
-            text("FromPort").as_deref().unwrap_or("?"),
-            text("ToPort").as_deref().unwrap_or("?"),
-        )
-    })
+/// The reason `resource`'s Metadata gives for accepting `rule`'s finding.
+fn acceptance(resource: &Resource<'_>, rule: Rule) -> Option<String> {
+    resource
+        .metadata
+        .get("isokit")?
+        .get("accept")?
+        .as_list()?
+        .iter()
+        .find(|entry| entry.get("rule").and_then(Node::as_str) == Some(rule.as_str()))?
+        .get("reason")?
+        .as_text()
+        .filter(|reason| !reason.trim().is_empty())
+}
+
+/// How a reference reads in a message: the logical ID it names, or the
+/// value as written.
+fn name_of(node: &Node) -> String {
+    match node.intrinsic() {
+        Some(("Ref", Node::String(name))) => name.clone(),
+        Some(("Fn::GetAtt", Node::List(path))) => path
+            .first()
+            .and_then(Node::as_str)
+            .map_or_else(|| node.to_string(), str::to_owned),
+        _ => node.as_text().unwrap_or_else(|| node.to_string()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A VPC creating `endpoints` (the conditional ones under `Wanted`), and
-    /// a task whose container runs `image` and logs through `driver`.
-    fn set(endpoints: &[(&str, bool)], image: &str, driver: &str) -> Vec<Template> {
-        let mut vpc = String::from(
-            "Conditions:\n  Wanted: !Equals [a, b]\nResources:\n  VPC:\n    Type: AWS::EC2::VPC\n",
-        );
-        for (index, (endpoint, conditional)) in endpoints.iter().enumerate() {
-            vpc.push_str(&format!(
-                "  Endpoint{index}:\n    Type: AWS::EC2::VPCEndpoint\n{}    Properties:\n      \
-                 VpcEndpointType: Gateway\n      ServiceName: !Sub com.amazonaws.${{AWS::Region}}.{endpoint}\n",
-                if *conditional { "    Condition: Wanted\n" } else { "" }
-            ));
-        }
-        let service = format!(
-            "Resources:\n  TaskDefinition:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      \
-             ContainerDefinitions:\n        - Name: app\n          Image: {image}\n          \
-             LogConfiguration:\n            LogDriver: {driver}\n"
-        );
-        vec![
-            Template::parse("vpc.yml", &vpc).expect("YAML"),
-            Template::parse("service.yml", &service).expect("YAML"),
-        ]
+    fn report(text: &str) -> AuditReport {
+        audit(&[Template::parse("t.yml", text).expect("valid template")])
     }
 
-    fn missing(templates: &[Template]) -> Vec<(String, String)> {
-        audit(templates)
-            .into_iter()
-            .filter(|finding| finding.rule == Rule::TaskEndpointMissing)
-            .map(|finding| {
-                let endpoint = finding.endpoint.map(|e| e.service().to_owned());
-                (endpoint.unwrap_or_default(), finding.message)
-            })
-            .collect()
-    }
-
-    const ALL: [(&str, bool); 4] = [
-        ("ecr.api", false),
-        ("ecr.dkr", false),
-        ("s3", false),
-        ("logs", false),
-    ];
+    const ENDPOINTS: &str = "Resources:\n  Vpc: {Type: AWS::EC2::VPC}\n  \
+        Messages:\n    Type: AWS::EC2::VPCEndpoint\n    Metadata:\n      isokit:\n        accept:\n          \
+        - {rule: endpoint-policy-missing, reason: the service takes no endpoint policy}\n          \
+        - {rule: endpoint-policy-open, reason: not an error to accept}\n    \
+        Properties: {ServiceName: !Sub 'com.amazonaws.${AWS::Region}.ssmmessages', VpcEndpointType: Gateway}\n  \
+        Bucket:\n    Type: AWS::EC2::VPCEndpoint\n    Metadata:\n      isokit:\n        accept:\n          \
+        - {rule: endpoint-policy-open, reason: an error cannot be accepted}\n    \
+        Properties: {ServiceName: com.amazonaws.eu-west-1.s3}\n  \
+        Unexplained:\n    Type: AWS::EC2::VPCEndpoint\n    Metadata: {isokit: {accept: [{rule: endpoint-policy-missing}]}}\n    \
+        Properties: {ServiceName: com.amazonaws.eu-west-1.logs}\n";
 
     #[test]
-    fn a_task_from_ecr_logging_to_cloudwatch_needs_four_endpoints() {
-        assert!(missing(&set(&ALL, "!Ref ImageUri", "awslogs")).is_empty());
-        let found = missing(&set(&ALL[..1], "!Ref ImageUri", "awslogs"));
-        let endpoints: Vec<&str> = found.iter().map(|(e, _)| e.as_str()).collect();
-        assert_eq!(endpoints, ["ecr.dkr", "s3", "logs"]);
+    fn a_resources_metadata_accepts_its_warnings_with_a_reason_and_no_error() {
+        let report = report(ENDPOINTS);
+        let accepted: Vec<(&str, &str)> = report
+            .accepted
+            .iter()
+            .map(|a| (a.finding.resource.as_str(), a.reason.as_str()))
+            .collect();
         assert_eq!(
-            found[0].1,
-            "container app needs the ecr.dkr endpoint to start (the image's manifest; without it \
-             ECS stops the task with CannotPullContainerError), which no template in the set creates"
+            accepted,
+            [("Messages", "the service takes no endpoint policy")]
         );
-    }
-
-    #[test]
-    fn an_endpoint_created_under_a_condition_is_named_with_it() {
-        let endpoints = [
-            ("ecr.api", false),
-            ("ecr.dkr", true),
-            ("s3", false),
-            ("logs", false),
-        ];
-        let found = missing(&set(&endpoints, "!Ref ImageUri", "awslogs"));
-        assert_eq!(found.len(), 1, "{found:?}");
+        let found: Vec<(Rule, &str)> = report
+            .findings
+            .iter()
+            .map(|f| (f.rule, f.resource.as_str()))
+            .collect();
+        // An acceptance without a reason accepts nothing.
+        assert_eq!(
+            found,
+            [
+                (Rule::EndpointPolicyOpen, "Bucket"),
+                (Rule::EndpointPolicyMissing, "Unexplained"),
+            ]
+        );
         assert!(
-            found[0]
-                .1
-                .ends_with("which Endpoint1 creates only when Wanted"),
-            "{found:?}"
+            report.findings[0]
+                .message
+                .ends_with("(its Metadata accepts this, but only a warning can be accepted there)"),
+            "{:?}",
+            report.findings[0]
         );
+        assert!(!report.passes(false));
     }
 
     #[test]
-    fn only_what_the_task_uses_is_needed() {
-        // An image from another registry, and another log driver: neither
-        // ECR's endpoints nor CloudWatch Logs are needed to start.
-        assert!(missing(&set(&[], "public.example/app:1", "json-file")).is_empty());
-        let found = missing(&set(
-            &ALL[..3],
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1",
-            "awslogs",
-        ));
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].0, "logs");
-        // A set that does not create its VPC: its endpoints are not known.
-        let service_only = set(&[], "!Ref ImageUri", "awslogs").split_off(1);
-        assert!(missing(&service_only).is_empty());
+    fn warnings_fail_only_a_strict_audit() {
+        let report = report(
+            "Resources:\n  Logs: {Type: AWS::EC2::VPCEndpoint, Properties: \
+             {ServiceName: com.amazonaws.eu-west-1.logs}}\n",
+        );
+        assert_eq!(report.warnings().count(), 1);
+        assert_eq!(report.errors().count(), 0);
+        assert!(report.passes(false));
+        assert!(!report.passes(true));
+    }
+
+    #[test]
+    fn what_the_audit_does_not_read_is_listed() {
+        let report = report(
+            "Transform: [AWS::Serverless-2016-10-31, MyCompanyMacro]\nResources:\n  \
+             Fn::ForEach::Subnets: [Name, [A, B], {'Subnet${Name}': {Type: AWS::EC2::Subnet}}]\n  \
+             Included:\n    Type: AWS::EC2::SecurityGroup\n    Properties:\n      \
+             Fn::Transform: {Name: AWS::Include, Parameters: {Location: s3://b/sg.yml}}\n  \
+             Missing: {Type: AWS::CloudFormation::Stack, Properties: {TemplateURL: gone.yml}}\n",
+        );
+        let listed: Vec<String> = report.not_judged.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            listed,
+            [
+                "t.yml: Transform \"MyCompanyMacro\": a macro rewrites the template when it is \
+                 deployed, and the audit judged it as written",
+                "t.yml:3: Fn::ForEach::Subnets: the resources this Fn::ForEach loop makes are not \
+                 judged",
+                "t.yml:4: Included: part of its properties comes from Fn::Transform {Name: \
+                 \"AWS::Include\", Parameters: {Location: \"s3://b/sg.yml\"}} (a macro or \
+                 AWS::Include), which the audit does not read",
+                "t.yml:8: Missing: nests gone.yml, which does not exist",
+            ]
+        );
     }
 }
