@@ -145,7 +145,7 @@ fn an_isolated_pattern_with_an_all_traffic_endpoint_group_and_an_open_s3_gateway
     let group = finding(&report, Rule::EndpointPorts, "EndpointSecurityGroup");
     assert_eq!(
         group.message,
-        "admits all protocols and ports from VPC to the endpoints it guards; endpoints need TCP \
+        "admits all protocols and ports from VPC.CidrBlock to the endpoints it guards; endpoints need TCP \
          443 only"
     );
     assert_eq!(affected(group), interface_endpoints);

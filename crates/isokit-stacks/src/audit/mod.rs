@@ -583,10 +583,10 @@ fn acceptance(resource: &Resource<'_>, rule: Rule) -> Option<String> {
 fn name_of(node: &Node) -> String {
     match node.intrinsic() {
         Some(("Ref", Node::String(name))) => name.clone(),
-        Some(("Fn::GetAtt", Node::List(path))) => path
-            .first()
-            .and_then(Node::as_str)
-            .map_or_else(|| node.to_string(), str::to_owned),
+        Some(("Fn::GetAtt", Node::List(path))) => {
+            let parts: Vec<&str> = path.iter().filter_map(Node::as_str).collect();
+            parts.join(".")
+        }
         _ => node.as_text().unwrap_or_else(|| node.to_string()),
     }
 }
