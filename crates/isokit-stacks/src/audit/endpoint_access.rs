@@ -213,7 +213,7 @@ fn beyond_https(judge: &Judge<'_>, template: &Template, rule: &Node) -> Option<S
         "SourcePrefixListId",
     ]
     .into_iter()
-    .find_map(|key| text(key))
+    .find_map(text)
     .map(|source| format!(" from {source}"))
     .unwrap_or_default();
     Some(format!("{what}{source}"))
