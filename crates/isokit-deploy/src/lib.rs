@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 use isokit_aws::{Aws, FirstFailure, ImageUri, Stack};
 use isokit_endpoints::Endpoint;
 use isokit_stacks::{
-    Artifacts, AwsTarget, DeleteOptions, Finding, ParameterValues, Rule, Sam, SamStop, StackSet,
-    StacksDir,
+    Artifacts, AuditReport, AwsTarget, DeleteOptions, Finding, ParameterValues, Rule, Sam, SamStop,
+    Severity, StackSet, StacksDir,
 };
 use isokit_ui::{StopSignal, StopSignals, Ui};
 use isokit_watch::{RunningTask, ServiceStack};
@@ -410,9 +410,23 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     })
 }
 
-/// Refuses templates the audit finds fault with, but for the endpoints the
-/// user named as known to be missing, which are warned about.
-fn check_audit(findings: Vec<Finding>, accepted: &[Endpoint], ui: &Ui) -> Result<(), Error> {
+/// Refuses templates in which the audit finds an error (a way out, or a
+/// task that cannot start), but for the endpoints the user named as known to
+/// be missing, which are warned about. The audit's warnings (gaps in the
+/// data perimeter) and what it could not judge are shown, not refused:
+/// neither is a way out it found.
+fn check_audit(report: AuditReport, accepted: &[Endpoint], ui: &Ui) -> Result<(), Error> {
+    for warning in report.warnings() {
+        ui.warn(format!("the audit warns: {warning}"));
+    }
+    for unjudged in &report.not_judged {
+        ui.warn(format!("the audit could not judge {unjudged}"));
+    }
+    let findings: Vec<Finding> = report
+        .findings
+        .into_iter()
+        .filter(|finding| finding.severity == Severity::Error)
+        .collect();
     let accepts = |finding: &Finding| {
         finding.rule == Rule::TaskEndpointMissing
             && finding
@@ -1147,10 +1161,22 @@ mod tests {
     fn finding(rule: Rule, endpoint: Option<&str>) -> Finding {
         Finding {
             rule,
+            severity: rule.severity(),
             template: "private-service.yml".into(),
             resource: "TaskDefinition".into(),
+            line: Some(80),
             message: "needs it".into(),
+            affects: Vec::new(),
             endpoint: endpoint.map(|name| name.parse().expect("an endpoint")),
+        }
+    }
+
+    fn report(findings: Vec<Finding>) -> AuditReport {
+        AuditReport {
+            templates: vec!["private-service.yml".into()],
+            findings,
+            accepted: Vec::new(),
+            not_judged: Vec::new(),
         }
     }
 
@@ -1158,10 +1184,10 @@ mod tests {
     fn only_the_missing_endpoints_named_are_accepted() {
         let ecr_dkr: Endpoint = "ecr.dkr".parse().expect("an endpoint");
         let missing = || {
-            vec![
+            report(vec![
                 finding(Rule::TaskEndpointMissing, Some("ecr.dkr")),
                 finding(Rule::TaskEndpointMissing, Some("logs")),
-            ]
+            ])
         };
         let error = check_audit(missing(), &[], &Ui::quiet())
             .expect_err("refused")
@@ -1185,7 +1211,7 @@ mod tests {
         assert!(check_audit(missing(), &[ecr_dkr.clone(), logs], &Ui::quiet()).is_ok());
         // Nothing accepts a finding that breaks isolation.
         let error = check_audit(
-            vec![finding(Rule::InternetGateway, None)],
+            report(vec![finding(Rule::InternetGateway, None)]),
             &[ecr_dkr],
             &Ui::quiet(),
         )
@@ -1194,6 +1220,23 @@ mod tests {
         assert!(
             error.starts_with("the templates would break the VPC's isolation:")
                 && !error.contains("--accept-missing-endpoint"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_gap_in_the_data_perimeter_does_not_block_a_deploy_and_a_way_out_does() {
+        let warning = || finding(Rule::EndpointPolicyMissing, None);
+        assert!(check_audit(report(vec![warning()]), &[], &Ui::quiet()).is_ok());
+        let error = check_audit(
+            report(vec![warning(), finding(Rule::NatGateway, None)]),
+            &[],
+            &Ui::quiet(),
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(
+            error.contains("[nat-gateway]") && !error.contains("[endpoint-policy-missing]"),
             "{error}"
         );
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tempfile::TempDir;
 
 use crate::Error;
-use crate::audit::{Finding, audit};
+use crate::audit::{AuditReport, audit};
 use crate::constraints::{Declaration, is_no_echo};
 use crate::endpoints::active_endpoints;
 use crate::eval::{ParameterValues, Scope, Value, parameters_of};
@@ -207,7 +207,7 @@ impl StackSet {
     }
 
     /// The isolation audit over the four templates.
-    pub fn audit(&self) -> Result<Vec<Finding>, Error> {
+    pub fn audit(&self) -> Result<AuditReport, Error> {
         Ok(audit(&self.templates()?))
     }
 

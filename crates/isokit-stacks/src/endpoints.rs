@@ -53,7 +53,7 @@ pub fn endpoints_of_vpc_template(template: &Template) -> Result<Vec<VpcEndpoint>
 
 /// The service suffix of a `ServiceName`: `ecr.dkr` in
 /// `!Sub com.amazonaws.${AWS::Region}.ecr.dkr` (or a literal region).
-fn service_suffix(service_name: &Node) -> Option<&str> {
+pub(crate) fn service_suffix(service_name: &Node) -> Option<&str> {
     let text = match service_name.intrinsic() {
         Some(("Fn::Sub", Node::String(text))) => text.as_str(),
         Some(_) => return None,

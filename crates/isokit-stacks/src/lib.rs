@@ -12,12 +12,17 @@ mod constraints;
 mod endpoints;
 mod eval;
 mod fargate;
+mod nested;
 mod sam;
 mod template;
+mod template_dir;
 
 use std::path::PathBuf;
 
-pub use audit::{ENDPOINTS_VARIABLE, Finding, Rule, audit};
+pub use audit::{
+    AcceptedFinding, AuditReport, ENDPOINTS_VARIABLE, Finding, Location, NotJudged, Rule, SarifLog,
+    Severity, audit, audit_dir,
+};
 pub use bundled::{NetworkPlan, StackSet, StacksDir, TaskContainer, TemplateFile};
 pub use constraints::validate_stack_name;
 pub use endpoints::{
@@ -34,6 +39,7 @@ pub use sam::{
     check_passable,
 };
 pub use template::{Node, Resource, Template};
+pub use template_dir::{TemplateDir, read_template_dir};
 
 /// Installing the SAM CLI, for messages.
 const SAM_INSTALL_HINT: &str = "install it with `pip install aws-sam-cli` or the installer from \
@@ -71,6 +77,23 @@ pub enum Error {
         template: String,
         source: saphyr::ScanError,
     },
+
+    #[error("{template} is not valid JSON")]
+    Json {
+        template: String,
+        source: serde_json::Error,
+    },
+
+    #[error("{template} is not a CloudFormation template: it has no Resources section")]
+    NotATemplate { template: String },
+
+    #[error(
+        "{} holds no CloudFormation template (a .yml, .yaml, .json or .template file with a \
+         Resources section): name the folder your templates are in, or write the bundled ones \
+         there to start from with `isokit stacks export DIR`",
+        dir.display()
+    )]
+    NoTemplates { dir: PathBuf },
 
     #[error("{template} {problem}")]
     Template { template: String, problem: String },

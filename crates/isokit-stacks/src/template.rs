@@ -1,9 +1,11 @@
-//! CloudFormation templates as data: YAML, short-form tags included, read
-//! into one tree where `!Ref X` and `{Ref: X}` look the same.
+//! CloudFormation templates as data: YAML (short-form tags included) or
+//! JSON, read into one tree where `!Ref X` and `{Ref: X}` look the same, with
+//! the line each resource starts on, for reports that point into the file.
 
 use std::fmt;
 
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::Error;
 
@@ -131,12 +133,15 @@ impl fmt::Display for Node {
     }
 }
 
-/// One parsed template, named by its file name (`isolated-vpc.yml`), which is
-/// also how a parent's `TemplateURL` names it.
+/// One parsed template, named by its path within the set it belongs to
+/// (`isolated-vpc.yml`, `nested/network.json`), which is also how a parent's
+/// local `TemplateURL` names it.
 #[derive(Debug, Clone)]
 pub struct Template {
     name: String,
     body: Node,
+    /// The line (1-based) each resource's logical ID is written on.
+    resource_lines: Vec<(String, usize)>,
 }
 
 /// A resource of a template.
@@ -150,6 +155,10 @@ pub struct Resource<'a> {
     pub condition: Option<&'a str>,
     /// `Properties`, or `Null` when there are none.
     pub properties: &'a Node,
+    /// `Metadata`, or `Null` when there is none.
+    pub metadata: &'a Node,
+    /// The line its logical ID is written on.
+    pub line: Option<usize>,
 }
 
 impl<'a> Resource<'a> {
@@ -161,34 +170,35 @@ impl<'a> Resource<'a> {
 static NULL: Node = Node::Null;
 
 impl Template {
-    /// Parses YAML (or JSON, which YAML reads too). `name` is used in messages
-    /// and to match parents' `TemplateURL`s.
+    /// Parses a template. Text that opens with `{` is read as JSON, as
+    /// CloudFormation reads it, unless it is not JSON (YAML's flow style
+    /// opens the same way); anything else is YAML. `name` is used in
+    /// messages and to match parents' `TemplateURL`s.
     pub fn parse(name: impl Into<String>, text: &str) -> Result<Template, Error> {
         let name = name.into();
-        let documents = Yaml::load_from_str(text).map_err(|source| Error::Yaml {
-            template: name.clone(),
-            source,
-        })?;
-        let [document] = documents.as_slice() else {
-            return Err(Error::Template {
-                template: name,
-                problem: format!(
-                    "holds {} YAML documents; a template is exactly one",
-                    documents.len()
-                ),
-            });
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let (body, resource_lines) = if text.trim_start().starts_with('{') {
+            match parse_json(text) {
+                Ok(body) => (body, json_resource_lines(text)),
+                Err(source) if name.ends_with(".json") => {
+                    return Err(Error::Json {
+                        template: name,
+                        source,
+                    });
+                }
+                Err(_) => parse_yaml(&name, text)?,
+            }
+        } else {
+            parse_yaml(&name, text)?
         };
-        let body = convert(document).map_err(|problem| Error::Template {
-            template: name.clone(),
-            problem,
-        })?;
         if !matches!(body, Node::Map(_)) || body.get("Resources").is_none() {
-            return Err(Error::Template {
-                template: name,
-                problem: "is not a CloudFormation template: it has no Resources section".into(),
-            });
+            return Err(Error::NotATemplate { template: name });
         }
-        Ok(Template { name, body })
+        Ok(Template {
+            name,
+            body,
+            resource_lines,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -215,7 +225,17 @@ impl Template {
                 kind: body.get("Type").and_then(Node::as_str).unwrap_or_default(),
                 condition: body.get("Condition").and_then(Node::as_str),
                 properties: body.get("Properties").unwrap_or(&NULL),
+                metadata: body.get("Metadata").unwrap_or(&NULL),
+                line: self.line_of(name),
             })
+    }
+
+    /// The line a resource's logical ID is written on.
+    pub fn line_of(&self, resource: &str) -> Option<usize> {
+        self.resource_lines
+            .iter()
+            .find(|(name, _)| name == resource)
+            .map(|(_, line)| *line)
     }
 
     pub fn resource(&self, name: &str) -> Option<Resource<'_>> {
@@ -250,13 +270,52 @@ impl Template {
     }
 }
 
+/// Reads YAML: exactly one document, with the line of each resource.
+fn parse_yaml(name: &str, text: &str) -> Result<(Node, Vec<(String, usize)>), Error> {
+    let documents = MarkedYaml::load_from_str(text).map_err(|source| Error::Yaml {
+        template: name.to_owned(),
+        source,
+    })?;
+    let [document] = documents.as_slice() else {
+        return Err(Error::Template {
+            template: name.to_owned(),
+            problem: format!(
+                "holds {} YAML documents; a template is exactly one",
+                documents.len()
+            ),
+        });
+    };
+    let problem = |problem| Error::Template {
+        template: name.to_owned(),
+        problem,
+    };
+    let mut resource_lines = Vec::new();
+    if let YamlData::Mapping(sections) = &document.data {
+        for (key, value) in sections {
+            if convert(key).map_err(problem)? != Node::String("Resources".into()) {
+                continue;
+            }
+            if let YamlData::Mapping(resources) = &value.data {
+                for logical_id in resources.keys() {
+                    if let Some(id) = convert(logical_id).map_err(problem)?.as_text() {
+                        resource_lines.push((id, logical_id.span.start.line()));
+                    }
+                }
+            }
+        }
+    }
+    Ok((convert(document).map_err(problem)?, resource_lines))
+}
+
 /// Converts saphyr's tree, expanding short-form tags to long-form maps.
-fn convert(yaml: &Yaml<'_>) -> Result<Node, String> {
-    Ok(match yaml {
-        Yaml::Value(scalar) => convert_scalar(scalar),
-        Yaml::Representation(text, _, _) => Node::String(text.to_string()),
-        Yaml::Sequence(items) => Node::List(items.iter().map(convert).collect::<Result<_, _>>()?),
-        Yaml::Mapping(entries) => {
+fn convert(yaml: &MarkedYaml<'_>) -> Result<Node, String> {
+    Ok(match &yaml.data {
+        YamlData::Value(scalar) => convert_scalar(scalar),
+        YamlData::Representation(text, _, _) => Node::String(text.to_string()),
+        YamlData::Sequence(items) => {
+            Node::List(items.iter().map(convert).collect::<Result<_, _>>()?)
+        }
+        YamlData::Mapping(entries) => {
             let mut out = Vec::with_capacity(entries.len());
             for (key, value) in entries {
                 let key = match convert(key)? {
@@ -270,7 +329,7 @@ fn convert(yaml: &Yaml<'_>) -> Result<Node, String> {
             }
             Node::Map(out)
         }
-        Yaml::Tagged(tag, inner) => {
+        YamlData::Tagged(tag, inner) => {
             if tag.handle != "!" {
                 return Err(format!("unknown YAML tag {}{}", tag.handle, tag.suffix));
             }
@@ -292,8 +351,10 @@ fn convert(yaml: &Yaml<'_>) -> Result<Node, String> {
             };
             Node::Map(vec![(key, argument)])
         }
-        Yaml::Alias(_) => return Err("YAML aliases are not supported by CloudFormation".into()),
-        Yaml::BadValue => return Err("a value could not be read".into()),
+        YamlData::Alias(_) => {
+            return Err("YAML aliases are not supported by CloudFormation".into());
+        }
+        YamlData::BadValue => return Err("a value could not be read".into()),
     })
 }
 
@@ -305,6 +366,132 @@ fn convert_scalar(scalar: &Scalar<'_>) -> Node {
         Scalar::FloatingPoint(value) => Node::Number(value.to_string()),
         Scalar::String(text) => Node::String(text.to_string()),
     }
+}
+
+/// A JSON text (a policy document written as a string, say) as a [`Node`].
+pub(crate) fn parse_json(text: &str) -> Result<Node, serde_json::Error> {
+    serde_json::from_str::<JsonNode>(text).map(|JsonNode(node)| node)
+}
+
+/// A JSON document read straight into a [`Node`], keeping the order of
+/// keys (the order resources are reported in) and refusing a key given
+/// twice, as CloudFormation does.
+struct JsonNode(Node);
+
+impl<'de> Deserialize<'de> for JsonNode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor).map(JsonNode)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Node, E> {
+        Ok(Node::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Node, E> {
+        Ok(Node::Number(value.to_string()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Node, E> {
+        Ok(Node::Number(value.to_string()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Node, E> {
+        Ok(Node::Number(value.to_string()))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Node, E> {
+        Ok(Node::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Node, E> {
+        Ok(Node::String(value))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Node, A::Error> {
+        let mut list = Vec::new();
+        while let Some(JsonNode(item)) = items.next_element()? {
+            list.push(item);
+        }
+        Ok(Node::List(list))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Node, A::Error> {
+        let mut map: Vec<(String, Node)> = Vec::new();
+        while let Some((key, JsonNode(value))) = entries.next_entry::<String, JsonNode>()? {
+            if map.iter().any(|(known, _)| *known == key) {
+                return Err(de::Error::custom(format!("the key {key:?} is given twice")));
+            }
+            map.push((key, value));
+        }
+        Ok(Node::Map(map))
+    }
+}
+
+/// The line of each key of the top-level `Resources` object of a JSON text
+/// already known to be valid: one pass that skips strings and tracks which
+/// object it is in.
+fn json_resource_lines(text: &str) -> Vec<(String, usize)> {
+    // Per open container: whether it is the top-level Resources object.
+    let mut open: Vec<bool> = Vec::new();
+    let mut top_level_key: Option<String> = None;
+    let mut lines = Vec::new();
+    let mut line = 1;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '{' | '[' => {
+                let resources =
+                    c == '{' && open.len() == 1 && top_level_key.as_deref() == Some("Resources");
+                open.push(resources);
+            }
+            '}' | ']' => {
+                open.pop();
+            }
+            '"' => {
+                let mut end = at + 1;
+                while let Some((index, c)) = chars.next() {
+                    end = index + c.len_utf8();
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+                // A string followed by a colon is a key.
+                let rest = text[end..].trim_start_matches([' ', '\t', '\r', '\n']);
+                if !rest.starts_with(':') {
+                    continue;
+                }
+                let Ok(key) = serde_json::from_str::<String>(&text[at..end]) else {
+                    continue;
+                };
+                match open.as_slice() {
+                    [_] => top_level_key = Some(key),
+                    [_, true] => lines.push((key, line)),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -377,6 +564,74 @@ mod tests {
         assert_eq!(names, ["Zed", "Alpha", "Mid"]);
     }
 
+    fn lines(template: &Template) -> Vec<(&str, Option<usize>)> {
+        template.resources().map(|r| (r.name, r.line)).collect()
+    }
+
+    #[test]
+    fn each_resource_knows_the_line_its_logical_id_is_on_in_yaml() {
+        let template = parse(
+            "# a comment\nParameters:\n  Resources: {Type: String}\nResources:\n  \
+             # Gateway: commented out\n  Vpc:\n    Type: AWS::EC2::VPC\n\n  'Quoted':\n    \
+             Type: X\n    Properties:\n      Resources: [1]\n  \"Double\": {Type: Y}\n  \
+             ? Explicit\n  : Type: Z\n  Tagged: !If [C, {Type: A}, {Type: B}]\nOutputs:\n  \
+             Vpc: {Value: !Ref Vpc}\n",
+        );
+        assert_eq!(
+            lines(&template),
+            [
+                ("Vpc", Some(6)),
+                ("Quoted", Some(9)),
+                ("Double", Some(13)),
+                ("Explicit", Some(14)),
+                ("Tagged", Some(16)),
+            ]
+        );
+        let flow = parse("Resources: {A: {Type: X},\n  B: {Type: Y}}\n");
+        assert_eq!(lines(&flow), [("A", Some(1)), ("B", Some(2))]);
+    }
+
+    #[test]
+    fn json_is_read_fully_with_the_line_of_each_resource() {
+        // Tabs, escapes YAML parsers refuse (a surrogate pair), keys that
+        // look like the Resources section inside strings and deeper objects.
+        let text = "\u{feff}{\n\t\"Description\": \"\\\"Resources\\\": {} \\ud83d\\ude00\",\n\
+                    \t\"Parameters\": {\"Resources\": {\"Type\": \"String\"}},\n\
+                    \t\"Resources\" :\n\t{\n\t\t\"Vpc\": {\"Type\": \"AWS::EC2::VPC\", \
+                    \"Properties\": {\"CidrBlock\": \"10.0.0.0/16\", \"Tags\": [{\"Key\": \"a\\/b\"}]}},\n\
+                    \t\t\"Sub\\u006eet\":{\"Type\":\"AWS::EC2::Subnet\",\"Properties\":{\"MapPublicIpOnLaunch\":false,\"N\":1.5}}\n\
+                    \t},\n\t\"Outputs\": {\"Vpc\": {\"Value\": {\"Ref\": \"Vpc\"}}}\n}\n";
+        let template = Template::parse("t.json", text).expect("valid JSON template");
+        assert_eq!(lines(&template), [("Vpc", Some(6)), ("Subnet", Some(7))]);
+        let subnet = template.resource("Subnet").expect("Subnet");
+        assert_eq!(
+            subnet.property("MapPublicIpOnLaunch"),
+            Some(&Node::Bool(false))
+        );
+        assert_eq!(subnet.property("N"), Some(&Node::Number("1.5".into())));
+        assert!(
+            template
+                .body()
+                .get("Description")
+                .and_then(Node::as_str)
+                .is_some_and(|text| text.ends_with('\u{1f600}'))
+        );
+        // The same template in YAML reads the same.
+        let yaml = parse(
+            "Description: \"\\\"Resources\\\": {} \\U0001F600\"\nParameters: {Resources: {Type: String}}\n\
+             Resources:\n  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16, Tags: [{Key: a/b}]}}\n  \
+             Subnet: {Type: AWS::EC2::Subnet, Properties: {MapPublicIpOnLaunch: false, N: 1.5}}\n\
+             Outputs: {Vpc: {Value: !Ref Vpc}}\n",
+        );
+        assert_eq!(yaml.body(), template.body());
+    }
+
+    #[test]
+    fn a_flow_style_yaml_template_is_not_taken_for_json() {
+        let template = parse("{Resources: {A: {Type: !Ref T}}}");
+        assert_eq!(lines(&template), [("A", Some(1))]);
+    }
+
     #[test]
     fn rejects_what_is_not_a_template() {
         for (text, expected) in [
@@ -388,6 +643,7 @@ mod tests {
                 "not valid YAML",
             ),
             ("Resources:\n  A: !GetAtt Lonely\n", "names no attribute"),
+            ("[1, 2]", "no Resources section"),
         ] {
             let error = Template::parse("bad.yml", text)
                 .expect_err(text)
@@ -396,6 +652,15 @@ mod tests {
                 error.contains("bad.yml") && error.contains(expected),
                 "{text:?} gave {error}"
             );
+        }
+        for (text, expected) in [
+            ("{\"Resources\": {\"A\": {}, \"A\": {}}}", "not valid JSON"),
+            ("{\"Resources\": {}", "not valid JSON"),
+        ] {
+            let error = Template::parse("bad.json", text)
+                .expect_err(text)
+                .to_string();
+            assert!(error.contains(expected), "{text:?} gave {error}");
         }
     }
 }

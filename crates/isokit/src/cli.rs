@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use isokit_endpoints::Endpoint;
 
 /// Run containers on Amazon ECS inside a fully isolated VPC: no internet
@@ -36,6 +37,30 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+impl Cli {
+    /// Parses the command line, and what clap cannot say on its own: SARIF
+    /// reports findings, so only the audit writes it. Usage errors exit 2.
+    pub(crate) fn parse_checked() -> Cli {
+        let cli = Cli::parse();
+        if let Err(error) = cli.check() {
+            error.exit();
+        }
+        cli
+    }
+
+    fn check(&self) -> Result<(), clap::Error> {
+        let audit = matches!(self.command, Command::Stacks(StacksCommand::Audit { .. }));
+        if self.global.output == OutputFormat::Sarif && !audit {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                "--output sarif is for `isokit stacks audit` only; other commands write text or \
+                 json",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
     /// How results are written on stdout.
@@ -63,6 +88,8 @@ pub(crate) enum OutputFormat {
     Text,
     /// One JSON document, for scripts.
     Json,
+    /// SARIF 2.1.0, for code-scanning tools (`isokit stacks audit` only).
+    Sarif,
 }
 
 /// The AWS settings every command shares. Anything not given comes from the
@@ -422,12 +449,30 @@ pub(crate) enum StacksCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Check templates for anything that breaks isolation: internet or NAT
-    /// gateways, public IPs, routes to 0.0.0.0/0, missing endpoints.
+    /// Check a template set for every way out of the VPC it makes, and for
+    /// gaps in its data perimeter.
+    ///
+    /// Errors (exit 3): internet, egress-only and NAT gateways, Elastic IPs,
+    /// public subnets (IPv4 or IPv6), routes to 0.0.0.0/0 or ::/0, transit
+    /// gateways, peering, VPN and Client VPN, routes through network
+    /// interfaces, public IPs, internet-facing load balancers, endpoint
+    /// policies that reach other accounts (an S3 endpoint without one),
+    /// endpoint security groups beyond TCP 443, endpoints the service checks
+    /// or the tasks need that the VPC lacks. Warnings (exit 3 with
+    /// --strict): endpoints without a policy. A warning a resource's
+    /// Metadata accepts (isokit: accept: [{rule, reason}]) is listed as
+    /// accepted. What cannot be known before deployment (Fn::ImportValue,
+    /// parameters without defaults, SSM parameters, remote nested templates,
+    /// macros) is listed as not judged. --output json or sarif for tools.
     Audit {
-        /// Audit the templates in this folder instead of the bundled ones.
+        /// Audit the templates in this folder instead of the bundled ones:
+        /// every .yml, .yaml, .json and .template file in it, and the local
+        /// templates their nested stacks and applications name.
         #[arg(long, value_name = "DIR")]
         stacks_dir: Option<PathBuf>,
+        /// Warnings fail the audit too (exit 3), not only errors.
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -514,6 +559,25 @@ mod tests {
         let error = Cli::try_parse_from(["isokit", "deploy", "--image", "i", "--parameter", "X"])
             .expect_err("no =");
         assert_eq!(error.exit_code(), 2, "{error}");
+    }
+
+    #[test]
+    fn only_the_audit_writes_sarif() {
+        let parsed = |args: &[&str]| Cli::try_parse_from(args).expect("parses");
+        parsed(&["isokit", "stacks", "audit", "--output", "sarif", "--strict"])
+            .check()
+            .expect("the audit writes SARIF");
+        parsed(&["isokit", "--output", "json", "stacks", "export", "dir"])
+            .check()
+            .expect("json is for every command");
+        for args in [
+            &["isokit", "--output", "sarif", "stacks", "export", "dir"][..],
+            &["isokit", "status", "--output", "sarif", "--quiet"],
+        ] {
+            let error = parsed(args).check().expect_err("refused");
+            assert_eq!(error.exit_code(), 2, "{error}");
+            assert!(error.to_string().contains("isokit stacks audit"), "{error}");
+        }
     }
 
     #[test]

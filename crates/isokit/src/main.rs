@@ -10,11 +10,9 @@ mod run;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     quiet_panics();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_checked();
     init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

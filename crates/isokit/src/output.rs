@@ -1,8 +1,10 @@
-//! Writing results on stdout (text or JSON) and errors on stderr.
+//! Writing results on stdout (text, JSON, or SARIF for the audit) and
+//! errors on stderr.
 
 use std::error::Error;
 use std::io::{self, Write};
 
+use isokit_stacks::SarifLog;
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
@@ -11,15 +13,39 @@ use crate::cli::OutputFormat;
 /// for machines.
 pub(crate) trait Render: Serialize {
     fn text(&self) -> String;
+
+    /// The result as a SARIF log, for results that are findings.
+    fn sarif(&self) -> Option<SarifLog> {
+        None
+    }
+}
+
+/// The result in `format`; one line of JSON unless `pretty`.
+fn render(format: OutputFormat, result: &impl Render, pretty: bool) -> io::Result<String> {
+    match format {
+        OutputFormat::Text => Ok(result.text()),
+        OutputFormat::Json => to_json(result, pretty),
+        // The command line lets only the audit ask for SARIF.
+        OutputFormat::Sarif => match result.sarif() {
+            Some(log) => to_json(&log, pretty),
+            None => Err(io::Error::other("this command's result has no SARIF form")),
+        },
+    }
+}
+
+fn to_json(value: &impl Serialize, pretty: bool) -> io::Result<String> {
+    let json = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    json.map_err(io::Error::other)
 }
 
 /// Writes a result on stdout. A closed pipe (`isokit ... | head -1`) is not
 /// an error: the reader has what it wanted.
 pub(crate) fn emit(format: OutputFormat, result: &impl Render) -> io::Result<()> {
-    let text = match format {
-        OutputFormat::Text => result.text(),
-        OutputFormat::Json => serde_json::to_string_pretty(result).map_err(io::Error::other)?,
-    };
+    let text = render(format, result, true)?;
     let mut stdout = io::stdout().lock();
     let written = writeln!(stdout, "{}", text.trim_end()).and_then(|()| stdout.flush());
     match written {
@@ -32,10 +58,7 @@ pub(crate) fn emit(format: OutputFormat, result: &impl Render) -> io::Result<()>
 /// one compact JSON object (JSON Lines). A closed pipe is returned, for the
 /// producer to stop.
 pub(crate) fn emit_line(format: OutputFormat, result: &impl Render) -> io::Result<()> {
-    let line = match format {
-        OutputFormat::Text => result.text(),
-        OutputFormat::Json => serde_json::to_string(result).map_err(io::Error::other)?,
-    };
+    let line = render(format, result, false)?;
     // stdout is line-buffered: each line reaches a pipe as it is written.
     writeln!(io::stdout().lock(), "{line}")
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use isokit_deploy::{Deployment, Removal, Teardown, WatchedService};
 use isokit_push::Pushed;
 use isokit_rehearse::{PlanSource, Rehearsal, TaskOutcome};
-use isokit_stacks::Finding;
+use isokit_stacks::{AuditReport, Finding, SarifLog};
 use serde::Serialize;
 
 use crate::output::Render;
@@ -215,45 +215,70 @@ impl Render for Exported {
     }
 }
 
+/// The audit's result: the report, and whether it passes as asked.
 #[derive(Debug, Serialize)]
 pub(crate) struct AuditResult {
     /// `None`: the bundled templates.
     pub(crate) stacks_dir: Option<PathBuf>,
+    pub(crate) strict: bool,
+    /// No error: no way out found, no endpoint missing.
     pub(crate) isolated: bool,
-    pub(crate) findings: Vec<AuditFinding>,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct AuditFinding {
-    pub(crate) rule: String,
-    pub(crate) template: String,
-    pub(crate) resource: String,
-    pub(crate) message: String,
-    /// The endpoint a task lacks (rule task-endpoint-missing), which
-    /// `isokit deploy --accept-missing-endpoint` may name.
-    pub(crate) endpoint: Option<String>,
+    /// What the exit code says: no error, and with --strict no warning.
+    pub(crate) passed: bool,
+    #[serde(flatten)]
+    pub(crate) report: AuditReport,
 }
 
 impl AuditResult {
-    pub(crate) fn new(stacks_dir: Option<PathBuf>, findings: Vec<Finding>) -> AuditResult {
-        let findings: Vec<AuditFinding> = findings
-            .into_iter()
-            .map(|finding| AuditFinding {
-                rule: finding.rule.as_str().to_owned(),
-                template: finding.template,
-                resource: finding.resource,
-                message: finding.message,
-                endpoint: finding
-                    .endpoint
-                    .as_ref()
-                    .map(|endpoint| endpoint.service().to_owned()),
-            })
-            .collect();
+    pub(crate) fn new(
+        stacks_dir: Option<PathBuf>,
+        strict: bool,
+        report: AuditReport,
+    ) -> AuditResult {
         AuditResult {
             stacks_dir,
-            isolated: findings.is_empty(),
-            findings,
+            strict,
+            isolated: report.passes(false),
+            passed: report.passes(strict),
+            report,
         }
+    }
+}
+
+/// `1 error`, `2 warnings`.
+fn count(number: usize, what: &str) -> String {
+    let plural = if number == 1 { "" } else { "s" };
+    format!("{number} {what}{plural}")
+}
+
+/// A finding as a block: severity, where, what, and what it affects.
+fn finding_lines(text: &mut String, label: &str, finding: &Finding) {
+    let _ = writeln!(
+        text,
+        "{label:<8} {}: {} [{}]",
+        finding.location(),
+        finding.message,
+        finding.rule
+    );
+    if !finding.affects.is_empty() {
+        let affected: Vec<String> = finding
+            .affects
+            .iter()
+            .map(|affected| {
+                if affected.template == finding.template {
+                    affected.resource.clone()
+                } else {
+                    format!("{} ({})", affected.resource, affected.template)
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            text,
+            "{:<8} affects {}: {}",
+            "",
+            count(affected.len(), "resource"),
+            affected.join(", ")
+        );
     }
 }
 
@@ -263,20 +288,45 @@ impl Render for AuditResult {
             Some(dir) => format!("the templates in {}", dir.display()),
             None => "the bundled templates".to_owned(),
         };
-        if self.findings.is_empty() {
-            return format!(
-                "{which}: isolated (no internet or NAT gateway, no public address or route, every endpoint the service checks exists)"
-            );
+        let report = &self.report;
+        let (errors, warnings) = (report.errors().count(), report.warnings().count());
+        let mut tally = vec![count(errors, "error"), count(warnings, "warning")];
+        if !report.accepted.is_empty() {
+            tally.push(format!(
+                "{} accepted in the templates",
+                report.accepted.len()
+            ));
         }
-        let mut text = format!("{which}: {} finding(s)\n", self.findings.len());
-        for finding in &self.findings {
+        if !report.not_judged.is_empty() {
+            tally.push(format!("{} not judged", report.not_judged.len()));
+        }
+        let verdict = match (self.isolated, self.passed) {
+            (true, true) => "passes, no way out of the VPC found",
+            (true, false) => "FAILS --strict on its warnings, no way out of the VPC found",
+            (false, _) => "FAILS",
+        };
+        let mut text = format!("{which}: {verdict} ({})\n", tally.join(", "));
+        for finding in &report.findings {
+            finding_lines(&mut text, finding.severity.as_str(), finding);
+        }
+        for accepted in &report.accepted {
+            finding_lines(&mut text, "accepted", &accepted.finding);
+            let _ = writeln!(text, "{:<8} because {}", "", accepted.reason);
+        }
+        if !report.not_judged.is_empty() {
             let _ = writeln!(
                 text,
-                "{}: {}: {} [{}]",
-                finding.template, finding.resource, finding.message, finding.rule
+                "not judged (the audit cannot see these before deployment; check them yourself):"
             );
+            for unjudged in &report.not_judged {
+                let _ = writeln!(text, "  {unjudged}");
+            }
         }
         text
+    }
+
+    fn sarif(&self) -> Option<SarifLog> {
+        Some(self.report.sarif(self.stacks_dir.as_deref()))
     }
 }
 

@@ -90,14 +90,15 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 },
             )
         }
-        Command::Stacks(StacksCommand::Audit { stacks_dir }) => {
-            let stacks = match &stacks_dir {
-                Some(dir) => isokit_stacks::StackSet::from_dir(dir)?,
-                None => isokit_stacks::StackSet::bundled(),
+        Command::Stacks(StacksCommand::Audit { stacks_dir, strict }) => {
+            let report = match &stacks_dir {
+                Some(dir) => isokit_stacks::audit_dir(dir)?,
+                None => isokit_stacks::StackSet::bundled().audit()?,
             };
-            let result = AuditResult::new(stacks_dir, stacks.audit()?);
+            let result = AuditResult::new(stacks_dir, strict, report);
             emit(global.output, &result)?;
-            Ok(if result.findings.is_empty() {
+            // Findings are a result, as a failing rehearsal is: exit 3.
+            Ok(if result.passed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(3)

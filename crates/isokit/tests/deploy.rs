@@ -1184,9 +1184,17 @@ fn local_mistakes_are_refused_before_anything_reaches_aws() {
     );
     assert_ne!(opened, text, "the template has a Resources section");
     std::fs::write(&vpc, opened).expect("write template");
+    // The finding names the line Door is written on: the one after Resources.
+    let door = text[..text.find("Resources:\n").expect("Resources")]
+        .lines()
+        .count()
+        + 2;
     refused(
         deploy(&image, &["--stacks-dir", &stacks_dir]),
-        "the templates would break the VPC's isolation:\nisolated-vpc.yml: Door: creates an internet gateway",
+        &format!(
+            "the templates would break the VPC's isolation:\nisolated-vpc.yml:{door}: Door: creates \
+             an internet gateway"
+        ),
     );
 
     // Nothing was created under the real endpoint either.
