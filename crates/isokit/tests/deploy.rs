@@ -17,24 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+// What the VPC stack must create, in the order of its `Endpoints` output:
+// the endpoints crate's lists, which the service checks by default.
+use isokit_endpoints::{EC2_ENDPOINTS, FARGATE_ENDPOINTS};
 use isokit_testkit::{Isokit, LocalAws, Run, building, processes, removing_images, unique_name};
 
 /// The tag every test pushes and deploys.
 const TAG: &str = "v1";
-
-/// What the VPC stack creates by default, in the order of its `Endpoints` output.
-const FARGATE_ENDPOINTS: [&str; 7] = [
-    "ecr.api",
-    "ecr.dkr",
-    "s3",
-    "logs",
-    "secretsmanager",
-    "ssm",
-    "ssmmessages",
-];
-
-/// The endpoints `--ec2` adds, after the Fargate ones.
-const EC2_ENDPOINTS: [&str; 3] = ["ecs", "ecs-agent", "ecs-telemetry"];
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
