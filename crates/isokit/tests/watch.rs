@@ -209,10 +209,15 @@ fn a_healthy_deploy_shows_its_tasks_start_and_reads_back_each_tasks_report() {
             .contains(&format!("watching service {} in cluster ", stage.name)),
         "{run:#?}"
     );
+    // A task is seen pending first (`PENDING → RUNNING`) or, when it started
+    // between two looks (every 2 s), first seen running (`RUNNING`).
     let started = run
         .stderr
         .lines()
-        .filter(|line| line.starts_with("task ") && line.ends_with("→ RUNNING"))
+        .filter(|line| {
+            line.starts_with("task ")
+                && (line.ends_with("→ RUNNING") || line.split(' ').nth(2) == Some("RUNNING"))
+        })
         .count();
     assert_eq!(started, 2, "two tasks seen starting: {run:#?}");
     assert!(
