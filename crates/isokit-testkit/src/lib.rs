@@ -672,6 +672,20 @@ pub fn exported_paths(image: &str, prefix: &str) -> Vec<(String, char)> {
     paths
 }
 
+/// A build context of a static busybox and `dockerfile`: an image that is
+/// not isokit's, whose process does what the Dockerfile tells busybox to.
+pub fn busybox_context(dockerfile: &Path) -> tempfile::TempDir {
+    let busybox = Path::new("/bin/busybox");
+    assert!(
+        busybox.is_file(),
+        "this test needs a static busybox: apt-get install busybox-static (scripts/test does)"
+    );
+    let context = tempfile::tempdir().expect("build context");
+    std::fs::copy(busybox, context.path().join("busybox")).expect("copy busybox");
+    std::fs::copy(dockerfile, context.path().join("Dockerfile")).expect("copy the Dockerfile");
+    context
+}
+
 /// Runs the AWS CLI: `true` when it succeeds, `false` when it fails with
 /// the `not_found` error code (the answer "there is none"). Any other
 /// failure, such as a CLI that cannot reach the local AWS, panics with the

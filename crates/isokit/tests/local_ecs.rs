@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use isokit_testkit::{
-    Isokit, LocalAws, Run, building, repository_root, service_image, unique_name,
+    Isokit, LocalAws, Run, building, busybox_context, repository_root, service_image, unique_name,
 };
 use serde_json::Value;
 
@@ -135,18 +135,7 @@ impl Stage {
 
     /// An image whose process writes a line and exits 1.
     fn push_exiting(&self) -> String {
-        let busybox = Path::new("/bin/busybox");
-        assert!(
-            busybox.is_file(),
-            "this test needs a static busybox: apt-get install busybox-static (scripts/test does)"
-        );
-        let context = tempfile::tempdir().expect("build context");
-        std::fs::copy(busybox, context.path().join("busybox")).expect("copy busybox");
-        std::fs::copy(
-            fixture("exits-1/Dockerfile"),
-            context.path().join("Dockerfile"),
-        )
-        .expect("copy the Dockerfile");
+        let context = busybox_context(&fixture("exits-1/Dockerfile"));
         self.push(context.path())
     }
 

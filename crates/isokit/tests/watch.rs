@@ -18,19 +18,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use isokit_testkit::{
-    Isokit, LocalAws, Run, building, repository_root, service_image, unique_name,
+    Isokit, LocalAws, Run, building, busybox_context, repository_root, service_image, unique_name,
 };
 
 /// What the bundled VPC stack creates, which each task's report checks.
-const ENDPOINTS: [&str; 7] = [
-    "ecr.api",
-    "ecr.dkr",
-    "s3",
-    "logs",
-    "secretsmanager",
-    "ssm",
-    "ssmmessages",
-];
+use isokit_endpoints::FARGATE_ENDPOINTS as ENDPOINTS;
 
 /// The line the exiting fixture writes before it exits 1.
 const LAST_WORDS: &str = "local-ecs-test: about to exit 1";
@@ -81,18 +73,7 @@ impl Stage {
 
     /// An image whose process writes [`LAST_WORDS`] and exits 1.
     fn push_exiting(&self) -> String {
-        let busybox = Path::new("/bin/busybox");
-        assert!(
-            busybox.is_file(),
-            "this test needs a static busybox: apt-get install busybox-static (scripts/test does)"
-        );
-        let context = tempfile::tempdir().expect("build context");
-        std::fs::copy(busybox, context.path().join("busybox")).expect("copy busybox");
-        std::fs::copy(
-            fixture("local-ecs/exits-1/Dockerfile"),
-            context.path().join("Dockerfile"),
-        )
-        .expect("copy the Dockerfile");
+        let context = busybox_context(&fixture("local-ecs/exits-1/Dockerfile"));
         self.push(context.path())
     }
 
