@@ -397,10 +397,11 @@ mod tests {
         Config::from_lookup(|name| env.get(name).map(|value| (*value).to_owned()))
     }
 
+    /// The message and what to do, as the binary prints them.
     fn error(vars: &[(&str, &str)]) -> String {
         config(vars)
             .expect_err("configuration should be refused")
-            .to_string()
+            .explained()
     }
 
     #[test]
@@ -564,7 +565,7 @@ mod tests {
         ] {
             let err = parse_duration(TIMEOUT, bad)
                 .expect_err("refused")
-                .to_string();
+                .explained();
             assert!(err.starts_with("ISOKIT_TIMEOUT:"), "{bad}: {err}");
             assert!(
                 err.contains("expected a duration such as 500ms, 3s or 1m 30s, at most 5m"),
@@ -599,10 +600,10 @@ mod tests {
         ] {
             let err = parse_duration(setting, too_long)
                 .expect_err("too long")
-                .to_string();
+                .explained();
             assert!(
                 err.starts_with(&format!(
-                    "{}: `{too_long}` is too long; expected a duration such as",
+                    "{}: `{too_long}` is too long\n  help: expected a duration such as",
                     setting.variable
                 )),
                 "{err}"

@@ -106,9 +106,9 @@ mod tests {
             let err = get(url, Duration::from_secs(1), "do this next")
                 .await
                 .expect_err("refused")
-                .to_string();
+                .explained();
             assert!(err.starts_with(&format!("GET {url} failed:")), "{err}");
-            assert!(err.ends_with("; do this next"), "{err}");
+            assert!(err.ends_with("\n  help: do this next"), "{err}");
         }
     }
 }

@@ -142,17 +142,7 @@ fn main() -> ExitCode {
     match run(command) {
         Ok(code) => code,
         Err(err) => {
-            let mut message = format!("isokit-service: error: {err}");
-            let mut source = std::error::Error::source(&err);
-            while let Some(cause) = source {
-                // Most messages already carry their direct source, followed
-                // by what to do: only causes not yet told are added.
-                if !message.contains(&cause.to_string()) {
-                    message.push_str(&format!(": {cause}"));
-                }
-                source = cause.source();
-            }
-            eprintln!("{message}");
+            eprintln!("isokit-service: error: {}", err.explained());
             ExitCode::from(2)
         }
     }
@@ -202,7 +192,7 @@ fn run(command: Command) -> Result<ExitCode, Error> {
                     })
                 }
                 Err(err) => {
-                    eprintln!("isokit-service: {err}");
+                    eprintln!("isokit-service: {}", err.explained());
                     Ok(ExitCode::FAILURE)
                 }
             }

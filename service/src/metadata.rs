@@ -42,7 +42,10 @@ pub async fn task_context_or_warn(config: &Config) -> Option<TaskContext> {
     match task_context(uri, config.timeout).await {
         Ok(context) => Some(context),
         Err(err) => {
-            eprintln!("isokit-service: warning: no task context: {err}");
+            eprintln!(
+                "isokit-service: warning: no task context: {}",
+                err.explained()
+            );
             None
         }
     }
@@ -115,7 +118,7 @@ mod tests {
         let err = task_context("http://127.0.0.1:1/v4/abc", Duration::from_secs(2))
             .await
             .expect_err("nothing answers")
-            .to_string();
+            .explained();
         assert!(
             err.starts_with("GET http://127.0.0.1:1/v4/abc/task failed:"),
             "{err}"

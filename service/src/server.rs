@@ -171,7 +171,7 @@ async fn run_rounds(checker: Checker, state: AppState) {
         let report = checker.round(number, task.clone()).await;
         state.publish(&report);
         if let Err(err) = write_line(&LogLine::Round(report)) {
-            eprintln!("isokit-service: {err}");
+            eprintln!("isokit-service: {}", err.explained());
         }
     }
 }

@@ -242,9 +242,11 @@ mod tests {
             StandinOptions::from_lookup(lookup(&vars), None, None).expect("readable settings");
         let err = server_config(options.certificate_chain, options.key)
             .expect_err("the key is not the certificate's")
-            .to_string();
+            .explained();
         assert!(
-            err.starts_with("the stand-in's private key cannot serve its certificate:"),
+            err.starts_with(
+                "the stand-in's private key cannot serve its certificate\n  caused by: "
+            ),
             "{err}"
         );
         assert!(

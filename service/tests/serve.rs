@@ -256,13 +256,15 @@ fn a_busy_port_stops_start_up_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains(&format!("cannot listen on 0.0.0.0:{port}")),
+        stderr.contains(&format!(
+            "error: cannot listen on 0.0.0.0:{port}\n  caused by: "
+        )),
         "{stderr}"
     );
     assert!(
         stderr
             .trim_end()
-            .ends_with("choose another address with ISOKIT_PORT"),
+            .ends_with("help: choose another address with ISOKIT_PORT"),
         "the cause is told once, before what to do: {stderr}"
     );
 }

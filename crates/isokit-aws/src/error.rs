@@ -15,7 +15,7 @@ pub enum Error {
     )]
     NoRegion,
 
-    #[error("cannot read the CA bundle {path} (AWS_CA_BUNDLE): {source}")]
+    #[error("cannot read the CA bundle {path} (AWS_CA_BUNDLE)")]
     CaBundleUnreadable {
         path: PathBuf,
         source: std::io::Error,

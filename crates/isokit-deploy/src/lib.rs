@@ -42,13 +42,13 @@ pub enum Error {
     #[error(transparent)]
     Watch(#[from] isokit_watch::Error),
 
-    #[error("{heading}:\n{}{hint}", findings.join("\n"))]
+    #[error("{heading}:\n{}", findings.join("\n"))]
     AuditFailed {
         /// What the findings amount to.
         heading: &'static str,
         findings: Vec<String>,
         /// How to deploy anyway, for what may be deployed anyway.
-        hint: String,
+        hint: Option<String>,
     },
 
     #[error(
@@ -79,7 +79,7 @@ pub enum Error {
     #[error("cannot listen for Ctrl-C, SIGTERM and SIGHUP, which isokit passes on to SAM")]
     Signals(#[source] std::io::Error),
 
-    #[error("{command} of stack {stack} failed: {headline}\n{next}")]
+    #[error("{command} of stack {stack} failed: {headline}")]
     StackFailed {
         command: &'static str,
         stack: String,
@@ -178,6 +178,18 @@ pub enum Error {
         /// What was done, and what to do next.
         state: String,
     },
+}
+
+impl Error {
+    /// What to do, where the error keeps it apart from what failed; the
+    /// binary prints it as a `help:` line after the causes.
+    pub fn help(&self) -> Option<&str> {
+        match self {
+            Error::AuditFailed { hint, .. } => hint.as_deref(),
+            Error::StackFailed { next, .. } => Some(next),
+            _ => None,
+        }
+    }
 }
 
 /// What `isokit deploy` deploys; defaults as in `isokit deploy --help`.
@@ -538,10 +550,10 @@ fn check_audit(report: AuditReport, accepted: &[Endpoint], ui: &Ui) -> Result<()
         .collect();
     missing.dedup();
     let hint = if missing.is_empty() {
-        String::new()
+        None
     } else {
-        format!(
-            "\nto deploy anyway (the tasks will not start unless they reach {} another way), \
+        Some(format!(
+            "to deploy anyway (the tasks will not start unless they reach {} another way), \
              name each endpoint you accept: {}",
             missing.join(", "),
             missing
@@ -549,7 +561,7 @@ fn check_audit(report: AuditReport, accepted: &[Endpoint], ui: &Ui) -> Result<()
                 .map(|endpoint| format!("--accept-missing-endpoint {endpoint}"))
                 .collect::<Vec<_>>()
                 .join(" ")
-        )
+        ))
     };
     let heading = if refused
         .iter()
@@ -1207,14 +1219,18 @@ mod tests {
             Some(&rolled_back),
             None,
         )
-        .expect("a failure")
-        .to_string();
+        .expect("a failure");
         assert_eq!(
-            error,
+            error.to_string(),
             "deploy of stack isolated-vpc-environment failed: it is UPDATE_ROLLBACK_COMPLETE: The \
-             following resource(s) failed to update: [VpcStack]. \nstack isolated-vpc-environment \
-             was rolled back and runs what it ran before (UPDATE_ROLLBACK_COMPLETE): fix the cause \
-             above, then deploy again"
+             following resource(s) failed to update: [VpcStack]. "
+        );
+        assert_eq!(
+            error.help(),
+            Some(
+                "stack isolated-vpc-environment was rolled back and runs what it ran before \
+                 (UPDATE_ROLLBACK_COMPLETE): fix the cause above, then deploy again"
+            )
         );
         let settled = stack("UPDATE_COMPLETE", None);
         assert!(check_outcome("deploy", "s", None, Some(&settled), None).is_none());
@@ -1266,23 +1282,27 @@ mod tests {
                 finding(Rule::TaskEndpointMissing, Some("logs")),
             ])
         };
-        let error = check_audit(missing(), &[], &Ui::quiet())
-            .expect_err("refused")
-            .to_string();
+        let error = check_audit(missing(), &[], &Ui::quiet()).expect_err("refused");
         assert!(
-            error.starts_with("the tasks could not start in the VPC the templates create:")
-                && error.ends_with(
-                    "name each endpoint you accept: --accept-missing-endpoint ecr.dkr \
-                     --accept-missing-endpoint logs"
-                ),
+            error
+                .to_string()
+                .starts_with("the tasks could not start in the VPC the templates create:"),
             "{error}"
         );
-        let error = check_audit(missing(), std::slice::from_ref(&ecr_dkr), &Ui::quiet())
-            .expect_err("logs is not accepted")
-            .to_string();
+        let help = error.help().expect("how to deploy anyway");
         assert!(
-            !error.contains("ecr.dkr") && error.ends_with("--accept-missing-endpoint logs"),
-            "{error}"
+            help.ends_with(
+                "name each endpoint you accept: --accept-missing-endpoint ecr.dkr \
+                 --accept-missing-endpoint logs"
+            ),
+            "{help}"
+        );
+        let error = check_audit(missing(), std::slice::from_ref(&ecr_dkr), &Ui::quiet())
+            .expect_err("logs is not accepted");
+        let help = error.help().expect("how to deploy anyway");
+        assert!(
+            !help.contains("ecr.dkr") && help.ends_with("--accept-missing-endpoint logs"),
+            "{help}"
         );
         let logs: Endpoint = "logs".parse().expect("an endpoint");
         assert!(check_audit(missing(), &[ecr_dkr.clone(), logs], &Ui::quiet()).is_ok());

@@ -117,7 +117,7 @@ pub enum Error {
     #[error("the task cannot run on Fargate as defined: {0}")]
     NotOnFargate(String),
 
-    #[error("cannot listen for SIGINT, SIGTERM and SIGHUP, so a rehearsal could not clean up: {0}")]
+    #[error("cannot listen for SIGINT, SIGTERM and SIGHUP, so a rehearsal could not clean up")]
     Signals(#[source] std::io::Error),
 
     #[error("{}", interrupted(*signal, *cleaned))]

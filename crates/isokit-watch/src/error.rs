@@ -43,9 +43,9 @@ pub enum Error {
         service: String,
     },
 
-    #[error("cannot listen for SIGINT, SIGTERM and SIGHUP: {0}")]
+    #[error("cannot listen for SIGINT, SIGTERM and SIGHUP")]
     Signals(#[source] io::Error),
 
-    #[error("cannot write the logs on stdout: {0}")]
+    #[error("cannot write the logs on stdout")]
     Output(#[source] io::Error),
 }

@@ -63,20 +63,26 @@ pub(crate) fn emit_line(format: OutputFormat, result: &impl Render) -> io::Resul
     writeln!(io::stdout().lock(), "{line}")
 }
 
-/// Prints an error and its causes, one per line, skipping a cause whose
-/// text its parent already includes.
+/// Prints an error, its causes one per line, then what to do. A message
+/// never repeats its source (the crates' error rule), so each link of the
+/// chain is printed as it is.
 pub(crate) fn report_error(err: &(dyn Error + 'static)) {
     let mut lines = vec![format!("error: {err}")];
-    let mut shown = err.to_string();
-    let mut cause = err.source();
-    while let Some(current) = cause {
-        let text = current.to_string();
-        if !shown.contains(&text) {
-            lines.push(format!("  caused by: {text}"));
-            shown.push_str(&text);
+    let mut help = None;
+    let mut link = Some(err);
+    while let Some(current) = link {
+        if !std::ptr::addr_eq(current, err) {
+            lines.push(format!("  caused by: {current}"));
         }
-        cause = current.source();
+        help = help.or_else(|| {
+            current
+                .downcast_ref::<isokit_deploy::Error>()
+                .and_then(isokit_deploy::Error::help)
+                .map(str::to_owned)
+        });
+        link = current.source();
     }
+    lines.extend(help.map(|help| format!("  help: {help}")));
     let mut stderr = io::stderr().lock();
     for line in lines {
         let _ = writeln!(stderr, "{line}");

@@ -1626,9 +1626,7 @@ fn a_nested_resource_that_fails_heads_the_error_and_teardown_recovers() {
     let failed = sandbox.deploy(&sandbox.tagged_image(), &["--stacks-dir", &stacks_dir]);
     failed.assert_error(&format!(
         "error: deploy of stack {0} failed: VpcStack › PrivateSubnetTwo (AWS::EC2::Subnet) \
-         CREATE_FAILED: The CIDR '10.1.192.0/18' is invalid.\nstack {0} is ROLLBACK_COMPLETE (its \
-         first creation failed and was rolled back) and cannot be updated: tear it down first \
-         (`isokit teardown --stack-name {0}`), then deploy again\n  caused by: sam deploy failed \
+         CREATE_FAILED: The CIDR '10.1.192.0/18' is invalid.\n  caused by: sam deploy failed \
          (exit status 1)",
         sandbox.name
     ));
@@ -1640,6 +1638,12 @@ fn a_nested_resource_that_fails_heads_the_error_and_teardown_recovers() {
             format!("{} (AWS::CloudFormation::Stack) ROLLBACK_COMPLETE", sandbox.name),
         ],
     );
+    failed.assert_error(&format!(
+        "  help: stack {0} is ROLLBACK_COMPLETE (its first creation failed and was rolled back) \
+         and cannot be updated: tear it down first (`isokit teardown --stack-name {0}`), then \
+         deploy again",
+        sandbox.name
+    ));
     // SAM's output was not shown as it ran: its last lines are in the error.
     failed.assert_error("last lines of its output:\n");
     assert!(
