@@ -1,5 +1,6 @@
 //! The service's settings, read from the environment the task definition sets.
 
+use isokit_report::variables;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ pub struct DurationSetting {
 /// is well past what Linux waits for an unanswered connection (about two
 /// minutes), so a longer timeout would wait on nothing.
 pub const TIMEOUT: DurationSetting = DurationSetting {
-    variable: "ISOKIT_TIMEOUT",
+    variable: variables::TIMEOUT,
     max: Duration::from_secs(5 * 60),
     expected: "a duration such as 500ms, 3s or 1m 30s, at most 5m",
 };
@@ -42,7 +43,7 @@ pub const TIMEOUT: DurationSetting = DurationSetting {
 /// Between rounds. A day: beyond that /health would vouch for a network
 /// nobody looked at for longer than any deployment waits.
 pub const INTERVAL: DurationSetting = DurationSetting {
-    variable: "ISOKIT_INTERVAL",
+    variable: variables::INTERVAL,
     max: Duration::from_secs(24 * 60 * 60),
     expected: "a duration such as 500ms, 30s or 1h 30m, at most 24h",
 };
@@ -100,21 +101,21 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
-        let region = ["ISOKIT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"]
+        let region = [variables::REGION, "AWS_REGION", "AWS_DEFAULT_REGION"]
             .into_iter()
             .find_map(|name| get(name).map(|value| (name, value)));
         let region = match region {
             Some((name, value)) => parse_region(name, &value)?,
             None => {
                 return Err(Error::Config {
-                    variable: "ISOKIT_REGION",
+                    variable: variables::REGION,
                     problem: "not set (nor AWS_REGION, nor AWS_DEFAULT_REGION)".to_owned(),
                     expected: "a region such as eu-west-1",
                 });
             }
         };
-        let account = parse_account(get("ISOKIT_ACCOUNT"))?;
-        let endpoints = match get("ISOKIT_ENDPOINTS") {
+        let account = parse_account(get(variables::ACCOUNT))?;
+        let endpoints = match get(variables::ENDPOINTS) {
             Some(raw) => parse_endpoints(&raw)?,
             None => FARGATE_ENDPOINTS
                 .iter()
@@ -122,7 +123,7 @@ impl Config {
                 .collect(),
         };
         let egress_probes = parse_probe_targets(
-            &get("ISOKIT_EGRESS_PROBES").unwrap_or_else(|| DEFAULT_EGRESS_PROBES.to_owned()),
+            &get(variables::EGRESS_PROBES).unwrap_or_else(|| DEFAULT_EGRESS_PROBES.to_owned()),
         )?;
         let interval = match get(INTERVAL.variable) {
             Some(raw) => parse_duration(INTERVAL, &raw)?,
@@ -132,31 +133,31 @@ impl Config {
             Some(raw) => parse_duration(TIMEOUT, &raw)?,
             None => Duration::from_secs(3),
         };
-        let port = match get("ISOKIT_PORT") {
+        let port = match get(variables::PORT) {
             Some(raw) => parse_port(&raw)?,
             None => 8080,
         };
         let mut extra_cas = Vec::new();
-        if let Some(path) = get("ISOKIT_CA_FILE") {
+        if let Some(path) = get(variables::CA_FILE) {
             let path = PathBuf::from(path);
             let pem = std::fs::read(&path).map_err(|source| Error::ReadFile {
-                variable: "ISOKIT_CA_FILE",
+                variable: variables::CA_FILE,
                 path: path.clone(),
                 source,
             })?;
-            extra_cas.extend(parse_certificates("ISOKIT_CA_FILE", &pem)?);
+            extra_cas.extend(parse_certificates(variables::CA_FILE, &pem)?);
         }
-        if let Some(pem) = get("ISOKIT_CA_PEM") {
-            extra_cas.extend(parse_certificates("ISOKIT_CA_PEM", pem.as_bytes())?);
+        if let Some(pem) = get(variables::CA_PEM) {
+            extra_cas.extend(parse_certificates(variables::CA_PEM, pem.as_bytes())?);
         }
-        let dns_servers = match get("ISOKIT_DNS_SERVERS") {
+        let dns_servers = match get(variables::DNS_SERVERS) {
             Some(raw) => parse_dns_servers(&raw)?,
             None => Vec::new(),
         };
-        let vpc_cidr = get("ISOKIT_VPC_CIDR")
+        let vpc_cidr = get(variables::VPC_CIDR)
             .map(|raw| {
                 parse_cidr(&raw).map_err(|_| Error::Config {
-                    variable: "ISOKIT_VPC_CIDR",
+                    variable: variables::VPC_CIDR,
                     problem: format!("`{raw}` is not CIDR notation"),
                     expected: "a network such as 10.0.0.0/16",
                 })
@@ -182,7 +183,7 @@ impl Config {
 
 /// The port `healthcheck` asks, which needs no other setting.
 pub fn port_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<u16> {
-    match lookup("ISOKIT_PORT").filter(|value| !value.trim().is_empty()) {
+    match lookup(variables::PORT).filter(|value| !value.trim().is_empty()) {
         Some(raw) => parse_port(&raw),
         None => Ok(8080),
     }
@@ -215,7 +216,7 @@ fn parse_account(raw: Option<String>) -> Result<String> {
     let expected = "the 12-digit AWS account id (it is part of the ecr.dkr host name)";
     let Some(raw) = raw else {
         return Err(Error::Config {
-            variable: "ISOKIT_ACCOUNT",
+            variable: variables::ACCOUNT,
             problem: "not set".to_owned(),
             expected,
         });
@@ -225,7 +226,7 @@ fn parse_account(raw: Option<String>) -> Result<String> {
         Ok(account.to_owned())
     } else {
         Err(Error::Config {
-            variable: "ISOKIT_ACCOUNT",
+            variable: variables::ACCOUNT,
             problem: format!("`{raw}` is not an account id"),
             expected,
         })
@@ -235,13 +236,13 @@ fn parse_account(raw: Option<String>) -> Result<String> {
 fn parse_endpoints(raw: &str) -> Result<Vec<Endpoint>> {
     let expected = "a comma-separated list of endpoint service names such as ecr.api,ecr.dkr,s3";
     let endpoints = isokit_endpoints::parse_list(raw).map_err(|invalid| Error::Config {
-        variable: "ISOKIT_ENDPOINTS",
+        variable: variables::ENDPOINTS,
         problem: invalid.to_string(),
         expected,
     })?;
     if endpoints.is_empty() {
         return Err(Error::Config {
-            variable: "ISOKIT_ENDPOINTS",
+            variable: variables::ENDPOINTS,
             problem: format!("`{raw}` names no endpoint"),
             expected,
         });
@@ -251,7 +252,7 @@ fn parse_endpoints(raw: &str) -> Result<Vec<Endpoint>> {
 
 fn parse_probe_targets(raw: &str) -> Result<Vec<ProbeTarget>> {
     let bad = |problem: String| Error::Config {
-        variable: "ISOKIT_EGRESS_PROBES",
+        variable: variables::EGRESS_PROBES,
         problem,
         expected: "a comma-separated list of host:port, such as checkip.amazonaws.com:443,1.1.1.1:443",
     };
@@ -319,7 +320,7 @@ pub fn parse_duration(setting: DurationSetting, raw: &str) -> Result<Duration> {
 
 fn parse_port(raw: &str) -> Result<u16> {
     raw.trim().parse().map_err(|_| Error::Config {
-        variable: "ISOKIT_PORT",
+        variable: variables::PORT,
         problem: format!("`{raw}` is not a port"),
         expected: "a TCP port from 0 to 65535 (0: any free port)",
     })
@@ -350,7 +351,7 @@ pub fn parse_certificates(
 
 fn parse_dns_servers(raw: &str) -> Result<Vec<SocketAddr>> {
     let bad = |problem: String| Error::Config {
-        variable: "ISOKIT_DNS_SERVERS",
+        variable: variables::DNS_SERVERS,
         problem,
         expected: "a comma-separated list of ip[:port], such as 10.0.0.2 or 127.0.0.1:5353 or [::1]:53 \
                    (unset it to use /etc/resolv.conf)",

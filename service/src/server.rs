@@ -2,6 +2,7 @@
 //! report over HTTP, one JSON line per round on stdout, and a clean stop
 //! on SIGTERM.
 
+use isokit_report::variables;
 use std::future::Future;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -135,7 +136,7 @@ pub async fn serve(config: Config) -> Result<()> {
     let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     let listen_error = |source| Error::Listen {
         addr: listen,
-        setting: "ISOKIT_PORT",
+        setting: variables::PORT,
         source,
     };
     let listener = TcpListener::bind(listen).await.map_err(listen_error)?;

@@ -2,6 +2,7 @@
 //! certificate and answers any HTTPS request with a tiny JSON body, so a
 //! rehearsal (or a test) can put "AWS endpoints" on a network with no way out.
 
+use isokit_report::variables;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -47,16 +48,16 @@ impl StandinOptions {
         key_file: Option<&Path>,
     ) -> Result<StandinOptions> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let listen = match get("ISOKIT_STANDIN_LISTEN") {
+        let listen = match get(variables::STANDIN_LISTEN) {
             Some(raw) => raw.trim().parse().map_err(|_| Error::Config {
-                variable: "ISOKIT_STANDIN_LISTEN",
+                variable: variables::STANDIN_LISTEN,
                 problem: format!("`{raw}` is not an address"),
                 expected: "ip:port, such as 0.0.0.0:443",
             })?,
             None => SocketAddr::from(([0, 0, 0, 0], 443)),
         };
-        let cert_pem = pem_source("--cert-file", cert_file, "ISOKIT_STANDIN_CERT_PEM", &get)?;
-        let key_pem = pem_source("--key-file", key_file, "ISOKIT_STANDIN_KEY_PEM", &get)?;
+        let cert_pem = pem_source("--cert-file", cert_file, variables::STANDIN_CERT_PEM, &get)?;
+        let key_pem = pem_source("--key-file", key_file, variables::STANDIN_KEY_PEM, &get)?;
         let certificate_chain = parse_certificates(cert_pem.variable, &cert_pem.text)?;
         // The key's text never goes into a message: only which setting held it.
         let key = PrivateKeyDer::from_pem_slice(&key_pem.text).map_err(|_| Error::Config {
@@ -113,7 +114,7 @@ pub async fn standin(options: StandinOptions) -> Result<()> {
     let tls = server_config(options.certificate_chain, options.key)?;
     let listen_error = |source| Error::Listen {
         addr: options.listen,
-        setting: "ISOKIT_STANDIN_LISTEN",
+        setting: variables::STANDIN_LISTEN,
         source,
     };
     let tcp = TcpListener::bind(options.listen)

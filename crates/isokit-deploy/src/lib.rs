@@ -23,6 +23,8 @@ use isokit_ui::{StopSignal, StopSignals, Ui};
 use isokit_watch::{RunningTask, ServiceStack};
 use serde::Serialize;
 
+pub use isokit_diagnose::CpuArchitecture;
+
 pub use crate::halt::{StackAction, StackLeft};
 use crate::progress::Progress;
 pub use crate::retained::LogGroupRemoval;
@@ -202,8 +204,8 @@ pub struct DeployOptions {
     pub desired_count: u32,
     pub cpu: u32,
     pub memory_mib: u32,
-    /// `X86_64` or `ARM64`: the image's architecture.
-    pub cpu_architecture: String,
+    /// The image's architecture.
+    pub cpu_architecture: CpuArchitecture,
     pub ec2_endpoints: bool,
     pub enable_exec: bool,
     pub log_retention_days: u32,
@@ -332,7 +334,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         .with("DesiredCount", options.desired_count.to_string())
         .with("ContainerCpu", options.cpu.to_string())
         .with("ContainerMemory", options.memory_mib.to_string())
-        .with("CpuArchitecture", options.cpu_architecture.clone())
+        .with("CpuArchitecture", options.cpu_architecture.as_ecs())
         .with("DeployingToEC2", options.ec2_endpoints.to_string())
         .with("EnableExecuteCommand", options.enable_exec.to_string())
         .with("LogRetentionInDays", options.log_retention_days.to_string());

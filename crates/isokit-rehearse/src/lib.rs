@@ -26,6 +26,7 @@ mod owner;
 mod plan;
 mod tls;
 
+use isokit_report::variables;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -432,9 +433,9 @@ impl Stage<'_> {
 
         let mut environment: BTreeMap<String, String> =
             plan.container.environment.iter().cloned().collect();
-        environment.insert("ISOKIT_EGRESS_PROBES".to_owned(), probes.join(","));
+        environment.insert(variables::EGRESS_PROBES.to_owned(), probes.join(","));
         let mut task_env = environment.clone();
-        task_env.insert("ISOKIT_CA_PEM".to_owned(), ca.pem());
+        task_env.insert(variables::CA_PEM.to_owned(), ca.pem());
         let task = self
             .create(ContainerOptions {
                 name: format!("{}-task", self.id),
@@ -552,8 +553,8 @@ impl Stage<'_> {
                 image: image.to_owned(),
                 command: Some(vec!["standin".to_owned()]),
                 env: BTreeMap::from([
-                    ("ISOKIT_STANDIN_CERT_PEM".to_owned(), leaf.cert_pem),
-                    ("ISOKIT_STANDIN_KEY_PEM".to_owned(), leaf.key_pem),
+                    (variables::STANDIN_CERT_PEM.to_owned(), leaf.cert_pem),
+                    (variables::STANDIN_KEY_PEM.to_owned(), leaf.key_pem),
                 ]),
                 network: Some(network.to_owned()),
                 network_aliases: vec![host.to_owned()],

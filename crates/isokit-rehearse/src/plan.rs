@@ -5,7 +5,7 @@
 
 use isokit_aws::{Aws, ImageUri};
 use isokit_endpoints::Endpoint;
-use isokit_stacks::{Node, ParameterValues, StackSet, TaskContainer, TemplateFile};
+use isokit_stacks::{Node, ParameterValues, StackSet, TaskContainer, TemplateFile, outputs};
 use serde::Serialize;
 
 use crate::{DEFAULT_SUBNET, Error, RehearseOptions};
@@ -48,9 +48,9 @@ impl Plan {
         let from_stack = deployed.as_ref().and_then(|stack| {
             let output = |name: &str| stack.outputs.get(name).cloned();
             Some((
-                output("Endpoints")?,
-                output("VpcCidr")?,
-                output("PrivateSubnetCidrs")?,
+                output(outputs::ENDPOINTS)?,
+                output(outputs::VPC_CIDR)?,
+                output(outputs::PRIVATE_SUBNET_CIDRS)?,
             ))
         });
         let (source, endpoints, vpc_cidr, subnet) = match from_stack {
@@ -61,13 +61,13 @@ impl Plan {
                     .find(|s| !s.is_empty())
                     .map(str::to_owned)
                     .ok_or_else(|| Error::BadStackOutput {
-                        output: "PrivateSubnetCidrs",
+                        output: outputs::PRIVATE_SUBNET_CIDRS,
                         value: subnets.clone(),
                         reason: "it names no subnet".to_owned(),
                     })?;
                 let endpoints = isokit_endpoints::parse_list(&endpoints).map_err(|err| {
                     Error::BadStackOutput {
-                        output: "Endpoints",
+                        output: outputs::ENDPOINTS,
                         value: endpoints.clone(),
                         reason: err.to_string(),
                     }

@@ -1,4 +1,4 @@
-//! The report isokit-service writes after each round of checks, and `isokit rehearse` reads back.
+//! The contract between isokit and isokit-service: the report the service writes after each round of checks (which `isokit rehearse` and `isokit status` read back), and the environment variables it reads ([`variables`]).
 //!
 //! # The log lines
 //!
@@ -63,6 +63,8 @@
 //!     .expect("a round line");
 //! assert!(report.healthy);
 //! ```
+
+pub mod variables;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -13,14 +13,15 @@ mod endpoints;
 mod eval;
 mod fargate;
 mod nested;
+pub mod outputs;
 mod template;
 mod template_dir;
 
 use std::path::PathBuf;
 
 pub use audit::{
-    AcceptedFinding, AuditReport, ENDPOINTS_VARIABLE, Finding, Location, NotJudged, Rule, SarifLog,
-    Severity, audit, audit_dir,
+    AcceptedFinding, AuditReport, Finding, Location, NotJudged, Rule, SarifLog, Severity, audit,
+    audit_dir,
 };
 pub use bundled::{NetworkPlan, StackSet, TaskContainer, TemplateFile};
 pub use constraints::validate_stack_name;

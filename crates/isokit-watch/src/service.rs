@@ -6,9 +6,10 @@ use isokit_aws::Aws;
 
 use crate::error::Error;
 
-const CLUSTER_OUTPUT: &str = "ClusterName";
-const SERVICE_OUTPUT: &str = "ServiceName";
-const LOG_GROUP_OUTPUT: &str = "LogGroupName";
+use isokit_stacks::outputs::{
+    CLUSTER_NAME as CLUSTER_OUTPUT, LOG_GROUP_NAME as LOG_GROUP_OUTPUT,
+    SERVICE_NAME as SERVICE_OUTPUT,
+};
 
 /// The cluster, service and log group of a deployed isokit stack: the
 /// outputs of the parent template (`stacks/parent.yml`).

@@ -13,7 +13,7 @@ pub(crate) fn deploy_options(
         desired_count: args.desired_count,
         cpu: args.cpu,
         memory_mib: args.memory,
-        cpu_architecture: args.cpu_architecture.as_parameter().to_owned(),
+        cpu_architecture: args.cpu_architecture.into(),
         ec2_endpoints: args.ec2,
         enable_exec: args.enable_exec,
         log_retention_days: args.log_retention_days,

@@ -487,12 +487,11 @@ pub(crate) enum CpuArchitecture {
     Arm64,
 }
 
-impl CpuArchitecture {
-    /// The template's `CpuArchitecture` value.
-    pub(crate) fn as_parameter(self) -> &'static str {
-        match self {
-            CpuArchitecture::X86_64 => "X86_64",
-            CpuArchitecture::Arm64 => "ARM64",
+impl From<CpuArchitecture> for isokit_deploy::CpuArchitecture {
+    fn from(architecture: CpuArchitecture) -> Self {
+        match architecture {
+            CpuArchitecture::X86_64 => Self::X86_64,
+            CpuArchitecture::Arm64 => Self::Arm64,
         }
     }
 }

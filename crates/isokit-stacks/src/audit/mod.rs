@@ -24,7 +24,6 @@ use crate::template_dir::read_template_dir;
 use values::TemplateSet;
 
 pub use sarif::SarifLog;
-pub use wiring::ENDPOINTS_VARIABLE;
 
 /// What a finding breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

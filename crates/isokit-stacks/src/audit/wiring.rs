@@ -9,7 +9,7 @@ use crate::endpoints::{check_endpoints_output, endpoints_of_vpc_template};
 use crate::template::{Node, Resource, Template};
 
 /// The environment variable the service reads its endpoint list from.
-pub const ENDPOINTS_VARIABLE: &str = "ISOKIT_ENDPOINTS";
+const ENDPOINTS_VARIABLE: &str = isokit_report::variables::ENDPOINTS;
 
 /// A task definition's wiring: its endpoint list and what it needs to start.
 pub(super) fn check<'a>(judge: &mut Judge<'a>, template: &'a Template, resource: &Resource<'a>) {
