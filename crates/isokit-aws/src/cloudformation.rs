@@ -10,6 +10,7 @@ use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_types::SdkConfig;
 
 use crate::error::{CallError, Error};
+use crate::stack_status::StackStatus;
 use crate::throttle::patiently;
 
 /// A stack as DescribeStacks reports it.
@@ -19,7 +20,7 @@ pub struct Stack {
     /// The stack's ID (an ARN): unlike the name, it still finds the stack,
     /// and its events, once the stack is deleted.
     pub id: String,
-    pub status: String,
+    pub status: StackStatus,
     pub status_reason: Option<String>,
     pub outputs: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
@@ -60,11 +61,8 @@ impl Stacks {
         let Some(stack) = output.stacks().first() else {
             return Ok(None);
         };
-        let status = stack
-            .stack_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        if status == "DELETE_COMPLETE" {
+        let status = StackStatus::parse(stack.stack_status().map_or("", |s| s.as_str()));
+        if status == StackStatus::DeleteComplete {
             return Ok(None);
         }
         let outputs = stack

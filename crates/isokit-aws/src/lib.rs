@@ -13,6 +13,7 @@ mod ecr;
 mod ecs;
 mod error;
 mod logs;
+mod stack_status;
 mod throttle;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub use ecs::{
 };
 pub use error::{CallError, Error};
 pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamEvent, StreamSelection};
+pub use stack_status::StackStatus;
 
 /// What a user may set explicitly; everything left `None` comes from the
 /// standard AWS chain (environment, profiles, instance metadata).

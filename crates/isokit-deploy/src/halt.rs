@@ -37,7 +37,7 @@
 //!   the service) has nothing to cancel: the service keeps replacing its
 //!   failing tasks until it is fixed or torn down.
 
-use isokit_aws::Aws;
+use isokit_aws::{Aws, StackStatus};
 use serde::Serialize;
 
 use crate::Error;
@@ -60,7 +60,7 @@ pub enum StackAction {
 pub struct StackLeft {
     pub action: StackAction,
     /// The stack's status once isokit acted.
-    pub status: String,
+    pub status: StackStatus,
     /// What that status means, and the next command.
     pub next: String,
 }
@@ -69,10 +69,11 @@ pub struct StackLeft {
 /// stack is.
 pub(crate) async fn halt(aws: &Aws, stack_name: &str) -> Result<StackLeft, Error> {
     let status = current_status(aws, stack_name).await?;
-    let action = if status == "UPDATE_IN_PROGRESS" && aws.stacks().cancel_update(stack_name).await?
+    let action = if status == StackStatus::UpdateInProgress
+        && aws.stacks().cancel_update(stack_name).await?
     {
         StackAction::CancelledUpdate
-    } else if status == "CREATE_IN_PROGRESS" {
+    } else if status == StackStatus::CreateInProgress {
         StackAction::CreationNotCancellable
     } else {
         StackAction::NothingToCancel
@@ -88,16 +89,16 @@ pub(crate) async fn halt(aws: &Aws, stack_name: &str) -> Result<StackLeft, Error
     })
 }
 
-async fn current_status(aws: &Aws, stack_name: &str) -> Result<String, Error> {
+async fn current_status(aws: &Aws, stack_name: &str) -> Result<StackStatus, Error> {
     Ok(aws
         .stacks()
         .describe(stack_name)
         .await?
-        .map_or_else(|| "DELETE_COMPLETE".to_owned(), |stack| stack.status))
+        .map_or(StackStatus::DeleteComplete, |stack| stack.status))
 }
 
 /// What the stack's state means for the user, and the command to run next.
-pub(crate) fn next_step(stack: &str, action: StackAction, status: &str) -> String {
+pub(crate) fn next_step(stack: &str, action: StackAction, status: &StackStatus) -> String {
     let status_command = format!("`isokit status --stack-name {stack}`");
     let teardown = format!("`isokit teardown --stack-name {stack}`");
     match action {
@@ -113,21 +114,21 @@ pub(crate) fn next_step(stack: &str, action: StackAction, status: &str) -> Strin
              remove it with {teardown}"
         ),
         StackAction::NothingToCancel => match status {
-            "CREATE_COMPLETE" => format!(
+            StackStatus::CreateComplete => format!(
                 "stack {stack} had finished being created (CREATE_COMPLETE), so there is nothing \
                  to cancel: the service keeps replacing its failing tasks; fix the cause and \
                  deploy again, or remove it with {teardown}"
             ),
-            "UPDATE_COMPLETE" | "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" => format!(
+            StackStatus::UpdateComplete | StackStatus::UpdateCompleteCleanupInProgress => format!(
                 "stack {stack} had finished its update ({status}), so there is nothing to \
                  cancel: the service keeps replacing its failing tasks; deploy a fixed image (or \
                  the previous one) again, or remove it with {teardown}"
             ),
-            rolling_back if rolling_back.contains("ROLLBACK_IN_PROGRESS") => format!(
+            StackStatus::RollbackInProgress | StackStatus::UpdateRollbackInProgress => format!(
                 "CloudFormation is already rolling stack {stack} back ({status}); watch it with \
                  {status_command}"
             ),
-            "DELETE_COMPLETE" => format!("stack {stack} no longer exists"),
+            StackStatus::DeleteComplete => format!("stack {stack} no longer exists"),
             other => format!("stack {stack} is {other}; {status_command} shows its service"),
         },
     }
@@ -142,7 +143,7 @@ mod tests {
         let next = next_step(
             "web",
             StackAction::CancelledUpdate,
-            "UPDATE_ROLLBACK_IN_PROGRESS",
+            &StackStatus::parse("UPDATE_ROLLBACK_IN_PROGRESS"),
         );
         assert!(
             next.contains("rolling stack web back")
@@ -157,7 +158,7 @@ mod tests {
         let next = next_step(
             "web",
             StackAction::CreationNotCancellable,
-            "CREATE_IN_PROGRESS",
+            &StackStatus::parse("CREATE_IN_PROGRESS"),
         );
         assert!(
             next.contains("cannot cancel a creation")
@@ -169,13 +170,21 @@ mod tests {
 
     #[test]
     fn a_finished_operation_has_nothing_to_cancel() {
-        let next = next_step("web", StackAction::NothingToCancel, "CREATE_COMPLETE");
+        let next = next_step(
+            "web",
+            StackAction::NothingToCancel,
+            &StackStatus::parse("CREATE_COMPLETE"),
+        );
         assert!(
             next.contains("nothing to cancel")
                 && next.contains("`isokit teardown --stack-name web`"),
             "{next}"
         );
-        let next = next_step("web", StackAction::NothingToCancel, "UPDATE_COMPLETE");
+        let next = next_step(
+            "web",
+            StackAction::NothingToCancel,
+            &StackStatus::parse("UPDATE_COMPLETE"),
+        );
         assert!(
             next.contains("deploy a fixed image (or the previous one)"),
             "{next}"
@@ -183,7 +192,7 @@ mod tests {
         let next = next_step(
             "web",
             StackAction::NothingToCancel,
-            "UPDATE_ROLLBACK_IN_PROGRESS",
+            &StackStatus::parse("UPDATE_ROLLBACK_IN_PROGRESS"),
         );
         assert!(next.contains("already rolling stack web back"), "{next}");
     }

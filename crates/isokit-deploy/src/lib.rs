@@ -16,7 +16,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use isokit_aws::{Aws, FirstFailure, ImageUri, Stack};
+use isokit_aws::{Aws, FirstFailure, ImageUri, Stack, StackStatus};
 use isokit_endpoints::Endpoint;
 use isokit_stacks::{AuditReport, Finding, ParameterValues, Rule, Severity, StackSet};
 use isokit_ui::{StopSignal, StopSignals, Ui};
@@ -68,7 +68,7 @@ pub enum Error {
     StackRollbackStuck { stack: String },
 
     #[error("stack {stack} is busy ({status}); wait for that operation to finish, then try again")]
-    StackBusy { stack: String, status: String },
+    StackBusy { stack: String, status: StackStatus },
 
     #[error(
         "--parameter {name}=… would override what isokit sets and checks itself: use {flag} instead"
@@ -162,7 +162,7 @@ pub enum Error {
     )]
     StackNeedsTeardown {
         stack: String,
-        status: String,
+        status: StackStatus,
         /// CloudFormation's status reason, when known.
         reason: Option<String>,
     },
@@ -270,7 +270,7 @@ const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 9] = [
 #[derive(Debug, Clone, Serialize)]
 pub struct Deployment {
     pub stack_name: String,
-    pub status: String,
+    pub status: StackStatus,
     /// The image the task definition runs, pinned by digest.
     pub image: String,
     /// False when the stack already ran exactly this.
@@ -809,9 +809,7 @@ fn check_outcome(
     stack: Option<&Stack>,
     first_failure: Option<FirstFailure>,
 ) -> Option<Error> {
-    let stack_failed = stack.is_some_and(|stack| {
-        stack.status.ends_with("_FAILED") || stack.status.contains("ROLLBACK")
-    });
+    let stack_failed = stack.is_some_and(|stack| stack.status.is_failed_or_rolled_back());
     if sam.is_none() && !stack_failed {
         return None;
     }
@@ -850,8 +848,8 @@ fn next_step(command: &str, stack_name: &str, stack: Option<&Stack>) -> String {
         status_reason: None,
         ..stack.clone()
     };
-    match (stack.status.as_str(), check_deployable(settled)) {
-        ("UPDATE_ROLLBACK_COMPLETE", _) => format!(
+    match (&stack.status, check_deployable(settled)) {
+        (StackStatus::UpdateRollbackComplete, _) => format!(
             "stack {stack_name} was rolled back and runs what it ran before \
              (UPDATE_ROLLBACK_COMPLETE): fix the cause above, then deploy again"
         ),
@@ -881,15 +879,12 @@ fn check_parameters(stacks: &StackSet, parameters: &ParameterValues) -> Result<(
     Ok(stacks.check_parameters(parameters)?)
 }
 
-/// The statuses from which a stack can only be deleted.
-const ONLY_DELETABLE_STATUSES: [&str; 3] =
-    ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"];
-
-fn why_only_deletable(status: &str) -> &'static str {
+/// Why a stack that can only be deleted ([`StackStatus::only_deletable`]) is so.
+fn why_only_deletable(status: &StackStatus) -> &'static str {
     match status {
-        "ROLLBACK_COMPLETE" => "its first creation failed and was rolled back",
-        "ROLLBACK_FAILED" => "its first creation failed, and so did the rollback",
-        "DELETE_FAILED" => "a deletion failed part-way",
+        StackStatus::RollbackComplete => "its first creation failed and was rolled back",
+        StackStatus::RollbackFailed => "its first creation failed, and so did the rollback",
+        StackStatus::DeleteFailed => "a deletion failed part-way",
         _ => "an earlier operation failed",
     }
 }
@@ -902,21 +897,22 @@ fn check_deployable(existing: Stack) -> Result<(), Error> {
         status_reason,
         ..
     } = existing;
-    match status.as_str() {
-        only_deletable if ONLY_DELETABLE_STATUSES.contains(&only_deletable) => {
-            Err(Error::StackNeedsTeardown {
-                stack,
-                status,
-                reason: status_reason,
-            })
-        }
-        "UPDATE_ROLLBACK_FAILED" => Err(Error::StackRollbackStuck { stack }),
+    match status {
+        only_deletable if only_deletable.only_deletable() => Err(Error::StackNeedsTeardown {
+            stack,
+            status: only_deletable,
+            reason: status_reason,
+        }),
+        StackStatus::UpdateRollbackFailed => Err(Error::StackRollbackStuck { stack }),
         // A change set that was created but never executed (SAM failed or
         // was interrupted before executing it) leaves the stack in this
         // state for good: no operation will ever finish, so "busy" would be
         // a dead end.
-        "REVIEW_IN_PROGRESS" => Err(Error::StackNeverExecuted { stack }),
-        busy if busy.ends_with("_IN_PROGRESS") => Err(Error::StackBusy { stack, status }),
+        StackStatus::ReviewInProgress => Err(Error::StackNeverExecuted { stack }),
+        busy if busy.is_in_progress() => Err(Error::StackBusy {
+            stack,
+            status: busy,
+        }),
         _ => Ok(()),
     }
 }
@@ -1120,7 +1116,7 @@ mod tests {
         Stack {
             name: "isolated-vpc-environment".into(),
             id: "arn:aws:cloudformation:eu-west-1:123456789012:stack/isolated-vpc-environment/6c1c7a10".into(),
-            status: status.into(),
+            status: StackStatus::parse(status),
             status_reason: reason.map(str::to_owned),
             outputs: BTreeMap::new(),
             parameters: BTreeMap::new(),

@@ -18,7 +18,10 @@ pub enum Error {
         "stack {stack} is still being deployed ({status}) and has no outputs yet: wait for the \
          deployment to finish, then try again"
     )]
-    StackNotReady { stack: String, status: String },
+    StackNotReady {
+        stack: String,
+        status: isokit_aws::StackStatus,
+    },
 
     #[error(
         "stack {stack} ({status}) has no output {missing}, which the stacks `isokit deploy` \
@@ -27,7 +30,7 @@ pub enum Error {
     )]
     MissingOutputs {
         stack: String,
-        status: String,
+        status: isokit_aws::StackStatus,
         /// The output names, joined by commas.
         missing: String,
     },

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use isokit_aws::Aws;
+use isokit_aws::{Aws, StackStatus};
 
 use crate::error::Error;
 
@@ -16,7 +16,7 @@ use isokit_stacks::outputs::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceStack {
     pub stack_name: String,
-    pub status: String,
+    pub status: StackStatus,
     pub cluster: String,
     pub service: String,
     pub log_group: String,
@@ -35,7 +35,7 @@ impl ServiceStack {
 
     fn from_outputs(
         stack_name: String,
-        status: String,
+        status: StackStatus,
         mut outputs: BTreeMap<String, String>,
     ) -> Result<ServiceStack, Error> {
         let missing: Vec<&str> = [CLUSTER_OUTPUT, SERVICE_OUTPUT, LOG_GROUP_OUTPUT]
@@ -44,7 +44,7 @@ impl ServiceStack {
             .collect();
         if !missing.is_empty() {
             // Outputs appear once a create or update completes.
-            if outputs.is_empty() && status.ends_with("_IN_PROGRESS") {
+            if outputs.is_empty() && status.is_in_progress() {
                 return Err(Error::StackNotReady {
                     stack: stack_name,
                     status,
@@ -102,7 +102,7 @@ impl ServiceLogs {
                 region: aws.region().to_owned(),
             });
         };
-        let rolled_back = stack.outputs.is_empty() && is_failed_creation(&stack.status);
+        let rolled_back = stack.outputs.is_empty() && stack.status.is_failed_creation();
         let service = stack.parameters.get(SERVICE_PARAMETER).cloned();
         if let (true, Some(service)) = (rolled_back, service) {
             let groups = aws.stacks().physical_ids(&stack.id, LOG_GROUP).await?;
@@ -130,14 +130,6 @@ impl ServiceLogs {
 const SERVICE_PARAMETER: &str = "ServiceName";
 const LOG_GROUP: &str = "AWS::Logs::LogGroup";
 
-/// A stack whose creation failed: rolled back, or left failed.
-fn is_failed_creation(status: &str) -> bool {
-    matches!(
-        status,
-        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "ROLLBACK_IN_PROGRESS" | "CREATE_FAILED"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,7 +137,7 @@ mod tests {
     fn from_outputs(status: &str, outputs: &[(&str, &str)]) -> Result<ServiceStack, Error> {
         ServiceStack::from_outputs(
             "isolated-vpc-environment".to_owned(),
-            status.to_owned(),
+            StackStatus::parse(status),
             outputs
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use isokit_aws::{Aws, EcsDeployment, ServiceEvent};
+use isokit_aws::{Aws, EcsDeployment, ServiceEvent, StackStatus};
 use serde::Serialize;
 
 use crate::clock::{Ago, age, serialize_optional_millis};
@@ -41,7 +41,7 @@ pub struct StatusOptions {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Status {
     pub stack_name: String,
-    pub stack_status: String,
+    pub stack_status: StackStatus,
     pub cluster: String,
     /// `None` when the cluster holds no such service any more.
     pub service: Option<ServiceState>,
@@ -191,9 +191,7 @@ pub(crate) fn problems(status: &Status, service_name: &str, now: SystemTime) -> 
     let mut problems = Vec::new();
     let stack = &status.stack_status;
     // An update rolled back runs what it ran before: not a problem now.
-    if stack.ends_with("_FAILED")
-        || (stack.contains("ROLLBACK") && stack != "UPDATE_ROLLBACK_COMPLETE")
-    {
+    if stack.is_failed_or_rolled_back() && *stack != StackStatus::UpdateRollbackComplete {
         problems.push(format!("stack {} is {stack}", status.stack_name));
     }
     let Some(service) = &status.service else {
@@ -307,7 +305,7 @@ mod tests {
     fn healthy() -> Status {
         Status {
             stack_name: "isolated-vpc-environment".to_owned(),
-            stack_status: "CREATE_COMPLETE".to_owned(),
+            stack_status: StackStatus::CreateComplete,
             cluster: "cluster".to_owned(),
             service: Some(ServiceState {
                 name: "isokit-service".to_owned(),
@@ -344,7 +342,7 @@ mod tests {
             Vec::<String>::new()
         );
         let mut rolled_back = healthy();
-        rolled_back.stack_status = "UPDATE_ROLLBACK_COMPLETE".to_owned();
+        rolled_back.stack_status = StackStatus::UpdateRollbackComplete;
         assert!(problems(&rolled_back, "isokit-service", now()).is_empty());
     }
 
@@ -485,7 +483,7 @@ mod tests {
     #[test]
     fn a_failed_stack_or_a_missing_service_is_a_problem() {
         let mut status = healthy();
-        status.stack_status = "ROLLBACK_COMPLETE".to_owned();
+        status.stack_status = StackStatus::RollbackComplete;
         status.service = None;
         status.tasks.clear();
         assert_eq!(
