@@ -32,7 +32,6 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use ipnet::Ipv4Net;
 use isokit_aws::{Aws, ImageUri};
 use isokit_endpoints::{Endpoint, EndpointKind};
 use isokit_engine::{
@@ -43,6 +42,7 @@ use isokit_ui::{StopSignal, StopSignals, Ui};
 use serde::Serialize;
 
 use crate::owner::Owner;
+pub use ipnet::Ipv4Net;
 pub use plan::{Plan, PlanSource};
 
 /// The label every container and network of one rehearsal carries.
@@ -145,8 +145,8 @@ pub struct RehearseOptions {
     pub without: Vec<Endpoint>,
     /// A deployed stack to mirror, when it exists.
     pub stack_name: String,
-    /// Overrides the subnet of the plan.
-    pub subnet: Option<String>,
+    /// Overrides the subnet of the plan ([`parse_subnet`]).
+    pub subnet: Option<Ipv4Net>,
     /// `None`: `isokit-service:<version>`.
     pub standin_image: Option<String>,
     /// How long to wait for the task's first report.
@@ -328,23 +328,29 @@ async fn sweep_abandoned(engine: &Engine, ui: &Ui) {
 /// always, but nothing routes the traffic: an address of the rehearsal's own
 /// subnet that no container holds stands in, so the connection times out
 /// without leaving the rehearsal.
-fn missing_endpoint_address(endpoint: &Endpoint, subnet: &str) -> Result<String, Error> {
+fn missing_endpoint_address(endpoint: &Endpoint, subnet: Ipv4Net) -> String {
     match endpoint.kind() {
-        EndpointKind::Interface => Ok("203.0.113.10".to_owned()),
-        EndpointKind::Gateway => {
-            last_host_address(subnet).ok_or_else(|| Error::BadSubnet(subnet.to_owned()))
-        }
+        EndpointKind::Interface => "203.0.113.10".to_owned(),
+        EndpointKind::Gateway => last_host_address(subnet).to_string(),
     }
 }
 
-/// The highest host address of an IPv4 CIDR: the engine hands addresses out
-/// from the bottom, so this one stays free.
-fn last_host_address(cidr: &str) -> Option<String> {
-    let network: Ipv4Net = cidr
-        .parse()
+/// A rehearsal subnet: an IPv4 CIDR with room for containers (a /30 or
+/// wider), host bits dropped. The `--subnet` flag and the deployed stack's
+/// subnets are read with it.
+pub fn parse_subnet(cidr: &str) -> Result<Ipv4Net, Error> {
+    cidr.trim()
+        .parse::<Ipv4Net>()
         .ok()
-        .filter(|n: &Ipv4Net| n.prefix_len() <= 30)?;
-    Some(Ipv4Addr::from(u32::from(network.broadcast()) - 1).to_string())
+        .filter(|network| network.prefix_len() <= 30)
+        .map(|network| network.trunc())
+        .ok_or_else(|| Error::BadSubnet(cidr.to_owned()))
+}
+
+/// The highest host address of a subnet: the engine hands addresses out
+/// from the bottom, so this one stays free.
+fn last_host_address(subnet: Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(subnet.broadcast()) - 1)
 }
 
 /// A name unique on this engine: the process and the time.
@@ -392,7 +398,7 @@ impl Stage<'_> {
             "creating network {vpc} ({}, internal) and the endpoint stand-ins",
             plan.subnet
         ));
-        self.network(&vpc, Some(plan.subnet.clone())).await?;
+        self.network(&vpc, Some(plan.subnet.to_string())).await?;
         self.network(&internet, None).await?;
 
         // The "internet": a server that answers, on a network the task has
@@ -405,7 +411,7 @@ impl Stage<'_> {
         let mut missing_hosts = Vec::new();
         for (endpoint, host) in plan.hosts() {
             if options.without.contains(&endpoint) {
-                let address = missing_endpoint_address(&endpoint, &plan.subnet)?;
+                let address = missing_endpoint_address(&endpoint, plan.subnet);
                 self.ui.status(format!("leaving out the {endpoint} stand-in: {host} answers {address}, as without the endpoint"));
                 missing_hosts.push(format!("{host}:{address}"));
                 continue;
@@ -694,25 +700,27 @@ mod tests {
 
     #[test]
     fn the_last_host_address_is_below_the_broadcast_address() {
+        let subnet = |cidr| parse_subnet(cidr).expect("a subnet");
         assert_eq!(
-            last_host_address("10.0.128.0/18").as_deref(),
-            Some("10.0.191.254")
+            last_host_address(subnet("10.0.128.0/18")).to_string(),
+            "10.0.191.254"
         );
+        assert_eq!(subnet("192.168.1.77/24").to_string(), "192.168.1.0/24");
         assert_eq!(
-            last_host_address("192.168.1.77/24").as_deref(),
-            Some("192.168.1.254")
+            last_host_address(subnet("192.168.1.77/24")).to_string(),
+            "192.168.1.254"
         );
         for bad in ["10.0.0.0", "10.0.0.0/31", "10.0.0.0/x", "fd00::/64"] {
-            assert_eq!(last_host_address(bad), None, "{bad}");
+            assert!(parse_subnet(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn missing_interface_endpoints_answer_public_and_gateways_answer_unrouted() {
-        let public =
-            missing_endpoint_address(&endpoint("ecr.dkr"), "10.0.128.0/18").expect("address");
+        let subnet = parse_subnet("10.0.128.0/18").expect("a subnet");
+        let public = missing_endpoint_address(&endpoint("ecr.dkr"), subnet);
         assert_eq!(public, "203.0.113.10");
-        let unrouted = missing_endpoint_address(&endpoint("s3"), "10.0.128.0/18").expect("address");
+        let unrouted = missing_endpoint_address(&endpoint("s3"), subnet);
         assert_eq!(unrouted, "10.0.191.254");
     }
 }

@@ -3,12 +3,17 @@
 //! otherwise taken from the bundled templates: the same single source of
 //! truth either way, never a list of our own.
 
+use ipnet::Ipv4Net;
 use isokit_aws::{Aws, ImageUri};
 use isokit_endpoints::Endpoint;
 use isokit_stacks::{Node, ParameterValues, StackSet, TaskContainer, TemplateFile, outputs};
 use serde::Serialize;
 
-use crate::{DEFAULT_SUBNET, Error, RehearseOptions};
+use crate::{DEFAULT_SUBNET, Error, RehearseOptions, parse_subnet};
+
+fn as_text<S: serde::Serializer>(subnet: &Ipv4Net, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(subnet)
+}
 
 /// The parent stack's parameters that size the task.
 const TASK_SIZE_PARAMETERS: [&str; 2] = ["ContainerCpu", "ContainerMemory"];
@@ -29,7 +34,8 @@ pub struct Plan {
     pub region: String,
     pub account: String,
     /// The rehearsal network's subnet: the first private subnet.
-    pub subnet: String,
+    #[serde(serialize_with = "as_text")]
+    pub subnet: Ipv4Net,
     pub vpc_cidr: String,
     /// Endpoint service names, as the VPC stack creates them.
     pub endpoints: Vec<String>,
@@ -59,11 +65,12 @@ impl Plan {
                     .split(',')
                     .map(str::trim)
                     .find(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::BadStackOutput {
+                    .ok_or_else(|| "it names no subnet".to_owned())
+                    .and_then(|first| parse_subnet(first).map_err(|err| err.to_string()))
+                    .map_err(|reason| Error::BadStackOutput {
                         output: outputs::PRIVATE_SUBNET_CIDRS,
                         value: subnets.clone(),
-                        reason: "it names no subnet".to_owned(),
+                        reason,
                     })?;
                 let endpoints = isokit_endpoints::parse_list(&endpoints).map_err(|err| {
                     Error::BadStackOutput {
@@ -83,11 +90,12 @@ impl Plan {
             }
             None => {
                 let network = stacks.network_plan()?;
-                let subnet = network
-                    .private_subnets
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| DEFAULT_SUBNET.to_owned());
+                let subnet = parse_subnet(
+                    network
+                        .private_subnets
+                        .first()
+                        .map_or(DEFAULT_SUBNET, String::as_str),
+                )?;
                 (
                     PlanSource::Bundled,
                     stacks.endpoints(&ParameterValues::new())?,
@@ -97,8 +105,8 @@ impl Plan {
             }
         };
         // A subnet of the user's choosing is the whole of the miniature VPC.
-        let (subnet, vpc_cidr) = match &options.subnet {
-            Some(subnet) => (subnet.clone(), subnet.clone()),
+        let (subnet, vpc_cidr) = match options.subnet {
+            Some(subnet) => (subnet, subnet.to_string()),
             None => (subnet, vpc_cidr),
         };
         let names: Vec<String> = endpoints.iter().map(ToString::to_string).collect();

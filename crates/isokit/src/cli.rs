@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use isokit_endpoints::Endpoint;
+use isokit_rehearse::Ipv4Net;
 
 /// Run containers on Amazon ECS inside a fully isolated VPC: no internet
 /// gateway, no NAT gateway, no public IP, only PrivateLink endpoints.
@@ -350,8 +351,8 @@ pub(crate) struct RehearseArgs {
 
     /// Subnet of the rehearsal network [default: the deployed stack's first
     /// private subnet, else 10.0.128.0/18]
-    #[arg(long, value_name = "CIDR")]
-    pub(crate) subnet: Option<String>,
+    #[arg(long, value_name = "CIDR", value_parser = parse_subnet)]
+    pub(crate) subnet: Option<Ipv4Net>,
 
     /// Image of the stand-in endpoints: an isokit-service image, which has a
     /// `standin` mode [default: isokit-service:<isokit version>, as
@@ -498,6 +499,11 @@ impl From<CpuArchitecture> for isokit_deploy::CpuArchitecture {
 
 /// A duration as people write it (`500ms`, `90s`, `2m`, `1h 30m`: humantime's
 /// format, which the service's settings share).
+/// A rehearsal subnet, checked before anything runs (exit 2 otherwise).
+fn parse_subnet(raw: &str) -> Result<Ipv4Net, String> {
+    isokit_rehearse::parse_subnet(raw).map_err(|err| err.to_string())
+}
+
 fn parse_duration(raw: &str) -> Result<Duration, String> {
     humantime::parse_duration(raw.trim()).map_err(|error| {
         format!("`{raw}` is not a duration ({error}): write one such as 90s, 2m, 500ms or 1h 30m")

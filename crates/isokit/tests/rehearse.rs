@@ -550,6 +550,13 @@ fn bad_input_is_refused_before_anything_runs() {
     let malformed = rehearse(&isokit, &image, &["--timeout", "soon"]);
     malformed.assert_error("`soon` is not a duration");
     assert_eq!(malformed.code, Some(2), "{malformed:#?}");
+    for subnet in ["10.0.0.0/31", "fd00::/64", "ten"] {
+        let malformed = rehearse(&isokit, &image, &["--subnet", subnet]);
+        malformed.assert_error(&format!(
+            "the subnet {subnet} is not an IPv4 CIDR with room for containers"
+        ));
+        assert_eq!(malformed.code, Some(2), "{malformed:#?}");
+    }
     rehearse(&isokit, "docker.io/library/busybox:1", &[])
         .assert_error("is not an ECR image reference");
     // The image's region is the one the task would run in, as deploy checks.
