@@ -16,6 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 
 pub mod processes;
+mod stage;
+
+pub use stage::Stage;
 
 const HOW_TO_START: &str = "the local AWS is not in this environment: start it with \
     `scripts/local-aws up && eval \"$(scripts/local-aws env)\"`, or run the whole suite with `scripts/test`";

@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use isokit_testkit::{
-    Isokit, LocalAws, Run, building, busybox_context, repository_root, service_image, unique_name,
-};
+use isokit_testkit::{Isokit, repository_root, service_image};
 use serde_json::Value;
 
 /// The label the local ECS puts on every container and network it makes.
@@ -88,75 +86,38 @@ fn inside(address: &str, cidr: &str) -> bool {
     address & mask == network & mask
 }
 
-/// One test's image repository, stacks and artifacts bucket, removed when
-/// it is dropped, also when an assertion fails.
+/// One test's stage (repository, stack, service and artifacts bucket), and
+/// the stacks it creates with the AWS CLI past isokit's audit; all removed
+/// when it is dropped, also when an assertion fails.
 struct Stage {
-    local: LocalAws,
-    isokit: Isokit,
-    name: String,
-    bucket: String,
-    /// Stacks created with the AWS CLI, past isokit's audit.
+    stage: isokit_testkit::Stage,
     cli_stacks: std::cell::RefCell<Vec<String>>,
-    deployed: std::cell::Cell<bool>,
-    _workdir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Stage {
+    type Target = isokit_testkit::Stage;
+
+    fn deref(&self) -> &isokit_testkit::Stage {
+        &self.stage
+    }
 }
 
 impl Stage {
     fn new(prefix: &str) -> Stage {
-        let local = LocalAws::require();
-        let workdir = tempfile::tempdir().expect("working directory");
-        let name = unique_name(prefix);
         Stage {
-            isokit: Isokit::new(env!("CARGO_BIN_EXE_isokit")).current_dir(workdir.path()),
-            bucket: format!("{name}-artifacts"),
-            local,
-            name,
+            stage: isokit_testkit::Stage::new(prefix, Isokit::new(env!("CARGO_BIN_EXE_isokit"))),
             cli_stacks: Default::default(),
-            deployed: Default::default(),
-            _workdir: workdir,
         }
-    }
-
-    /// `isokit push` of a build context; the pinned URI it printed.
-    fn push(&self, context: &Path) -> String {
-        let _build = building();
-        let run = self.isokit.run([
-            "push",
-            "--context",
-            context.to_str().expect("a text path"),
-            "--repo",
-            &self.name,
-        ]);
-        run.assert_success();
-        let pinned = run.stdout.lines().next().expect("a pinned URI").to_owned();
-        self.local.await_pinned(&pinned);
-        pinned
     }
 
     /// An image whose process writes a line and exits 1.
     fn push_exiting(&self) -> String {
-        let context = busybox_context(&fixture("exits-1/Dockerfile"));
-        self.push(context.path())
+        self.push_busybox(&fixture("exits-1/Dockerfile"))
     }
 
     /// `isokit deploy` as a user runs it; the stack's outputs.
     fn deploy(&self, image: &str) -> BTreeMap<String, String> {
-        self.local
-            .aws(&["s3api", "create-bucket", "--bucket", &self.bucket]);
-        self.deployed.set(true);
-        let run: Run = self.isokit.run([
-            "deploy",
-            "--image",
-            image,
-            "--stack-name",
-            &self.name,
-            "--service-name",
-            &self.name,
-            "--s3-bucket",
-            &self.bucket,
-            "--output",
-            "json",
-        ]);
+        let run = self.stage.deploy(image, &["--output", "json"]);
         run.assert_success();
         serde_json::from_value(run.json()["outputs"].clone()).expect("the stack's outputs")
     }
@@ -288,15 +249,6 @@ impl Drop for Stage {
         let quietly = |program: &str, args: &[&str]| {
             let _ = Command::new(program).args(args).output();
         };
-        if self.deployed.get() {
-            let _ = self
-                .isokit
-                .run(["teardown", "--stack-name", &self.name, "--yes"]);
-            quietly(
-                "aws",
-                &["s3", "rb", &format!("s3://{}", self.bucket), "--force"],
-            );
-        }
         for stack in self.cli_stacks.borrow().iter() {
             // moto cannot delete this flat stack's VPC (it reports a
             // dependency violation), so its service is deleted first, as
@@ -332,16 +284,6 @@ impl Drop for Stage {
                 &["cloudformation", "delete-stack", "--stack-name", stack],
             );
         }
-        quietly(
-            "aws",
-            &[
-                "ecr",
-                "delete-repository",
-                "--repository-name",
-                &self.name,
-                "--force",
-            ],
-        );
     }
 }
 

@@ -9,94 +9,34 @@ use std::path::Path;
 use std::process::Command;
 
 use isokit_testkit::{
-    Isokit, LocalAws, Run, building, repository_root, service_image, unique_name,
+    Isokit, LocalAws, Run, Stage, busybox_context, repository_root, service_image, unique_name,
 };
 
 /// The line the exiting fixture writes before it exits 1.
 const LAST_WORDS: &str = "local-ecs-test: about to exit 1";
 
-/// One test's deployment (stack, service and repository share its name),
-/// removed when it is dropped.
-struct Deployed {
-    isokit: Isokit,
-    name: String,
-    bucket: String,
-    _workdir: tempfile::TempDir,
+/// Pushes `context` and deploys it on a stage of its own; the stage and the
+/// deploy's run, whatever its outcome.
+fn deployed(prefix: &str, context: &Path) -> (Stage, Run) {
+    let stage = Stage::new(prefix, Isokit::new(env!("CARGO_BIN_EXE_isokit")));
+    let image = stage.push(context);
+    let run = stage.deploy(&image, &[]);
+    (stage, run)
 }
 
-impl Deployed {
-    /// Pushes `context` and deploys it with `isokit deploy`; the deploy's
-    /// run, whatever its outcome.
-    fn new(prefix: &str, context: &Path) -> (Deployed, Run) {
-        let local = LocalAws::require();
-        let workdir = tempfile::tempdir().expect("working directory");
-        let name = unique_name(prefix);
-        let bucket = format!("{name}-artifacts");
-        local.aws(&["s3api", "create-bucket", "--bucket", &bucket]);
-        let deployed = Deployed {
-            isokit: Isokit::new(env!("CARGO_BIN_EXE_isokit")).current_dir(workdir.path()),
-            name,
-            bucket,
-            _workdir: workdir,
-        };
-        let pushed = {
-            let _build = building();
-            deployed.isokit.run([
-                "push",
-                "--context",
-                context.to_str().expect("a text path"),
-                "--repo",
-                &deployed.name,
-            ])
-        };
-        pushed.assert_success();
-        let image = pushed.stdout.lines().next().expect("a pinned URI");
-        local.await_pinned(image);
-        let run = deployed.isokit.run([
-            "deploy",
-            "--image",
-            image,
-            "--stack-name",
-            &deployed.name,
-            "--service-name",
-            &deployed.name,
-            "--s3-bucket",
-            &deployed.bucket,
-        ]);
-        (deployed, run)
-    }
-
-    fn status(&self, extra: &[&str]) -> Run {
-        let mut args = vec!["status", "--stack-name", &self.name];
-        args.extend_from_slice(extra);
-        self.isokit.run(args)
-    }
-}
-
-impl Drop for Deployed {
-    /// Best effort and silent, so that it never hides the test's own failure.
-    fn drop(&mut self) {
-        let _ = self.isokit.run([
-            "teardown",
-            "--stack-name",
-            &self.name,
-            "--delete-repo",
-            &self.name,
-            "--yes",
-        ]);
-        let _ = Command::new("aws")
-            .args(["s3", "rb", &format!("s3://{}", self.bucket), "--force"])
-            .output();
-    }
+fn status(stage: &Stage, extra: &[&str]) -> Run {
+    let mut args = vec!["status", "--stack-name", &stage.name];
+    args.extend_from_slice(extra);
+    stage.isokit.run(args)
 }
 
 #[test]
 fn a_healthy_service_shows_each_task_with_its_latest_report() {
     let _standins = service_image();
-    let (deployed, deploy) = Deployed::new("status-healthy", &repository_root());
+    let (deployed, deploy) = deployed("status-healthy", &repository_root());
     deploy.assert_success();
 
-    let run = deployed.status(&[]);
+    let run = status(&deployed, &[]);
     run.assert_success();
     for expected in [
         format!("stack {}: CREATE_COMPLETE", deployed.name),
@@ -122,7 +62,7 @@ fn a_healthy_service_shows_each_task_with_its_latest_report() {
     );
     assert!(run.stdout.trim_end().ends_with("\nHEALTHY"), "{run:#?}");
 
-    let run = deployed.status(&["--output", "json"]);
+    let run = status(&deployed, &["--output", "json"]);
     run.assert_success();
     let status = run.json();
     assert_eq!(status["problems"], serde_json::json!([]), "{status:#}");
@@ -143,22 +83,13 @@ fn a_healthy_service_shows_each_task_with_its_latest_report() {
 #[test]
 fn a_service_whose_tasks_exit_is_unhealthy_with_their_diagnosis() {
     let _standins = service_image();
-    let busybox = Path::new("/bin/busybox");
-    assert!(
-        busybox.is_file(),
-        "this test needs a static busybox: apt-get install busybox-static (scripts/test does)"
+    let context = busybox_context(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/local-ecs/exits-1/Dockerfile"),
     );
-    let context = tempfile::tempdir().expect("build context");
-    std::fs::copy(busybox, context.path().join("busybox")).expect("copy busybox");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/local-ecs/exits-1/Dockerfile"),
-        context.path().join("Dockerfile"),
-    )
-    .expect("copy the Dockerfile");
-    let (deployed, deploy) = Deployed::new("status-exits", context.path());
+    let (deployed, deploy) = deployed("status-exits", context.path());
     assert_eq!(deploy.code, Some(3), "the deploy fails: {deploy:#?}");
 
-    let run = deployed.status(&[]);
+    let run = status(&deployed, &[]);
     assert_eq!(run.code, Some(3), "{run:#?}");
     let headline = format!("essential container `{}` exited with code 1", deployed.name);
     for expected in [
@@ -171,7 +102,7 @@ fn a_service_whose_tasks_exit_is_unhealthy_with_their_diagnosis() {
         assert!(run.stdout.contains(&expected), "{expected:?}: {run:#?}");
     }
 
-    let run = deployed.status(&["--output", "json"]);
+    let run = status(&deployed, &["--output", "json"]);
     assert_eq!(run.code, Some(3), "{run:#?}");
     let status = run.json();
     let stopped = status["stopped"].as_array().expect("stopped tasks");

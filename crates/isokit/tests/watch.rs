@@ -14,12 +14,9 @@
 //! isokit-aws's unit tests (moto has no CancelUpdateStack).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use isokit_testkit::{
-    Isokit, LocalAws, Run, building, busybox_context, repository_root, service_image, unique_name,
-};
+use isokit_testkit::{Isokit, Stage, aws_finds, repository_root, service_image};
 
 /// What the bundled VPC stack creates, which each task's report checks.
 use isokit_endpoints::FARGATE_ENDPOINTS as ENDPOINTS;
@@ -27,106 +24,14 @@ use isokit_endpoints::FARGATE_ENDPOINTS as ENDPOINTS;
 /// The line the exiting fixture writes before it exits 1.
 const LAST_WORDS: &str = "local-ecs-test: about to exit 1";
 
-/// One test's stack (its service and repository share its name) and
-/// artifacts bucket, removed when it is dropped.
-struct Stage {
-    local: LocalAws,
-    isokit: Isokit,
-    name: String,
-    bucket: String,
-    _workdir: tempfile::TempDir,
+/// A stage of this test binary's.
+fn stage(prefix: &str) -> Stage {
+    Stage::new(prefix, Isokit::new(env!("CARGO_BIN_EXE_isokit")))
 }
 
-impl Stage {
-    fn new(prefix: &str) -> Stage {
-        let local = LocalAws::require();
-        let workdir = tempfile::tempdir().expect("working directory");
-        let name = unique_name(prefix);
-        let bucket = format!("{name}-artifacts");
-        // SAM needs an existing bucket against moto.
-        local.aws(&["s3api", "create-bucket", "--bucket", &bucket]);
-        Stage {
-            isokit: Isokit::new(env!("CARGO_BIN_EXE_isokit")).current_dir(workdir.path()),
-            local,
-            name,
-            bucket,
-            _workdir: workdir,
-        }
-    }
-
-    /// `isokit push` of a build context to the stage's repository; the
-    /// pinned URI.
-    fn push(&self, context: &Path) -> String {
-        let _build = building();
-        let run = self.isokit.run([
-            "push",
-            "--context",
-            context.to_str().expect("a text path"),
-            "--repo",
-            &self.name,
-        ]);
-        run.assert_success();
-        let pinned = run.stdout.lines().next().expect("a pinned URI").to_owned();
-        self.local.await_pinned(&pinned);
-        pinned
-    }
-
-    /// An image whose process writes [`LAST_WORDS`] and exits 1.
-    fn push_exiting(&self) -> String {
-        let context = busybox_context(&fixture("local-ecs/exits-1/Dockerfile"));
-        self.push(context.path())
-    }
-
-    /// `isokit deploy` of `image` as the stage's stack and service; the run
-    /// and how long it took.
-    fn deploy(&self, image: &str, extra: &[&str]) -> (Run, Duration) {
-        let mut args = vec![
-            "deploy",
-            "--image",
-            image,
-            "--stack-name",
-            &self.name,
-            "--service-name",
-            &self.name,
-            "--s3-bucket",
-            &self.bucket,
-        ];
-        args.extend_from_slice(extra);
-        let started = Instant::now();
-        let run = self.isokit.run(args);
-        (run, started.elapsed())
-    }
-
-    fn stack_exists(&self) -> bool {
-        Command::new("aws")
-            .args([
-                "cloudformation",
-                "describe-stacks",
-                "--stack-name",
-                &self.name,
-            ])
-            .output()
-            .expect("run the AWS CLI")
-            .status
-            .success()
-    }
-}
-
-impl Drop for Stage {
-    /// Best effort and silent, so that it never hides the test's own failure.
-    fn drop(&mut self) {
-        let _ = self.isokit.run([
-            "teardown",
-            "--stack-name",
-            &self.name,
-            "--delete-repo",
-            &self.name,
-            "--yes",
-        ]);
-        let _ = Command::new("aws")
-            .args(["s3", "rb", &format!("s3://{}", self.bucket), "--force"])
-            .output();
-    }
+/// An image whose process writes [`LAST_WORDS`] and exits 1.
+fn push_exiting(stage: &Stage) -> String {
+    stage.push_busybox(&fixture("local-ecs/exits-1/Dockerfile"))
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -179,9 +84,9 @@ fn stacks_without_ecr_dkr(isokit: &Isokit) -> tempfile::TempDir {
 #[test]
 fn a_healthy_deploy_shows_its_tasks_start_and_reads_back_each_tasks_report() {
     let _standins = service_image();
-    let stage = Stage::new("watch-healthy");
+    let stage = stage("watch-healthy");
     let image = stage.push(&repository_root());
-    let (run, _) = stage.deploy(&image, &[]);
+    let run = stage.deploy(&image, &[]);
     run.assert_success();
 
     // The tasks as they start, on stderr.
@@ -234,7 +139,7 @@ fn a_healthy_deploy_shows_its_tasks_start_and_reads_back_each_tasks_report() {
     // The same again, for scripts: nothing changes, and the service's tasks
     // and reports are read from the stack's outputs (no event names the
     // service of a stack that did not change).
-    let (again, _) = stage.deploy(&image, &["--output", "json"]);
+    let again = stage.deploy(&image, &["--output", "json"]);
     again.assert_success();
     let result = again.json();
     assert_eq!(result["changed"], false, "{result:#}");
@@ -259,9 +164,11 @@ fn a_healthy_deploy_shows_its_tasks_start_and_reads_back_each_tasks_report() {
 #[test]
 fn an_image_whose_process_exits_fails_the_deploy_naming_its_exit_code_and_last_lines() {
     let _standins = service_image();
-    let stage = Stage::new("watch-exits");
-    let image = stage.push_exiting();
-    let (run, took) = stage.deploy(&image, &[]);
+    let stage = stage("watch-exits");
+    let image = push_exiting(&stage);
+    let started = Instant::now();
+    let run = stage.deploy(&image, &[]);
+    let took = started.elapsed();
     assert_eq!(run.code, Some(3), "a failing deployment exits 3: {run:#?}");
     assert!(
         took < Duration::from_secs(120),
@@ -305,9 +212,9 @@ fn an_image_whose_process_exits_fails_the_deploy_naming_its_exit_code_and_last_l
 #[test]
 fn without_fail_fast_the_deploy_waits_for_ecs_circuit_breaker() {
     let _standins = service_image();
-    let stage = Stage::new("watch-breaker");
-    let image = stage.push_exiting();
-    let (run, _) = stage.deploy(&image, &["--no-fail-fast", "--output", "json"]);
+    let stage = stage("watch-breaker");
+    let image = push_exiting(&stage);
+    let run = stage.deploy(&image, &["--no-fail-fast", "--output", "json"]);
     assert_eq!(run.code, Some(3), "{run:#?}");
     let failure = &run.json()["service"]["failure"];
     assert_eq!(failure["rule"], "circuit-breaker", "{failure:#}");
@@ -338,19 +245,30 @@ fn without_fail_fast_the_deploy_waits_for_ecs_circuit_breaker() {
 #[test]
 fn a_vpc_without_ecr_dkr_is_refused_unless_accepted_and_then_fails_naming_the_endpoint() {
     let _standins = service_image();
-    let stage = Stage::new("watch-no-dkr");
+    let stage = stage("watch-no-dkr");
     let image = stage.push(&repository_root());
     let stacks = stacks_without_ecr_dkr(&stage.isokit);
     let stacks_dir = stacks.path().to_str().expect("a text path");
 
     // The audit refuses it, and says how to deploy it anyway.
-    let (refused, _) = stage.deploy(&image, &["--stacks-dir", stacks_dir]);
+    let refused = stage.deploy(&image, &["--stacks-dir", stacks_dir]);
     refused.assert_error("needs the ecr.dkr endpoint to start");
     refused.assert_error("--accept-missing-endpoint ecr.dkr");
-    assert!(!stage.stack_exists(), "nothing was deployed: {refused:#?}");
+    assert!(
+        !aws_finds(
+            "ValidationError",
+            &[
+                "cloudformation",
+                "describe-stacks",
+                "--stack-name",
+                &stage.name
+            ]
+        ),
+        "nothing was deployed: {refused:#?}"
+    );
 
     // Accepted by name, it deploys; its tasks cannot pull the image.
-    let (run, _) = stage.deploy(
+    let run = stage.deploy(
         &image,
         &[
             "--stacks-dir",
