@@ -17,7 +17,6 @@ pub struct Diagnosis {
     /// What to do: the CLI prints it as a `help:` line.
     pub fix: String,
     /// The endpoint concerned, when there is one.
-    #[serde(serialize_with = "serialize_endpoint")]
     pub endpoint: Option<Endpoint>,
     /// The host the task failed to reach, exactly as AWS wrote it.
     pub host: Option<String>,
@@ -55,16 +54,6 @@ pub enum NetworkFailure {
     Refused,
     /// AWS says the connection failed, without saying how.
     Unreachable,
-}
-
-fn serialize_endpoint<S: serde::Serializer>(
-    endpoint: &Option<Endpoint>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match endpoint {
-        Some(endpoint) => serializer.serialize_some(endpoint.service()),
-        None => serializer.serialize_none(),
-    }
 }
 
 /// One message of a stopped task, and the container that wrote it.

@@ -99,6 +99,13 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// As its service name, the way reports and JSON output name it.
+impl serde::Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 impl Endpoint {
     /// The service suffix, as written in an endpoint service name.
     pub fn service(&self) -> &str {

@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::Path;
 
 use isokit_endpoints::Endpoint;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::Error;
 use crate::nested::{NestedTemplate, nested_template};
@@ -237,18 +237,7 @@ pub struct Finding {
     pub affects: Vec<Location>,
     /// The endpoint missing, for [`Rule::TaskEndpointMissing`]: what a user
     /// who knows better names to deploy anyway.
-    #[serde(serialize_with = "serialize_endpoint")]
     pub endpoint: Option<Endpoint>,
-}
-
-fn serialize_endpoint<S: Serializer>(
-    endpoint: &Option<Endpoint>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match endpoint {
-        Some(endpoint) => serializer.serialize_some(endpoint.service()),
-        None => serializer.serialize_none(),
-    }
 }
 
 impl Finding {
