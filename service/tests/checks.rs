@@ -527,8 +527,8 @@ fn a_bad_setting_stops_start_up_naming_it() {
         stderr.trim(),
         "isokit-service: error: ISOKIT_TIMEOUT: `3 fortnights` is not a duration (unknown time \
          unit \"fortnights\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, \
-         months, years (and few variations)); expected a duration such as 500ms, 3s or 1m 30s, \
-         at most 5m"
+         months, years (and few variations))\n  help: expected a duration such as 500ms, 3s or \
+         1m 30s, at most 5m"
     );
 }
 
@@ -602,8 +602,8 @@ fn durations_that_would_overflow_are_refused_at_start_up() {
             assert_eq!(
                 stderr.trim(),
                 format!(
-                    "isokit-service: error: {variable}: `{value}` is too long; expected a \
-                     duration such as 500ms, {}, {bound}",
+                    "isokit-service: error: {variable}: `{value}` is too long\n  help: expected \
+                     a duration such as 500ms, {}, {bound}",
                     if variable == "ISOKIT_TIMEOUT" {
                         "3s or 1m 30s"
                     } else {

@@ -15,9 +15,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
+mod ca;
 pub mod processes;
 mod stage;
 
+pub use ca::{Leaf, TestCa};
 pub use stage::Stage;
 
 const HOW_TO_START: &str = "the local AWS is not in this environment: start it with \

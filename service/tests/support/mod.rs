@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use isokit_report::{LogLine, Report};
 
-pub(crate) use identity::{ACCOUNT, Leaf, REGION, TestCa, host};
+pub(crate) use identity::{ACCOUNT, REGION, TestCa, host};
+use isokit_testkit::Leaf;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_isokit-service");
 

@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use isokit_engine::{BuildContext, BuildOptions, ContextOptions, Engine, RegistryCredentials};
-use isokit_testkit::unique_name;
+use isokit_testkit::{TestCa, unique_name};
 use isokit_ui::Ui;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, KeyUsagePurpose};
 use secrecy::SecretString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -287,18 +286,9 @@ fn free_port() -> u16 {
 
 /// A CA, and a certificate for 127.0.0.1 it signed: (CA, certificate, key) as PEM.
 fn certificates() -> (String, String, String) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "isokit engine test CA");
-    let ca =
-        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA");
-    let params = CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("server parameters");
-    let key = KeyPair::generate().expect("server key");
-    let cert = params.signed_by(&key, &ca).expect("server certificate");
-    (ca.pem(), cert.pem(), key.serialize_pem())
+    let ca = TestCa::new("isokit engine test CA");
+    let leaf = ca.leaf(&["127.0.0.1".to_owned()]);
+    (ca.pem(), leaf.cert_pem, leaf.key_pem)
 }
 
 /// Writes `files` (path, content) under `dir`.
