@@ -133,6 +133,36 @@ pub(crate) enum Command {
     Logs(LogsArgs),
     #[command(subcommand)]
     Stacks(StacksCommand),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
+}
+
+/// Print a completion script for a shell, generated from these very
+/// arguments. Nothing installs it; for example:
+///
+///   isokit completions bash > ~/.local/share/bash-completion/completions/isokit
+///   isokit completions zsh  > ~/.zfunc/_isokit      # with fpath+=(~/.zfunc)
+///   isokit completions fish > ~/.config/fish/completions/isokit.fish
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct CompletionsArgs {
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// Print a manual page (roff), generated from these very arguments: isokit's
+/// own, or a command's (isokit-deploy and so on, as isokit's page lists
+/// them). Nothing installs them; for example:
+///
+///   isokit man > ~/.local/share/man/man1/isokit.1
+///   isokit man deploy > ~/.local/share/man/man1/isokit-deploy.1
+///   man isokit-deploy
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct ManArgs {
+    /// The command whose page to print [default: isokit's own]
+    #[arg(value_name = "COMMAND")]
+    pub(crate) command: Option<String>,
 }
 
 /// Build an image through the Docker Engine and push it to a private ECR

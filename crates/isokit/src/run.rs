@@ -5,6 +5,7 @@ use std::error::Error;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use clap::CommandFactory;
 use isokit_aws::{Aws, AwsSettings};
 use isokit_ui::{Style, Ui};
 
@@ -90,6 +91,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 },
             )
         }
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "isokit", &mut script);
+            write_quietly(&script)
+        }
+        Command::Man(args) => write_quietly(&manual_page(args.command.as_deref())?),
         Command::Stacks(StacksCommand::Audit { stacks_dir, strict }) => {
             let report = match &stacks_dir {
                 Some(dir) => isokit_stacks::audit_dir(dir)?,
@@ -104,6 +111,43 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 ExitCode::from(3)
             })
         }
+    }
+}
+
+/// isokit's manual page, or one command's, named `isokit-COMMAND` as the
+/// top page's SUBCOMMANDS section names it. An unknown command is a usage error.
+fn manual_page(command: Option<&str>) -> Result<Vec<u8>, Failure> {
+    let mut isokit = Cli::command();
+    let page = match command {
+        None => isokit,
+        Some(name) => match isokit.find_subcommand(name) {
+            Some(sub) => sub
+                .clone()
+                .name(format!("isokit-{name}"))
+                .version(env!("CARGO_PKG_VERSION")),
+            None => {
+                let known: Vec<&str> = isokit.get_subcommands().map(|sub| sub.get_name()).collect();
+                let message = format!(
+                    "isokit has no command `{name}`: its pages are isokit's own and {}",
+                    known.join(", ")
+                );
+                isokit
+                    .error(clap::error::ErrorKind::InvalidValue, message)
+                    .exit();
+            }
+        },
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    Ok(roff)
+}
+
+/// Writes generated text on stdout; a closed pipe (`| head`) is no error.
+fn write_quietly(text: &[u8]) -> Result<ExitCode, Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 
