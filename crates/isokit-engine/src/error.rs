@@ -26,6 +26,15 @@ pub enum EngineError {
     )]
     TlsUnsupported { host: String },
 
+    #[error(
+        "refusing to hand the ECR token to the Docker daemon at {host}: plain TCP to another \
+         machine carries it in clear, readable by anyone on the way; use a daemon on this \
+         machine, or reach the remote one through SSH as a local socket (`ssh -nNT -L \
+         /tmp/remote-docker.sock:/var/run/docker.sock USER@HOST`, then \
+         DOCKER_HOST=unix:///tmp/remote-docker.sock)"
+    )]
+    CredentialsInClear { host: String },
+
     #[error("sending the build context failed")]
     Context(#[from] ContextError),
 

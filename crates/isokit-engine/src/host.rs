@@ -82,6 +82,18 @@ impl DockerHost {
         }
     }
 
+    /// Refuses a daemon that registry credentials would reach in clear:
+    /// plain TCP to another machine. A Unix socket, or TCP on loopback,
+    /// never leaves this machine.
+    pub fn check_carries_credentials(&self) -> Result<(), EngineError> {
+        match self {
+            DockerHost::Tcp { .. } if !self.is_local() => Err(EngineError::CredentialsInClear {
+                host: self.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// How to encode a build context for this daemon: plain over a local
     /// link, where gzip only costs time (see `scripts/bench-context`),
     /// gzip over a network, where bytes are what costs time.
@@ -159,6 +171,28 @@ mod tests {
             let error = DockerHost::parse(bad).expect_err(bad).to_string();
             assert!(error.contains(bad) && error.contains("unix://"), "{error}");
         }
+    }
+
+    #[test]
+    fn credentials_never_go_in_clear_to_another_machine() {
+        for local in [
+            "unix:///run/docker.sock",
+            "tcp://127.0.0.1:2375",
+            "tcp://localhost:2375",
+            "tcp://[::1]:2375",
+        ] {
+            let host = DockerHost::parse(local).expect(local);
+            assert!(host.check_carries_credentials().is_ok(), "{local}");
+        }
+        let remote = DockerHost::parse("tcp://build-host.example:2375").expect("remote host");
+        let refusal = remote
+            .check_carries_credentials()
+            .expect_err("plain TCP elsewhere")
+            .to_string();
+        assert!(
+            refusal.contains("tcp://build-host.example:2375") && refusal.contains("ssh -nNT -L"),
+            "{refusal}"
+        );
     }
 
     #[test]

@@ -116,6 +116,9 @@ impl Engine {
         credentials: Option<&RegistryCredentials>,
         ui: &Ui,
     ) -> Result<String, EngineError> {
+        if credentials.is_some() {
+            self.host.check_carries_credentials()?;
+        }
         let (repository, tag_or_digest) = split_reference(reference);
         let options = CreateImageOptions {
             from_image: Some(repository.to_string()),

@@ -50,6 +50,15 @@ impl Engine {
         Engine::connect_to(DockerHost::from_env()?).await
     }
 
+    /// Connects to the daemon `DOCKER_HOST` names to hand it registry
+    /// credentials (a push, a pull from ECR): a daemon they would reach in
+    /// clear is refused before anything is sent to it.
+    pub async fn connect_for_registry() -> Result<Engine, EngineError> {
+        let host = DockerHost::from_env()?;
+        host.check_carries_credentials()?;
+        Engine::connect_to(host).await
+    }
+
     /// Connects to the daemon at `host`, checks that it answers, and settles
     /// on the API version both sides speak.
     pub async fn connect_to(host: DockerHost) -> Result<Engine, EngineError> {

@@ -121,6 +121,7 @@ impl Engine {
     /// allows. The registry only moves the tag once every layer is in, so a
     /// failed push never leaves the tag on a partial image.
     pub async fn push(&self, options: &PushOptions, ui: &Ui) -> Result<PushOutcome, EngineError> {
+        self.host.check_carries_credentials()?;
         let reference = format!("{}:{}", options.repository, options.tag);
         let redactor = Redactor::new(Some(&options.credentials));
         let mut layers = BTreeMap::new();

@@ -254,7 +254,7 @@ async fn build_and_push(
     };
     let registry =
         async { tokio::try_join!(ecr.authorization(), ecr.repository(&options.repository)) };
-    let (tag, engine, registry) = tokio::join!(tag, Engine::connect(), registry);
+    let (tag, engine, registry) = tokio::join!(tag, Engine::connect_for_registry(), registry);
     let (tag, context) = tag?;
     let engine = engine?;
     let (auth, existing) = registry?;

@@ -246,7 +246,7 @@ struct Ready {
 async fn prepare(aws: &Aws, options: &RehearseOptions, ui: &Ui) -> Result<Ready, Error> {
     let uri = ImageUri::parse(&options.image)?;
     uri.require_region(aws.region())?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect_for_registry().await?;
     let plan = Plan::resolve(aws, &uri, options).await?;
     let known: Vec<&str> = plan.endpoints.iter().map(String::as_str).collect();
     for endpoint in &options.without {

@@ -891,6 +891,28 @@ fn an_unreachable_docker_daemon_is_named_with_what_to_do() {
     );
 }
 
+/// A daemon on another machine over plain TCP would read the ECR token in
+/// clear: refused before isokit connects to it (the address, a
+/// documentation one, is never contacted).
+#[test]
+fn a_daemon_the_token_would_reach_in_clear_is_refused_before_connecting() {
+    let mut pusher = Pusher::with(Isokit::new(ISOKIT).env("DOCKER_HOST", "tcp://203.0.113.7:2375"));
+    let repository = pusher.repository("clear-tcp");
+    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    pusher.assert_refused(
+        &run,
+        "refusing to hand the ECR token to the Docker daemon at tcp://203.0.113.7:2375: plain \
+         TCP to another machine carries it in clear",
+        &repository,
+        false,
+    );
+    assert!(
+        run.stderr
+            .contains("DOCKER_HOST=unix:///tmp/remote-docker.sock"),
+        "{run:#?}"
+    );
+}
+
 /// An empty file for AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, so
 /// that no profile on this machine can help.
 fn empty_aws_file() -> tempfile::NamedTempFile {
