@@ -440,7 +440,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     progress.poll().await;
     if let Err(interrupted @ Error::SamInterrupted { .. }) = sam_outcome {
         progress.finish("stopped");
-        return Err(interrupted.into());
+        return Err(interrupted);
     }
     // SAM may fail because ECS did (the circuit breaker failing the
     // service, CloudFormation rolling back) before a look saw it: one more
@@ -1027,7 +1027,7 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
                 .await;
             if let Err(interrupted @ Error::SamInterrupted { .. }) = sam_outcome {
                 progress.finish("stopped");
-                return Err(interrupted.into());
+                return Err(interrupted);
             }
             // By ID: the name no longer finds a deleted stack.
             let left = until_stopped(
