@@ -22,7 +22,7 @@ use isokit_testkit::{
 };
 
 /// What the bundled VPC stack creates, which each task's report checks.
-use isokit_endpoints::FARGATE_ENDPOINTS as ENDPOINTS;
+use isokit_endpoints::DEFAULT_ENDPOINTS as ENDPOINTS;
 
 /// The line the exiting fixture writes before it exits 1.
 const LAST_WORDS: &str = "local-ecs-test: about to exit 1";
