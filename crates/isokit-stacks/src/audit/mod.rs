@@ -158,8 +158,9 @@ impl Rule {
                  list cannot be traced to the VPC stack"
             }
             Rule::TaskEndpointMissing => {
-                "A task needs an endpoint to start (its image's registry and layers, its log \
-                 driver) that the VPC the set creates lacks"
+                "A task needs an endpoint (its image's registry and layers, its log driver, the \
+                 secrets it injects and their customer managed key, ECS Exec, the EC2 agent) \
+                 that the VPC the set creates lacks"
             }
         }
     }
