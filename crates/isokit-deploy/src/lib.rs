@@ -401,7 +401,8 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         return failed_deployment(
             aws,
             options,
-            (&pinned, endpoints),
+            &pinned,
+            endpoints,
             &rollout,
             failure,
             &mut signals,
@@ -570,7 +571,8 @@ fn announce(ui: &Ui, failure: &Failure) {
 async fn failed_deployment(
     aws: &Aws,
     options: &DeployOptions,
-    (pinned, endpoints): (&str, EndpointPlan),
+    pinned: &str,
+    endpoints: EndpointPlan,
     rollout: &Rollout<'_>,
     failure: Failure,
     signals: &mut StopSignals,
