@@ -890,6 +890,65 @@ fn deploying_to_ec2_with_more_endpoints_creates_them_and_lists_exactly_what_was_
 }
 
 #[test]
+fn enabling_exec_creates_its_channel_and_meets_its_prerequisites() {
+    let sandbox = Sandbox::new("deploy-exec");
+    sandbox.push("first");
+    let run = sandbox.deploy(
+        &sandbox.tagged_image(),
+        &["--enable-exec", "--output", "json"],
+    );
+    run.assert_success();
+    let outputs = outputs(&run);
+    let expected: Vec<&str> = DEFAULT_ENDPOINTS
+        .iter()
+        .chain(&["ssmmessages"])
+        .copied()
+        .collect();
+    assert_endpoints(&sandbox.local, &outputs, &expected);
+    let described = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    let parameters = key_value_pairs(
+        &described["Stacks"][0]["Parameters"],
+        "ParameterKey",
+        "ParameterValue",
+    );
+    assert_eq!(parameters["EnableExecuteCommand"], "true", "{parameters:?}");
+    assert_eq!(
+        parameters["CreateSsmMessagesEndpoint"], "true",
+        "the task's need sets the switch: {parameters:?}"
+    );
+    let services = sandbox.local.aws(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &outputs["ClusterName"],
+        "--services",
+        &outputs["ServiceName"],
+    ]);
+    assert_eq!(
+        services["services"][0]["enableExecuteCommand"], true,
+        "{services}"
+    );
+    let task = sandbox.local.aws(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &outputs["TaskDefinitionArn"],
+    ]);
+    let container = &task["taskDefinition"]["containerDefinitions"][0];
+    // Exec is documented as unsupported on a read-only root filesystem.
+    assert_eq!(container["readonlyRootFilesystem"], false, "{container}");
+    assert_eq!(
+        container["linuxParameters"]["initProcessEnabled"], true,
+        "{container}"
+    );
+}
+
+#[test]
 fn the_same_image_again_changes_nothing_and_a_repushed_tag_redeploys() {
     let sandbox = Sandbox::new("deploy-again");
     let first = sandbox.push("first");
