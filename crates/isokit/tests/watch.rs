@@ -345,7 +345,7 @@ fn a_vpc_without_ecr_dkr_is_refused_unless_accepted_and_then_fails_naming_the_en
 
     // The audit refuses it, and says how to deploy it anyway.
     let (refused, _) = stage.deploy(&image, &["--stacks-dir", stacks_dir]);
-    refused.assert_error("needs the ecr.dkr endpoint to start");
+    refused.assert_error("needs the ecr.dkr endpoint (the image's manifest");
     refused.assert_error("--accept-missing-endpoint ecr.dkr");
     assert!(!stage.stack_exists(), "nothing was deployed: {refused:#?}");
 

@@ -250,3 +250,59 @@ fn grants_kms_decrypt(set: &TemplateSet<'_>) -> bool {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::values::Given;
+    use crate::eval::ParameterValues;
+
+    /// The endpoints a one-template set's task definition needs, with `given`
+    /// values for its parameters.
+    fn needs(text: &str, given: &[(&str, &str)]) -> Vec<String> {
+        let templates = [Template::parse("t.yml", text).expect("valid template")];
+        let given = Given::new(&given.iter().copied().collect::<ParameterValues>());
+        let set = TemplateSet(&templates, &given);
+        let task = templates[0].resource("Task").expect("Task");
+        task_needs(&set, &templates[0], &task)
+            .into_iter()
+            .map(|need| need.endpoint.to_string())
+            .collect()
+    }
+
+    const TASK: &str = "Parameters:\n  Exec: {Type: String, Default: 'false'}\n\
+        Conditions:\n  On: !Equals [!Ref Exec, 'true']\nResources:\n  \
+        Task:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      \
+        ContainerDefinitions:\n        - Name: app\n          Image: public.example/app:1\n";
+
+    #[test]
+    fn secrets_need_their_store_and_a_granted_key_kms() {
+        let parameter =
+            format!("{TASK}          Secrets:\n            - {{Name: A, ValueFrom: /app/token}}\n");
+        assert_eq!(needs(&parameter, &[]), ["ssm"]);
+        let both = format!(
+            "{TASK}          Secrets:\n            - {{Name: A, ValueFrom: \
+             'arn:aws:ssm:eu-west-1:1:parameter/a'}}\n            - {{Name: B, ValueFrom: \
+             !Sub 'arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:1:secret:b'}}\n  \
+             Role:\n    Type: AWS::IAM::Role\n    Properties:\n      Policies:\n        - \
+             PolicyDocument: {{Statement: [{{Effect: Allow, Action: [kms:Decrypt], Resource: '*'}}]}}\n"
+        );
+        assert_eq!(needs(&both, &[]), ["ssm", "secretsmanager", "kms"]);
+    }
+
+    #[test]
+    fn exec_and_the_ec2_launch_type_need_their_endpoints_as_deployed() {
+        let service = format!(
+            "{TASK}  Service:\n    Type: AWS::ECS::Service\n    Properties:\n      \
+             TaskDefinition: !Ref Task\n      LaunchType: EC2\n      \
+             EnableExecuteCommand: !If [On, true, false]\n"
+        );
+        assert_eq!(needs(&service, &[]), ["ecs", "ecs-agent", "ecs-telemetry"]);
+        assert_eq!(
+            needs(&service, &[("Exec", "true")]),
+            ["ssmmessages", "ecs", "ecs-agent", "ecs-telemetry"]
+        );
+        // An image from another registry with no log driver needs nothing.
+        assert!(needs(TASK, &[]).is_empty());
+    }
+}
