@@ -13,6 +13,12 @@ LABEL org.opencontainers.image.title="isokit-service" \
       org.opencontainers.image.description="Checks from inside an ECS task that every VPC endpoint is reachable and the internet is not"
 
 COPY dist/isokit-service /isokit-service
+# Every path the task definition mounts a volume at (/tmp), owned by the
+# image's user: on Fargate a volume takes the image's directory with its
+# owner, while a path the image lacks is made root's, mode 0755, where user
+# 65532 cannot write. scratch has no mkdir, so build-service-image stages
+# the directory tree (dist/rootfs) and this copies it in.
+COPY --chown=65532:65532 dist/rootfs/ /
 
 # No shell, no passwd file: a numeric non-root user. The service writes no
 # files, so it runs with a read-only root filesystem.

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use isokit_aws::{Aws, FirstFailure, ImageUri, Stack, StackStatus};
-use isokit_endpoints::Endpoint;
+use isokit_endpoints::{Endpoint, EndpointCost};
 use isokit_stacks::{AuditReport, Finding, ParameterValues, Rule, Severity, StackSet};
 use isokit_ui::{StopSignal, StopSignals, Ui};
 use isokit_watch::{RunningTask, ServiceStack};
@@ -222,6 +222,8 @@ pub struct DeployOptions {
     /// way): the audit's findings that a task lacks one of these are shown
     /// as warnings instead of refusing the deployment.
     pub accept_missing_endpoints: Vec<Endpoint>,
+    /// Endpoints to create besides those the task definitions need.
+    pub extra_endpoints: Vec<Endpoint>,
     pub watch: WatchOptions,
 }
 
@@ -254,7 +256,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// The parent template's parameters that isokit sets from its own flags
 /// (and checks, or derives, as `ImageUri` is pinned by digest), so
 /// `--parameter` must not set them behind the checks' backs.
-const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 9] = [
+const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 13] = [
     ("ImageUri", "--image"),
     ("ServiceName", "--service-name"),
     ("DesiredCount", "--desired-count"),
@@ -264,6 +266,10 @@ const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 9] = [
     ("DeployingToEC2", "--ec2"),
     ("EnableExecuteCommand", "--enable-exec"),
     ("LogRetentionInDays", "--log-retention-days"),
+    ("CreateSecretsManagerEndpoint", "--endpoints"),
+    ("CreateSsmEndpoint", "--endpoints"),
+    ("CreateSsmMessagesEndpoint", "--endpoints"),
+    ("CreateKmsEndpoint", "--endpoints"),
 ];
 
 /// A finished deployment.
@@ -275,6 +281,7 @@ pub struct Deployment {
     pub image: String,
     /// False when the stack already ran exactly this.
     pub changed: bool,
+    pub endpoints: EndpointPlan,
     pub outputs: BTreeMap<String, String>,
     /// The service as watched; `None` when it was not (`--no-watch`, or
     /// it could not be read).
@@ -288,6 +295,13 @@ impl Deployment {
             .as_ref()
             .is_none_or(|service| service.failure.is_none())
     }
+}
+
+/// The endpoints the VPC stack creates, and what the interface ones cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointPlan {
+    pub created: Vec<String>,
+    pub cost: EndpointCost,
 }
 
 /// The service the deployment rolled out, as watched.
@@ -324,7 +338,6 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         Some(dir) => StackSet::from_dir(dir)?,
         None => StackSet::bundled(),
     };
-    check_audit(stacks.audit()?, &options.accept_missing_endpoints, ui)?;
     // Every value but the image's digest is known now: the URI is checked
     // in the shape it will have, pinned by a digest, and again once pinned.
     let placeholder_digest = format!("sha256:{}", "0".repeat(64));
@@ -342,7 +355,26 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         refuse_parameter_with_flag(name)?;
         parameters.set(name.clone(), value.clone());
     }
+    let created = plan_endpoints(&stacks, &mut parameters, options)?;
+    let endpoints = EndpointPlan {
+        cost: EndpointCost::of(
+            &created,
+            stacks.network_plan()?.private_subnets.len(),
+            aws.region(),
+        ),
+        created: created.iter().map(ToString::to_string).collect(),
+    };
     check_parameters(&stacks, &parameters)?;
+    check_audit(
+        stacks.audit_deployed(&parameters)?,
+        &options.accept_missing_endpoints,
+        ui,
+    )?;
+    ui.status(format!(
+        "the VPC stack creates {}: {}",
+        endpoints.created.join(", "),
+        endpoints.cost
+    ));
 
     // From here on a stop signal ends the work (and reaches SAM while it
     // runs) instead of ending isokit where it stands.
@@ -459,7 +491,16 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     };
     if let Some(failure) = failure {
         progress.finish("failed");
-        return failed_deployment(aws, options, &pinned, &rollout, failure, &mut signals).await;
+        return failed_deployment(
+            aws,
+            options,
+            &pinned,
+            endpoints,
+            &rollout,
+            failure,
+            &mut signals,
+        )
+        .await;
     }
 
     let stack = until_stopped(
@@ -498,9 +539,38 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         status: stack.status,
         image: pinned,
         changed,
+        endpoints,
         outputs: stack.outputs,
         service,
     })
+}
+
+/// Sets the parameters that make the VPC stack create exactly the endpoints
+/// the task definitions need (as deployed with `parameters`) and those
+/// `--endpoints` adds, and returns what it will create. A needed endpoint
+/// the user accepts as missing, or that the VPC template cannot create, is
+/// left to the audit, which says so.
+fn plan_endpoints(
+    stacks: &StackSet,
+    parameters: &mut ParameterValues,
+    options: &DeployOptions,
+) -> Result<Vec<Endpoint>, Error> {
+    let offered = stacks.offered_endpoints()?;
+    let mut wanted: Vec<Endpoint> = stacks
+        .endpoint_needs(parameters)?
+        .into_iter()
+        .map(|need| need.endpoint)
+        .filter(|endpoint| {
+            offered.contains(endpoint) && !options.accept_missing_endpoints.contains(endpoint)
+        })
+        .collect();
+    for extra in &options.extra_endpoints {
+        if !wanted.contains(extra) {
+            wanted.push(extra.clone());
+        }
+    }
+    stacks.set_endpoint_switches(parameters, &wanted)?;
+    Ok(stacks.endpoints(parameters)?)
 }
 
 /// Refuses templates in which the audit finds an error (a way out, or a
@@ -595,6 +665,7 @@ async fn failed_deployment(
     aws: &Aws,
     options: &DeployOptions,
     pinned: &str,
+    endpoints: EndpointPlan,
     rollout: &Rollout<'_>,
     failure: Failure,
     signals: &mut StopSignals,
@@ -632,6 +703,7 @@ async fn failed_deployment(
         status: left.status.clone(),
         image: pinned.to_owned(),
         changed: true,
+        endpoints,
         outputs: stack.map(|stack| stack.outputs).unwrap_or_default(),
         service: Some(WatchedService {
             cluster: service.cluster,

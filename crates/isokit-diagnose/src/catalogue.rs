@@ -260,7 +260,7 @@ pub static CATALOGUE: [Entry; 15] = [
         example: "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 5 time(s): failed to fetch secret arn:aws:secretsmanager:us-west-2:*:secret:DBPasswordSecret-* from secrets manager: RequestCanceled: request context canceled caused by: context deadline exceeded. Please check your task network configuration.",
         source: "https://github.com/Releem/releem-agent/issues/195",
         missing: "the secretsmanager interface endpoint, its private DNS, or TCP 443 to it from the tasks",
-        fix: "Create the interface endpoint {service} with private DNS enabled in the task's subnets (isokit's VPC stack: `CreateSecretsManagerEndpoint=true`); its security group must admit TCP 443 from the tasks.",
+        fix: "Create the interface endpoint {service} with private DNS enabled in the task's subnets (isokit's VPC stack: `CreateSecretsManagerEndpoint=true`, which `isokit deploy` sets when the task definition injects Secrets Manager secrets); its security group must admit TCP 443 from the tasks.",
         matches: matches_secrets_manager_unreachable,
     },
     Entry {
@@ -270,7 +270,7 @@ pub static CATALOGUE: [Entry; 15] = [
         example: "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 5 time(s): RequestCanceled: request context canceled caused by: context deadli...",
         source: "https://github.com/umotif-public/terraform-aws-ecs-fargate/issues/50",
         missing: "the ssm interface endpoint, its private DNS, or TCP 443 to it from the tasks",
-        fix: "Create the interface endpoint {service} with private DNS enabled in the task's subnets (isokit's VPC stack: `CreateSsmEndpoints=true`); its security group must admit TCP 443 from the tasks.",
+        fix: "Create the interface endpoint {service} with private DNS enabled in the task's subnets (isokit's VPC stack: `CreateSsmEndpoint=true`, which `isokit deploy` sets when the task definition injects SSM parameters); its security group must admit TCP 443 from the tasks.",
         matches: matches_ssm_unreachable,
     },
     Entry {

@@ -8,9 +8,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// The endpoints a Fargate task in an isolated VPC needs to start, log, read
-/// secrets and parameters, and accept ECS Exec sessions.
-pub const FARGATE_ENDPOINTS: [&str; 7] = [
+/// Every endpoint a Fargate task in an isolated VPC may need: to pull its
+/// image, log, read secrets and parameters (and decrypt those a customer
+/// managed key encrypts), and accept ECS Exec sessions. The VPC template can
+/// create each; the service checks them all when not told which exist.
+pub const FARGATE_ENDPOINTS: [&str; 8] = [
     "ecr.api",
     "ecr.dkr",
     "s3",
@@ -18,7 +20,13 @@ pub const FARGATE_ENDPOINTS: [&str; 7] = [
     "secretsmanager",
     "ssm",
     "ssmmessages",
+    "kms",
 ];
+
+/// What the bundled service's task needs to start (its image from ECR, its
+/// awslogs log stream), and so what the VPC stack creates by default; the
+/// others are created when the task needs them or when asked.
+pub const DEFAULT_ENDPOINTS: [&str; 4] = ["ecr.api", "ecr.dkr", "s3", "logs"];
 
 /// The endpoints the ECS agent on EC2 container instances needs in addition.
 pub const EC2_ENDPOINTS: [&str; 3] = ["ecs", "ecs-agent", "ecs-telemetry"];
@@ -121,9 +129,12 @@ impl Endpoint {
         }
     }
 
-    /// `com.amazonaws.<region>.<service>`, the `ServiceName` of the VPC endpoint.
+    /// The `ServiceName` of the VPC endpoint in `region`:
+    /// `<prefix>.<region>.<service>`, the prefix being the partition's
+    /// ([`Partition::service_name_prefix`]).
     pub fn vpc_service_name(&self, region: &str) -> String {
-        format!("com.amazonaws.{region}.{}", self.0)
+        let prefix = Partition::of_region(region).service_name_prefix(self);
+        format!("{prefix}.{region}.{}", self.0)
     }
 
     /// The host name a task in `region` and `account` connects to for this
@@ -147,10 +158,165 @@ impl Endpoint {
 
 /// The DNS suffix of AWS service host names in a region's partition.
 fn dns_suffix(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
+    Partition::of_region(region).dns_suffix()
+}
+
+/// An AWS partition: a group of regions with its own ARNs (`arn:<name>:`),
+/// host names and endpoint service names. This is the one place isokit
+/// knows how they differ; the VPC template's `EndpointServicePrefix`
+/// mapping is checked against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Partition {
+    Aws,
+    /// The China regions (cn-north-1, cn-northwest-1).
+    AwsCn,
+    /// AWS GovCloud (US) (us-gov-west-1, us-gov-east-1).
+    AwsUsGov,
+}
+
+impl Partition {
+    pub const ALL: [Partition; 3] = [Partition::Aws, Partition::AwsCn, Partition::AwsUsGov];
+
+    /// The partition a region belongs to, from the prefix of its name.
+    pub fn of_region(region: &str) -> Partition {
+        if region.starts_with("cn-") {
+            Partition::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Partition::AwsUsGov
+        } else {
+            Partition::Aws
+        }
+    }
+
+    /// The name `AWS::Partition` gives, and ARNs carry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Partition::Aws => "aws",
+            Partition::AwsCn => "aws-cn",
+            Partition::AwsUsGov => "aws-us-gov",
+        }
+    }
+
+    /// A region of the partition, for tests and examples.
+    pub fn example_region(self) -> &'static str {
+        match self {
+            Partition::Aws => "us-east-1",
+            Partition::AwsCn => "cn-north-1",
+            Partition::AwsUsGov => "us-gov-west-1",
+        }
+    }
+
+    /// The DNS suffix of the partition's service host names
+    /// (https://docs.amazonaws.cn/en_us/general/latest/gr/endpoints-arns.html
+    /// for China; GovCloud keeps `amazonaws.com`).
+    pub fn dns_suffix(self) -> &'static str {
+        match self {
+            Partition::AwsCn => "amazonaws.com.cn",
+            Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
+        }
+    }
+
+    /// What comes before `.<region>.<service>` in the endpoint service name.
+    ///
+    /// Everywhere but China it is `com.amazonaws`: AWS's list names every
+    /// service `com.amazonaws.<region>.<service>`
+    /// (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html),
+    /// and GovCloud differs in ARNs and host names but not in these names
+    /// (https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/using-govcloud.html).
+    /// In the China regions some services take `cn.com.amazonaws`, ECR's two
+    /// among them, while CloudWatch Logs, KMS, ECS, Secrets Manager and
+    /// Systems Manager keep `com.amazonaws`, and so does the S3 gateway
+    /// endpoint (S3's interface endpoint is the `cn.` one): AWS's China
+    /// PrivateLink list (https://docs.amazonaws.cn/en_us/vpc/latest/privatelink/aws-services-privatelink-support.html,
+    /// https://docs.amazonaws.cn/vpc/latest/privatelink/aws-services-cross-region-privatelink-support.html)
+    /// and `aws ec2 describe-vpc-endpoint-services` in cn-north-1. Only the
+    /// services isokit creates endpoints for are listed; another one in
+    /// China needs checking there before it is added.
+    pub fn service_name_prefix(self, endpoint: &Endpoint) -> &'static str {
+        match (self, endpoint.service()) {
+            (Partition::AwsCn, "ecr.api" | "ecr.dkr") => "cn.com.amazonaws",
+            _ => "com.amazonaws",
+        }
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Hours in a month, as AWS's pricing pages count them.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// What AWS charges for one interface endpoint in one Availability Zone for
+/// an hour, in US dollars: the AWS PrivateLink pricing page
+/// (https://aws.amazon.com/privatelink/pricing/, read 2026-12-02) bills each
+/// endpoint for every hour it is provisioned in each zone, at $0.01 in US
+/// East (N. Virginia). Gateway endpoints (S3, DynamoDB) cost nothing. This
+/// is the standard price; regions that charge more are listed on that page
+/// by region, and isokit has no verified figure for any of them yet, so it
+/// uses this one everywhere and says so. Data processed is billed on top,
+/// per GB.
+pub const STANDARD_HOURLY_USD: f64 = 0.01;
+
+/// The hourly and monthly cost of a deployment's interface endpoints.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EndpointCost {
+    pub interface_endpoints: usize,
+    pub availability_zones: usize,
+    /// Per endpoint per zone per hour.
+    pub price_per_hour_usd: f64,
+    pub hourly_usd: f64,
+    pub monthly_usd: f64,
+    /// Where the price comes from, and how far it holds for the region.
+    pub basis: String,
+}
+
+impl EndpointCost {
+    /// The cost of `endpoints` (gateway endpoints are free) each in
+    /// `availability_zones` zones of `region`.
+    pub fn of(endpoints: &[Endpoint], availability_zones: usize, region: &str) -> EndpointCost {
+        let interface_endpoints = endpoints
+            .iter()
+            .filter(|endpoint| endpoint.kind() == EndpointKind::Interface)
+            .count();
+        let hourly_usd = STANDARD_HOURLY_USD * (interface_endpoints * availability_zones) as f64;
+        let basis = match Partition::of_region(region) {
+            Partition::Aws => format!(
+                "AWS PrivateLink's standard price, ${STANDARD_HOURLY_USD} per endpoint per zone \
+                 per hour (US East, N. Virginia); {region} may charge more: \
+                 https://aws.amazon.com/privatelink/pricing/"
+            ),
+            partition => format!(
+                "AWS PrivateLink's standard price, ${STANDARD_HOURLY_USD} per endpoint per zone \
+                 per hour (US East, N. Virginia); the {partition} partition prices its endpoints \
+                 apart, so this is only an estimate"
+            ),
+        };
+        EndpointCost {
+            interface_endpoints,
+            availability_zones,
+            price_per_hour_usd: STANDARD_HOURLY_USD,
+            hourly_usd,
+            monthly_usd: hourly_usd * HOURS_PER_MONTH,
+            basis,
+        }
+    }
+}
+
+impl fmt::Display for EndpointCost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} interface endpoints in {} Availability Zones: ${:.2} an hour, ${:.2} a month \
+             ({}; gateway endpoints are free, data processed is extra)",
+            self.interface_endpoints,
+            self.availability_zones,
+            self.hourly_usd,
+            self.monthly_usd,
+            self.basis
+        )
     }
 }
 
@@ -220,6 +386,66 @@ mod tests {
         assert_eq!(
             endpoint("ecr.api").vpc_service_name("us-east-1"),
             "com.amazonaws.us-east-1.ecr.api"
+        );
+    }
+
+    #[test]
+    fn each_partition_names_endpoint_services_its_own_way() {
+        let cases = [
+            (
+                "ecr.dkr",
+                "cn-north-1",
+                "cn.com.amazonaws.cn-north-1.ecr.dkr",
+            ),
+            (
+                "ecr.api",
+                "cn-northwest-1",
+                "cn.com.amazonaws.cn-northwest-1.ecr.api",
+            ),
+            ("s3", "cn-north-1", "com.amazonaws.cn-north-1.s3"),
+            ("logs", "cn-north-1", "com.amazonaws.cn-north-1.logs"),
+            (
+                "ecr.dkr",
+                "us-gov-west-1",
+                "com.amazonaws.us-gov-west-1.ecr.dkr",
+            ),
+            (
+                "ssmmessages",
+                "eu-west-1",
+                "com.amazonaws.eu-west-1.ssmmessages",
+            ),
+        ];
+        for (name, region, service_name) in cases {
+            assert_eq!(endpoint(name).vpc_service_name(region), service_name);
+        }
+        assert_eq!(Partition::of_region("us-gov-east-1"), Partition::AwsUsGov);
+        assert_eq!(Partition::of_region("us-east-1"), Partition::Aws);
+        assert_eq!(Partition::of_region("cn-northwest-1").name(), "aws-cn");
+        for partition in Partition::ALL {
+            assert_eq!(Partition::of_region(partition.example_region()), partition);
+        }
+    }
+
+    #[test]
+    fn interface_endpoints_cost_per_zone_and_gateways_nothing() {
+        let endpoints = parse_list("ecr.api,ecr.dkr,s3,logs").expect("valid list");
+        let cost = EndpointCost::of(&endpoints, 2, "eu-west-1");
+        assert_eq!(cost.interface_endpoints, 3);
+        // 3 endpoints in 2 zones at $0.01: $0.06 an hour, 730 hours a month.
+        assert!((cost.hourly_usd - 0.06).abs() < 1e-9, "{cost:?}");
+        assert!((cost.monthly_usd - 43.8).abs() < 1e-9, "{cost:?}");
+        let text = cost.to_string();
+        assert!(
+            text.starts_with(
+                "3 interface endpoints in 2 Availability Zones: $0.06 an hour, $43.80 a month"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("eu-west-1 may charge more"), "{text}");
+        let china = EndpointCost::of(&endpoints, 2, "cn-north-1").to_string();
+        assert!(
+            china.contains("the aws-cn partition prices its endpoints apart"),
+            "{china}"
         );
     }
 

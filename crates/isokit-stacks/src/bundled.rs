@@ -9,9 +9,9 @@ use isokit_endpoints::Endpoint;
 use serde::Serialize;
 
 use crate::Error;
-use crate::audit::{AuditReport, audit};
+use crate::audit::{AuditReport, EndpointNeed, audit, audit_with, endpoint_needs};
 use crate::constraints::{Declaration, is_no_echo};
-use crate::endpoints::active_endpoints;
+use crate::endpoints::{active_endpoints, endpoints_of_vpc_template};
 use crate::eval::{ParameterValues, Scope, Value, parameters_of};
 use crate::template::{Node, Template};
 
@@ -205,9 +205,104 @@ impl StackSet {
         Ok(())
     }
 
-    /// The isolation audit over the four templates.
+    /// The isolation audit over the four templates, with their defaults.
     pub fn audit(&self) -> Result<AuditReport, Error> {
         Ok(audit(&self.templates()?))
+    }
+
+    /// The isolation audit of the four templates as deployed with these
+    /// values for the parent's parameters.
+    pub fn audit_deployed(&self, parent_values: &ParameterValues) -> Result<AuditReport, Error> {
+        Ok(audit_with(&self.templates()?, parent_values))
+    }
+
+    /// The endpoints the task definitions need, deployed with these values
+    /// for the parent's parameters.
+    pub fn endpoint_needs(
+        &self,
+        parent_values: &ParameterValues,
+    ) -> Result<Vec<EndpointNeed>, Error> {
+        Ok(endpoint_needs(&self.templates()?, parent_values))
+    }
+
+    /// The endpoints the VPC template can create, in template order.
+    pub fn offered_endpoints(&self) -> Result<Vec<Endpoint>, Error> {
+        let vpc = self.template(TemplateFile::IsolatedVpc)?;
+        Ok(endpoints_of_vpc_template(&vpc)?
+            .into_iter()
+            .map(|declared| declared.endpoint)
+            .collect())
+    }
+
+    /// Sets the parent's parameters that decide which optional endpoints the
+    /// VPC template creates, so that it creates `wanted` and no other
+    /// optional one: a switch a value already turns on (`--ec2`'s
+    /// `DeployingToEC2`) stays on. An endpoint created under a condition is
+    /// switched through the one parameter its condition tests, which the
+    /// parent must declare and pass under the same name (as the bundled
+    /// templates do); the result is checked by evaluating what the VPC stack
+    /// then creates.
+    pub fn set_endpoint_switches(
+        &self,
+        parent_values: &mut ParameterValues,
+        wanted: &[Endpoint],
+    ) -> Result<(), Error> {
+        let parent = self.template(TemplateFile::Parent)?;
+        let vpc = self.template(TemplateFile::IsolatedVpc)?;
+        let declared = endpoints_of_vpc_template(&vpc)?;
+        let switch_of = |found: &crate::endpoints::VpcEndpoint| -> Result<Option<String>, Error> {
+            let Some(condition) = &found.condition else {
+                return Ok(None);
+            };
+            let mut tested = Vec::new();
+            if let Some(body) = vpc.condition(condition) {
+                parameters_of(&vpc, body, &mut tested);
+            }
+            let why = match tested.as_slice() {
+                [switch] if parent.parameter(switch).is_some() => return Ok(Some(switch.clone())),
+                [switch] => format!("parent.yml declares no parameter {switch} to pass it"),
+                _ => format!("it tests {} parameters, not one", tested.len()),
+            };
+            Err(Error::EndpointSwitch {
+                endpoint: found.endpoint.to_string(),
+                resource: found.resource.clone(),
+                condition: condition.clone(),
+                why,
+            })
+        };
+        for found in &declared {
+            if let Ok(Some(switch)) = switch_of(found)
+                && parent_values.get(&switch).is_none()
+            {
+                parent_values.set(switch, "false");
+            }
+        }
+        for endpoint in wanted {
+            let found = declared
+                .iter()
+                .find(|declared| &declared.endpoint == endpoint)
+                .ok_or_else(|| Error::EndpointNotOffered {
+                    endpoint: endpoint.to_string(),
+                    offered: declared.iter().map(|d| d.endpoint.to_string()).collect(),
+                })?;
+            if let Some(switch) = switch_of(found)? {
+                parent_values.set(switch, "true");
+            }
+        }
+        let created = self.endpoints(parent_values)?;
+        if let Some(found) = wanted
+            .iter()
+            .filter(|endpoint| !created.contains(endpoint))
+            .find_map(|missing| declared.iter().find(|d| &d.endpoint == missing))
+        {
+            return Err(Error::EndpointSwitch {
+                endpoint: found.endpoint.to_string(),
+                resource: found.resource.clone(),
+                condition: found.condition.clone().unwrap_or_default(),
+                why: "with its parameter set to true, the stack still does not create it".into(),
+            });
+        }
+        Ok(())
     }
 
     /// The endpoints a deployment of the parent with these parameter values
@@ -302,11 +397,13 @@ impl StackSet {
             .and_then(|definitions| definitions.as_list())
             .and_then(|definitions| definitions.first())
             .ok_or_else(no_container)?;
+        // Evaluated: the bundled template makes the root writable only when
+        // ECS Exec is on, through a condition.
         let flag = |property: &str| {
             container
                 .get(property)
-                .and_then(Node::as_text)
-                .is_some_and(|flag| flag == "true")
+                .and_then(|node| scope.value(node).ok())
+                .is_some_and(|flag| flag == Value::Text("true".into()))
         };
         let mut environment = Vec::new();
         for variable in container
@@ -450,7 +547,7 @@ pub struct NetworkPlan {
 
 #[cfg(test)]
 mod tests {
-    use isokit_endpoints::{EC2_ENDPOINTS, FARGATE_ENDPOINTS};
+    use isokit_endpoints::{DEFAULT_ENDPOINTS, EC2_ENDPOINTS, FARGATE_ENDPOINTS, Partition};
 
     use super::*;
     use crate::endpoints::{ENDPOINTS_OUTPUT, check_endpoints_output, endpoints_of_vpc_template};
@@ -650,35 +747,237 @@ mod tests {
     #[test]
     fn parent_parameters_decide_the_endpoints() {
         let stacks = StackSet::bundled();
-        let fargate = stacks.endpoints(&ParameterValues::new()).expect("defaults");
-        assert_eq!(
-            names(&fargate),
-            [
-                "ecr.api",
-                "ecr.dkr",
-                "s3",
-                "logs",
-                "secretsmanager",
-                "ssm",
-                "ssmmessages"
-            ]
-        );
+        let defaults = stacks.endpoints(&ParameterValues::new()).expect("defaults");
+        assert_eq!(names(&defaults), DEFAULT_ENDPOINTS);
         let ec2 = stacks
             .endpoints(&ParameterValues::new().with("DeployingToEC2", "true"))
             .expect("ec2");
-        assert_eq!(names(&ec2)[7..], ["ecs", "ecs-agent", "ecs-telemetry"]);
-        let lean = ParameterValues::new()
-            .with("CreateSsmEndpoints", "false")
-            .with("CreateSecretsManagerEndpoint", "false");
-        assert_eq!(
-            names(&stacks.endpoints(&lean).expect("lean")),
-            ["ecr.api", "ecr.dkr", "s3", "logs"]
-        );
-        // ECS Exec brings the Systems Manager endpoints back.
-        let exec = lean.with("EnableExecuteCommand", "true");
+        assert_eq!(names(&ec2)[4..], EC2_ENDPOINTS);
+        // ECS Exec brings its channel, ssmmessages, and nothing else.
+        let exec = ParameterValues::new().with("EnableExecuteCommand", "true");
         assert_eq!(
             names(&stacks.endpoints(&exec).expect("exec")),
-            ["ecr.api", "ecr.dkr", "s3", "logs", "ssm", "ssmmessages"]
+            ["ecr.api", "ecr.dkr", "s3", "logs", "ssmmessages"]
+        );
+        let all = ParameterValues::new()
+            .with("CreateSecretsManagerEndpoint", "true")
+            .with("CreateSsmEndpoint", "true")
+            .with("CreateSsmMessagesEndpoint", "true")
+            .with("CreateKmsEndpoint", "true");
+        assert_eq!(
+            names(&stacks.endpoints(&all).expect("all")),
+            FARGATE_ENDPOINTS
+        );
+    }
+
+    fn endpoints(list: &[&str]) -> Vec<Endpoint> {
+        list.iter()
+            .map(|name| name.parse().expect("endpoint name"))
+            .collect()
+    }
+
+    #[test]
+    fn the_bundled_task_needs_what_it_starts_with_and_exec_its_channel() {
+        let stacks = StackSet::bundled();
+        let needed = |values: &ParameterValues| -> Vec<String> {
+            stacks
+                .endpoint_needs(values)
+                .expect("needs")
+                .into_iter()
+                .map(|need| need.endpoint.to_string())
+                .collect()
+        };
+        assert_eq!(needed(&deployed(&[])), DEFAULT_ENDPOINTS);
+        assert_eq!(
+            needed(&deployed(&[("EnableExecuteCommand", "true")])),
+            ["ecr.api", "ecr.dkr", "s3", "logs", "ssmmessages"]
+        );
+    }
+
+    #[test]
+    fn switches_create_exactly_the_wanted_endpoints() {
+        let stacks = StackSet::bundled();
+        let mut values = deployed(&[]);
+        stacks
+            .set_endpoint_switches(&mut values, &endpoints(&["secretsmanager", "kms", "logs"]))
+            .expect("switchable");
+        assert_eq!(values.get("CreateSecretsManagerEndpoint"), Some("true"));
+        assert_eq!(values.get("CreateKmsEndpoint"), Some("true"));
+        // Every other switch is set, off, so a redeploy turns it off.
+        assert_eq!(values.get("CreateSsmEndpoint"), Some("false"));
+        assert_eq!(values.get("CreateSsmMessagesEndpoint"), Some("false"));
+        assert_eq!(values.get("DeployingToEC2"), Some("false"));
+        assert_eq!(
+            names(&stacks.endpoints(&values).expect("endpoints")),
+            ["ecr.api", "ecr.dkr", "s3", "logs", "secretsmanager", "kms"]
+        );
+        // A switch a flag turned on stays on.
+        let mut ec2 = deployed(&[("DeployingToEC2", "true")]);
+        stacks.set_endpoint_switches(&mut ec2, &[]).expect("none");
+        assert_eq!(ec2.get("DeployingToEC2"), Some("true"));
+        let error = stacks
+            .set_endpoint_switches(&mut deployed(&[]), &endpoints(&["sts"]))
+            .expect_err("no sts endpoint")
+            .to_string();
+        assert!(
+            error.starts_with("isolated-vpc.yml creates no sts endpoint; it can create ecr.api,"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_switch_the_parent_does_not_declare_is_an_error_naming_it() {
+        let mut stacks = StackSet::bundled();
+        let parent = stacks.text(TemplateFile::Parent).replace(
+            "  CreateKmsEndpoint:\n    Type: String",
+            "  KmsOn:\n    Type: String",
+        );
+        stacks.texts[TemplateFile::Parent as usize] = parent;
+        let error = stacks
+            .set_endpoint_switches(&mut deployed(&[]), &endpoints(&["kms"]))
+            .expect_err("undeclared switch")
+            .to_string();
+        assert_eq!(
+            error,
+            "isolated-vpc.yml creates the kms endpoint (KmsEndpoint) only when KmsWanted, which \
+             isokit cannot turn on: parent.yml declares no parameter CreateKmsEndpoint to pass it"
+        );
+    }
+
+    #[test]
+    fn every_service_name_and_arn_renders_for_a_region_of_each_partition() {
+        let stacks = StackSet::bundled();
+        let vpc = stacks.template(TemplateFile::IsolatedVpc).expect("VPC");
+        for partition in Partition::ALL {
+            let region = partition.example_region();
+            let values = ParameterValues::new()
+                .with("AWS::Region", region)
+                .with("AWS::Partition", partition.name())
+                .with("AWS::AccountId", "123456789012");
+            let scope = Scope::new(&vpc, &values);
+            for declared in endpoints_of_vpc_template(&vpc).expect("endpoints") {
+                let resource = vpc.resource(&declared.resource).expect("resource");
+                let rendered = scope
+                    .value(resource.property("ServiceName").expect("ServiceName"))
+                    .expect("renders");
+                assert_eq!(
+                    rendered,
+                    Value::Text(declared.endpoint.vpc_service_name(region)),
+                    "{} in {region}",
+                    declared.resource
+                );
+            }
+            let mut arns = 0;
+            for template in stacks.templates().expect("templates") {
+                let scope = Scope::new(&template, &values);
+                for node in template.body().walk() {
+                    let ((Some(("Fn::Sub", text)), _) | (None, text)) = (node.intrinsic(), node)
+                    else {
+                        continue;
+                    };
+                    let Some(written) = text.as_str().filter(|text| text.contains("arn:")) else {
+                        continue;
+                    };
+                    // Every ARN takes its partition from the stack.
+                    assert!(
+                        written.matches("arn:").count()
+                            == written.matches("arn:${AWS::Partition}:").count(),
+                        "{}: {written}",
+                        template.name()
+                    );
+                    if node.intrinsic().is_some()
+                        && let Ok(Value::Text(arn)) = scope.value(node)
+                    {
+                        assert!(arn.starts_with(&format!("arn:{partition}:")), "{arn}");
+                        arns += 1;
+                    }
+                }
+            }
+            // The layer bucket, the execution role's managed policy, and the
+            // two roles' trust conditions.
+            assert_eq!(arns, 4, "{partition}");
+            let layers = vpc
+                .resource("S3Endpoint")
+                .and_then(|r| r.property("PolicyDocument"))
+                .map(Node::walk)
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|node| match scope.value(node) {
+                    Ok(Value::Text(text)) if text.contains("starport") => Some(text),
+                    _ => None,
+                });
+            assert_eq!(
+                layers.as_deref(),
+                Some(
+                    format!("arn:{partition}:s3:::prod-{region}-starport-layer-bucket/*").as_str()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn exec_meets_its_prerequisites_and_the_task_stays_confined_without_it() {
+        let stacks = StackSet::bundled();
+        let values = |exec: &str| {
+            ParameterValues::new()
+                .with("AWS::Region", "eu-west-1")
+                .with("AWS::AccountId", "210987654321")
+                .with("Endpoints", "ecr.api")
+                .with("VpcCidr", "10.0.0.0/16")
+                .with("ContainerCpu", "256")
+                .with("ContainerMemory", "512")
+                .with("EnableExecuteCommand", exec)
+        };
+        let plain = stacks.task_container(&values("false")).expect("plain");
+        assert!(plain.read_only_root_filesystem);
+        let exec = stacks.task_container(&values("true")).expect("exec");
+        // ECS Exec is documented as unsupported on a read-only root.
+        assert!(!exec.read_only_root_filesystem);
+        assert_eq!(plain.volume_paths, ["/tmp"]);
+        assert_eq!(exec.volume_paths, ["/tmp"]);
+        let service = stacks
+            .template(TemplateFile::PrivateService)
+            .expect("service");
+        let task = service.resource("TaskDefinition").expect("task");
+        let init = task
+            .property("ContainerDefinitions")
+            .and_then(Node::as_list)
+            .and_then(|containers| containers.first())
+            .and_then(|container| container.get("LinuxParameters"))
+            .and_then(|linux| linux.get("InitProcessEnabled"))
+            .expect("InitProcessEnabled");
+        let exec_values = values("true");
+        assert_eq!(
+            Scope::new(&service, &exec_values)
+                .value(init)
+                .expect("init"),
+            Value::Text("true".into())
+        );
+        let cluster = stacks.template(TemplateFile::Cluster).expect("cluster");
+        let logging = cluster
+            .resource("Cluster")
+            .and_then(|c| c.property("Configuration"))
+            .and_then(|c| c.get("ExecuteCommandConfiguration"))
+            .and_then(|c| c.get("Logging"))
+            .and_then(Node::as_str);
+        assert_eq!(logging, Some("NONE"));
+        let task_role = cluster.resource("TaskRole").expect("task role");
+        let actions: Vec<String> = task_role
+            .properties
+            .walk()
+            .into_iter()
+            .filter_map(Node::as_str)
+            .filter(|text| text.starts_with("ssmmessages:"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel"
+            ]
         );
     }
 
@@ -755,10 +1054,8 @@ mod tests {
                 .as_deref(),
             Some("[\"CMD\", \"/isokit-service\", \"healthcheck\"]")
         );
-        assert_eq!(
-            container.get("ReadonlyRootFilesystem"),
-            Some(&Node::Bool(true))
-        );
+        // Its read-only root, evaluated with and without ECS Exec, is
+        // exec_meets_its_prerequisites_and_the_task_stays_confined_without_it's.
     }
 
     #[test]

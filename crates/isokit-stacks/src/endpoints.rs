@@ -38,7 +38,8 @@ pub fn endpoints_of_vpc_template(template: &Template) -> Result<Vec<VpcEndpoint>
                     template: template.name().to_owned(),
                     problem: format!(
                         "resource {}: cannot read its endpoint service from ServiceName; \
-                         write it as !Sub com.amazonaws.${{AWS::Region}}.<service>",
+                         write it as !Sub com.amazonaws.${{AWS::Region}}.<service>, or as \
+                         !Sub ['${{Prefix}}.${{AWS::Region}}.<service>', {{Prefix: ...}}]",
                         resource.name
                     ),
                 })?;
@@ -52,17 +53,25 @@ pub fn endpoints_of_vpc_template(template: &Template) -> Result<Vec<VpcEndpoint>
 }
 
 /// The service suffix of a `ServiceName`: `ecr.dkr` in
-/// `!Sub com.amazonaws.${AWS::Region}.ecr.dkr` (or a literal region).
+/// `!Sub com.amazonaws.${AWS::Region}.ecr.dkr`, in
+/// `!Sub ['${Prefix}.${AWS::Region}.ecr.dkr', {Prefix: ...}]` (the bundled
+/// template's form, its prefix by partition), or in a literal name with its
+/// region written out.
 pub(crate) fn service_suffix(service_name: &Node) -> Option<&str> {
     let text = match service_name.intrinsic() {
         Some(("Fn::Sub", Node::String(text))) => text.as_str(),
+        Some(("Fn::Sub", Node::List(items))) => items.first()?.as_str()?,
         Some(_) => return None,
         None => service_name.as_str()?,
     };
-    let rest = text.strip_prefix("com.amazonaws.")?;
-    let rest = match rest.strip_prefix("${AWS::Region}.") {
-        Some(rest) => rest,
-        None => rest.split_once('.')?.1,
+    let rest = match text.split_once("${AWS::Region}.") {
+        Some((_, rest)) => rest,
+        None => {
+            let rest = ["com.amazonaws.", "cn.com.amazonaws."]
+                .iter()
+                .find_map(|prefix| text.strip_prefix(prefix))?;
+            rest.split_once('.')?.1
+        }
     };
     (!rest.contains("${")).then_some(rest)
 }
@@ -201,14 +210,18 @@ Conditions:
 Resources:
   Api: {Type: AWS::EC2::VPCEndpoint, Properties: {ServiceName: !Sub 'com.amazonaws.${AWS::Region}.ecr.api'}}
   Bucket: {Type: AWS::EC2::VPCEndpoint, Properties: {ServiceName: com.amazonaws.eu-west-1.s3}}
+  Registry:
+    Type: AWS::EC2::VPCEndpoint
+    Properties:
+      ServiceName: !Sub ['${Prefix}.${AWS::Region}.ecr.dkr', {Prefix: !FindInMap [P, !Ref 'AWS::Partition', Ecr]}]
   Agent:
     Type: AWS::EC2::VPCEndpoint
     Condition: Ec2
     Properties: {ServiceName: {'Fn::Sub': 'com.amazonaws.${AWS::Region}.ecs-agent'}}
   Other: {Type: AWS::EC2::Subnet}
 Outputs:
-  Good: {Value: !Join ['', ['ecr.api,s3', !If [Ec2, ',ecs-agent', '']]]}
-  Stale: {Value: 'ecr.api,s3,ecs-agent'}
+  Good: {Value: !Join ['', ['ecr.api,s3,ecr.dkr', !If [Ec2, ',ecs-agent', '']]]}
+  Stale: {Value: 'ecr.api,s3,ecr.dkr,ecs-agent'}
 ";
 
     fn template() -> Template {
@@ -233,6 +246,7 @@ Outputs:
             [
                 ("ecr.api", "Api", None),
                 ("s3", "Bucket", None),
+                ("ecr.dkr", "Registry", None),
                 ("ecs-agent", "Agent", Some("Ec2"))
             ]
         );
@@ -242,13 +256,13 @@ Outputs:
     fn conditions_decide_which_are_created() {
         let template = template();
         let fargate = active_endpoints(&template, &ParameterValues::new()).expect("default");
-        assert_eq!(names(&fargate), ["ecr.api", "s3"]);
+        assert_eq!(names(&fargate), ["ecr.api", "s3", "ecr.dkr"]);
         let ec2 = active_endpoints(
             &template,
             &ParameterValues::new().with("DeployingToEC2", "true"),
         )
         .expect("ec2");
-        assert_eq!(names(&ec2), ["ecr.api", "s3", "ecs-agent"]);
+        assert_eq!(names(&ec2), ["ecr.api", "s3", "ecr.dkr", "ecs-agent"]);
     }
 
     #[test]
@@ -263,7 +277,8 @@ Outputs:
         assert_eq!(mismatches[0].values.get("DeployingToEC2"), Some("false"));
         assert_eq!(
             mismatches[0].to_string(),
-            " with DeployingToEC2=false it lists [ecr.api,s3,ecs-agent] but creates [ecr.api,s3]"
+            " with DeployingToEC2=false it lists [ecr.api,s3,ecr.dkr,ecs-agent] but creates \
+             [ecr.api,s3,ecr.dkr]"
         );
     }
 

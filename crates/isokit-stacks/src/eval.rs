@@ -293,7 +293,23 @@ impl<'a> Scope<'a> {
                         })
                         .and_then(|found| self.value(found))
                 }
-                Some(("Fn::Sub", Node::String(text))) => self.substitute(text).map(Value::Text),
+                Some(("Fn::Sub", Node::String(text))) => {
+                    self.substitute(text, &[]).map(Value::Text)
+                }
+                Some(("Fn::Sub", Node::List(items))) => {
+                    let [Node::String(text), variables] = items.as_slice() else {
+                        return Err(self.error("Fn::Sub takes [text, {name: value, ...}]"));
+                    };
+                    let mut own = Vec::new();
+                    for (name, value) in variables.entries() {
+                        let value = self
+                            .value(value)?
+                            .into_text("an Fn::Sub variable")
+                            .map_err(|e| self.error(e))?;
+                        own.push((name.as_str(), value));
+                    }
+                    self.substitute(text, &own).map(Value::Text)
+                }
                 Some((function, _)) => Err(self.error(format!(
                     "{function} is only known once the stack is deployed"
                 ))),
@@ -302,9 +318,9 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// `Fn::Sub` over parameters; pseudo parameters and resources are not
-    /// known before deployment.
-    fn substitute(&self, text: &str) -> Result<String, Error> {
+    /// `Fn::Sub` over its own variables, then parameters; pseudo parameters
+    /// (unless given) and resources are not known before deployment.
+    fn substitute(&self, text: &str, own: &[(&str, String)]) -> Result<String, Error> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -320,7 +336,9 @@ impl<'a> Scope<'a> {
                 .find('}')
                 .ok_or_else(|| self.error(format!("unclosed ${{ in Fn::Sub {text:?}")))?;
             let name = &after[..end];
-            if let Some(known) = self.pseudo_parameter(name) {
+            if let Some((_, value)) = own.iter().find(|(own, _)| *own == name) {
+                out.push_str(value);
+            } else if let Some(known) = self.pseudo_parameter(name) {
                 out.push_str(known);
             } else if self.template.parameter(name).is_some() {
                 out.push_str(&self.parameter(name)?);
@@ -434,6 +452,7 @@ Outputs:
   Picked: {Value: !Select [1, [x, !Ref Size, z]]}
   Cidr: {Value: !FindInMap [Net, VPC, CIDR]}
   Named: {Value: !Sub 'svc-${Name}-${!Literal}'}
+  Listed: {Value: !Sub ['${Own}-${Name}', {Own: !FindInMap [Net, VPC, CIDR]}]}
   Deployed: {Value: !GetAtt Thing.Arn}
   Region: {Value: !Sub '${AWS::Region}'}
 ";
@@ -475,6 +494,7 @@ Outputs:
         assert_eq!(text("Picked"), Value::Text("2".into()));
         assert_eq!(text("Cidr"), Value::Text("10.0.0.0/16".into()));
         assert_eq!(text("Named"), Value::Text("svc-web-${Literal}".into()));
+        assert_eq!(text("Listed"), Value::Text("10.0.0.0/16-web".into()));
     }
 
     #[test]

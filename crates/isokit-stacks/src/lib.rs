@@ -20,8 +20,8 @@ mod template_dir;
 use std::path::PathBuf;
 
 pub use audit::{
-    AcceptedFinding, AuditReport, Finding, Location, NotJudged, Rule, SarifLog, Severity, audit,
-    audit_dir,
+    AcceptedFinding, AuditReport, EndpointNeed, Finding, Location, NotJudged, Rule, SarifLog,
+    Severity, audit, audit_dir, audit_with, endpoint_needs,
 };
 pub use bundled::{NetworkPlan, StackSet, TaskContainer, TemplateFile};
 pub use constraints::validate_stack_name;
@@ -135,6 +135,28 @@ pub enum Error {
          holds only letters, digits and hyphens, at most 128 characters"
     )]
     InvalidStackName { name: String, problem: String },
+
+    #[error(
+        "isolated-vpc.yml creates no {endpoint} endpoint; it can create {}: add an \
+         AWS::EC2::VPCEndpoint for it to a customised copy of the templates (`isokit stacks \
+         export DIR`, then `isokit deploy --stacks-dir DIR`)",
+        offered.join(", ")
+    )]
+    EndpointNotOffered {
+        endpoint: String,
+        offered: Vec<String>,
+    },
+
+    #[error(
+        "isolated-vpc.yml creates the {endpoint} endpoint ({resource}) only when {condition}, \
+         which isokit cannot turn on: {why}"
+    )]
+    EndpointSwitch {
+        endpoint: String,
+        resource: String,
+        condition: String,
+        why: String,
+    },
 
     #[error("cannot evaluate {template}: {reason}")]
     Evaluate { template: String, reason: String },

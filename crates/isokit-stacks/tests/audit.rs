@@ -620,3 +620,28 @@ fn every_finding_points_at_its_resources_line() {
         }
     }
 }
+
+/// A task that injects a Secrets Manager secret needs the secretsmanager
+/// endpoint, which this VPC stack does not create: one error, on the task
+/// definition's line, naming the endpoint; nothing else.
+#[test]
+fn a_task_injecting_a_secret_needs_the_secretsmanager_endpoint_the_vpc_lacks() {
+    let report = expect(
+        "task-secret-without-endpoint",
+        &[(Rule::TaskEndpointMissing, "service.yml", "TaskDefinition")],
+    );
+    let found = &report.findings[0];
+    assert_eq!(found.severity, Severity::Error);
+    assert_eq!(
+        found.endpoint.as_ref().map(ToString::to_string).as_deref(),
+        Some("secretsmanager")
+    );
+    assert_eq!(
+        found.to_string(),
+        "service.yml:12: TaskDefinition: container app needs the secretsmanager endpoint (the \
+         Secrets Manager secrets it injects; without it ECS stops the task with \
+         ResourceInitializationError), which no template in the set creates \
+         [task-endpoint-missing]"
+    );
+    assert!(!report.passes(false));
+}

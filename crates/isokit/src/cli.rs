@@ -300,6 +300,14 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "ENDPOINT")]
     pub(crate) accept_missing_endpoint: Vec<Endpoint>,
 
+    /// Endpoints to create besides those the task definitions need (default:
+    /// only those: ecr.api, ecr.dkr, s3 and logs for the bundled service,
+    /// ssmmessages with --enable-exec), comma-separated, such as
+    /// `secretsmanager,kms`; each interface endpoint is billed per hour in
+    /// each Availability Zone.
+    #[arg(long, value_name = "ENDPOINT,...", value_delimiter = ',')]
+    pub(crate) endpoints: Vec<Endpoint>,
+
     /// Finish with the stack operation, as `sam deploy` does: neither watch
     /// the service's tasks nor read their in-task reports.
     #[arg(long, conflicts_with_all = ["no_fail_fast", "watch_timeout", "report_timeout"])]

@@ -29,10 +29,12 @@ impl Render for Deployment {
         } else {
             "no change: the stack already runs this"
         };
+        let cost = self.endpoints.cost.to_string();
         let mut rows = vec![
             ("Stack", self.stack_name.as_str()),
             ("Status", self.status.as_str()),
             ("Image", self.image.as_str()),
+            ("EndpointCost", cost.as_str()),
         ];
         rows.extend(
             self.outputs

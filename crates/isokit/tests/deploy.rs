@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 // What the VPC stack must create, in the order of its `Endpoints` output:
 // the endpoints crate's lists, which the service checks by default.
-use isokit_endpoints::{EC2_ENDPOINTS, FARGATE_ENDPOINTS};
+use isokit_endpoints::{DEFAULT_ENDPOINTS, EC2_ENDPOINTS};
 use isokit_testkit::{Isokit, LocalAws, Run, building, processes, removing_images, unique_name};
 
 /// The tag every test pushes and deploys.
@@ -624,7 +624,8 @@ fn assert_endpoints(local: &LocalAws, outputs: &BTreeMap<String, String>, expect
 
 /// The services whose interface endpoints are limited to the account's own
 /// principals; the others accept no endpoint policy and keep the default.
-const ACCOUNT_ONLY_ENDPOINTS: [&str; 5] = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm"];
+const ACCOUNT_ONLY_ENDPOINTS: [&str; 6] =
+    ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "kms"];
 
 /// S3's gateway reaches only ECR's layer bucket and the account's buckets;
 /// the interface endpoints that take a policy serve the account's principals.
@@ -817,22 +818,47 @@ fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinne
     assert_eq!(outputs["PrivateSubnetCidrs"], "10.0.128.0/18,10.0.192.0/18");
 
     assert_isolated_vpc(&sandbox.local, &outputs);
-    assert_endpoints(&sandbox.local, &outputs, &FARGATE_ENDPOINTS);
+    // Only what the bundled task needs: its image from ECR, its awslogs.
+    assert_endpoints(&sandbox.local, &outputs, &DEFAULT_ENDPOINTS);
+    assert_eq!(
+        result["endpoints"]["created"],
+        serde_json::json!(DEFAULT_ENDPOINTS)
+    );
+    // Three interface endpoints (S3's gateway is free) in two zones.
+    let cost = &result["endpoints"]["cost"];
+    assert_eq!(cost["interface_endpoints"], 3, "{cost}");
+    assert_eq!(cost["availability_zones"], 2, "{cost}");
+    assert!(
+        run.stderr.contains(
+            "the VPC stack creates ecr.api, ecr.dkr, s3, logs: 3 interface endpoints in 2 \
+             Availability Zones: $0.06 an hour, $43.80 a month"
+        ),
+        "{run:#?}"
+    );
     assert_service(&sandbox.local, &outputs, &pinned);
 }
 
 #[test]
-fn deploying_to_ec2_adds_the_ecs_endpoints_and_lists_exactly_what_was_created() {
+fn deploying_to_ec2_with_more_endpoints_creates_them_and_lists_exactly_what_was_created() {
     let sandbox = Sandbox::new("deploy-ec2");
     let pinned = sandbox.push("first");
     let run = sandbox.deploy(
         &sandbox.tagged_image(),
-        &["--ec2", "--cpu-architecture", "arm64", "--output", "json"],
+        &[
+            "--ec2",
+            "--endpoints",
+            "kms,secretsmanager",
+            "--cpu-architecture",
+            "arm64",
+            "--output",
+            "json",
+        ],
     );
     run.assert_success();
     let outputs = outputs(&run);
-    let expected: Vec<&str> = FARGATE_ENDPOINTS
+    let expected: Vec<&str> = DEFAULT_ENDPOINTS
         .iter()
+        .chain(&["secretsmanager", "kms"])
         .chain(EC2_ENDPOINTS.iter())
         .copied()
         .collect();
@@ -852,6 +878,74 @@ fn deploying_to_ec2_adds_the_ecs_endpoints_and_lists_exactly_what_was_created() 
         "ParameterValue",
     );
     assert_eq!(parameters["CpuArchitecture"], "ARM64", "{parameters:?}");
+    for (switch, value) in [
+        ("DeployingToEC2", "true"),
+        ("CreateSecretsManagerEndpoint", "true"),
+        ("CreateKmsEndpoint", "true"),
+        ("CreateSsmEndpoint", "false"),
+        ("CreateSsmMessagesEndpoint", "false"),
+    ] {
+        assert_eq!(parameters[switch], value, "{switch}: {parameters:?}");
+    }
+}
+
+#[test]
+fn enabling_exec_creates_its_channel_and_meets_its_prerequisites() {
+    let sandbox = Sandbox::new("deploy-exec");
+    sandbox.push("first");
+    let run = sandbox.deploy(
+        &sandbox.tagged_image(),
+        &["--enable-exec", "--output", "json"],
+    );
+    run.assert_success();
+    let outputs = outputs(&run);
+    let expected: Vec<&str> = DEFAULT_ENDPOINTS
+        .iter()
+        .chain(&["ssmmessages"])
+        .copied()
+        .collect();
+    assert_endpoints(&sandbox.local, &outputs, &expected);
+    let described = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    let parameters = key_value_pairs(
+        &described["Stacks"][0]["Parameters"],
+        "ParameterKey",
+        "ParameterValue",
+    );
+    assert_eq!(parameters["EnableExecuteCommand"], "true", "{parameters:?}");
+    assert_eq!(
+        parameters["CreateSsmMessagesEndpoint"], "true",
+        "the task's need sets the switch: {parameters:?}"
+    );
+    let services = sandbox.local.aws(&[
+        "ecs",
+        "describe-services",
+        "--cluster",
+        &outputs["ClusterName"],
+        "--services",
+        &outputs["ServiceName"],
+    ]);
+    assert_eq!(
+        services["services"][0]["enableExecuteCommand"], true,
+        "{services}"
+    );
+    let task = sandbox.local.aws(&[
+        "ecs",
+        "describe-task-definition",
+        "--task-definition",
+        &outputs["TaskDefinitionArn"],
+    ]);
+    let container = &task["taskDefinition"]["containerDefinitions"][0];
+    // Exec is documented as unsupported on a read-only root filesystem.
+    assert_eq!(container["readonlyRootFilesystem"], false, "{container}");
+    assert_eq!(
+        container["linuxParameters"]["initProcessEnabled"], true,
+        "{container}"
+    );
 }
 
 #[test]
@@ -882,7 +976,7 @@ fn the_same_image_again_changes_nothing_and_a_repushed_tag_redeploys() {
     assert_eq!(row(&again, "Stack"), sandbox.name);
     assert_eq!(row(&again, "Status"), "CREATE_COMPLETE");
     assert_eq!(row(&again, "Image"), first);
-    assert_eq!(row(&again, "Endpoints"), FARGATE_ENDPOINTS.join(","));
+    assert_eq!(row(&again, "Endpoints"), DEFAULT_ENDPOINTS.join(","));
     assert!(row(&again, "VpcId").starts_with("vpc-"));
     let unchanged = sandbox.deploy(&sandbox.tagged_image(), &["--output", "json"]);
     unchanged.assert_success();
@@ -1414,8 +1508,14 @@ fn every_parameter_rule_and_the_stack_name_are_checked_before_sam_runs() {
             "error: the value of parameter Note cannot reach CloudFormation intact through SAM",
         ),
         (
-            ["--parameter", "CreateSsmEndpoints=yes"],
-            "error: parameter CreateSsmEndpoints cannot be \"yes\": parent.yml allows one of true, false",
+            ["--parameter", "CreateSsmEndpoint=true"],
+            "error: --parameter CreateSsmEndpoint=… would override what isokit sets and checks \
+             itself: use --endpoints instead",
+        ),
+        (
+            ["--endpoints", "sts"],
+            "error: isolated-vpc.yml creates no sts endpoint; it can create ecr.api, ecr.dkr, s3, \
+             logs, secretsmanager, ssm, ssmmessages, kms, ecs, ecs-agent, ecs-telemetry",
         ),
         (
             ["--service-name", "web api"],

@@ -3,6 +3,7 @@
 //! rehearse without ecr.dkr (named, with the fix), tear it all down. Every
 //! step is read from `--output json`.
 
+use isokit_endpoints::DEFAULT_ENDPOINTS;
 use isokit_testkit::{
     Isokit, LocalAws, Run, assert_answers_inside, repository_root, service_image, unique_name,
 };
@@ -129,7 +130,7 @@ fn push_deploy_rehearse_and_teardown_from_one_image() {
     assert_eq!(report["healthy"], true, "{report:#}");
     assert_eq!(report["isolated"], true, "{report:#}");
     let endpoints = report["endpoints"].as_array().expect("endpoints");
-    assert_eq!(endpoints.len(), 7, "{report:#}");
+    assert_eq!(endpoints.len(), DEFAULT_ENDPOINTS.len(), "{report:#}");
     let subnet = rehearsal["plan"]["subnet"]
         .as_str()
         .expect("the plan's subnet");

@@ -6,6 +6,7 @@
 //! would run them, stop with ECS's words when they cannot run, and go with
 //! their service.
 
+use isokit_endpoints::DEFAULT_ENDPOINTS;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -427,7 +428,7 @@ fn a_deployed_services_tasks_run_report_healthy_and_isolated_and_go_with_the_sta
         assert_eq!(round["healthy"], true, "{round:#}");
         assert_eq!(round["isolated"], true, "{round:#}");
         let endpoints = round["endpoints"].as_array().expect("endpoints");
-        assert_eq!(endpoints.len(), 7, "{round:#}");
+        assert_eq!(endpoints.len(), DEFAULT_ENDPOINTS.len(), "{round:#}");
         for endpoint in endpoints {
             for address in endpoint["addresses"].as_array().expect("addresses") {
                 let address = address.as_str().expect("an address");

@@ -3,6 +3,7 @@
 //! network beside TLS stand-ins for its endpoints, its report read back;
 //! left-out endpoints, images that exit or stay silent, bad input, Ctrl-C.
 
+use isokit_endpoints::DEFAULT_ENDPOINTS;
 use std::path::Path;
 use std::process::Command;
 
@@ -184,7 +185,7 @@ fn the_service_rehearses_green_on_the_bundled_plan_and_leaves_nothing() {
     assert_eq!(rehearsal["plan"]["subnet"], "10.0.128.0/18");
     assert_eq!(
         rehearsal["environment"]["ISOKIT_ENDPOINTS"],
-        "ecr.api,ecr.dkr,s3,logs,secretsmanager,ssm,ssmmessages"
+        DEFAULT_ENDPOINTS.join(",")
     );
     assert_eq!(
         rehearsal["environment"]["ISOKIT_ACCOUNT"],

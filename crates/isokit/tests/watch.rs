@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use isokit_testkit::{Isokit, Stage, aws_finds, repository_root, service_image};
 
 /// What the bundled VPC stack creates, which each task's report checks.
-use isokit_endpoints::FARGATE_ENDPOINTS as ENDPOINTS;
+use isokit_endpoints::DEFAULT_ENDPOINTS as ENDPOINTS;
 
 /// The line the exiting fixture writes before it exits 1.
 const LAST_WORDS: &str = "local-ecs-test: about to exit 1";
@@ -252,7 +252,7 @@ fn a_vpc_without_ecr_dkr_is_refused_unless_accepted_and_then_fails_naming_the_en
 
     // The audit refuses it, and says how to deploy it anyway.
     let refused = stage.deploy(&image, &["--stacks-dir", stacks_dir]);
-    refused.assert_error("needs the ecr.dkr endpoint to start");
+    refused.assert_error("needs the ecr.dkr endpoint (the image's manifest");
     refused.assert_error("--accept-missing-endpoint ecr.dkr");
     assert!(
         !aws_finds(

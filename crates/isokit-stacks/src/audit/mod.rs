@@ -6,6 +6,7 @@
 //! remote nested templates, macros) is listed, not passed silently.
 
 mod endpoint_access;
+mod needs;
 mod network;
 mod sarif;
 mod values;
@@ -18,11 +19,13 @@ use isokit_endpoints::Endpoint;
 use serde::Serialize;
 
 use crate::Error;
+use crate::eval::ParameterValues;
 use crate::nested::{NestedTemplate, nested_template};
 use crate::template::{Node, Resource, Template};
 use crate::template_dir::read_template_dir;
-use values::TemplateSet;
+use values::{Given, TemplateSet};
 
+pub use needs::EndpointNeed;
 pub use sarif::SarifLog;
 
 /// What a finding breaks.
@@ -154,8 +157,9 @@ impl Rule {
                  list cannot be traced to the VPC stack"
             }
             Rule::TaskEndpointMissing => {
-                "A task needs an endpoint to start (its image's registry and layers, its log \
-                 driver) that the VPC the set creates lacks"
+                "A task needs an endpoint (its image's registry and layers, its log driver, the \
+                 secrets it injects and their customer managed key, ECS Exec, the EC2 agent) \
+                 that the VPC the set creates lacks"
             }
         }
     }
@@ -342,8 +346,16 @@ impl AuditReport {
 /// Audits a set of templates (a parent and the children it nests, or any
 /// other set).
 pub fn audit(templates: &[Template]) -> AuditReport {
+    audit_with(templates, &ParameterValues::new())
+}
+
+/// Audits a set of templates as deployed with `given` values for the
+/// parameters of its top templates (those no other template nests), which
+/// win over their defaults: what a deployment will create and run.
+pub fn audit_with(templates: &[Template], given: &ParameterValues) -> AuditReport {
+    let given = Given::new(given);
     let mut judge = Judge {
-        set: TemplateSet(templates),
+        set: TemplateSet(templates, &given),
         findings: Vec::new(),
         not_judged: Vec::new(),
     };
@@ -356,6 +368,28 @@ pub fn audit(templates: &[Template]) -> AuditReport {
     }
     endpoint_access::check(&mut judge);
     judge.report()
+}
+
+/// The endpoints the set's task definitions need, as deployed with `given`
+/// values for its top templates' parameters: each endpoint once, with the
+/// first task (and container) that needs it.
+pub fn endpoint_needs(templates: &[Template], given: &ParameterValues) -> Vec<EndpointNeed> {
+    let given = Given::new(given);
+    let set = TemplateSet(templates, &given);
+    let mut needs: Vec<EndpointNeed> = Vec::new();
+    for template in templates {
+        for task in template
+            .resources()
+            .filter(|resource| resource.kind == "AWS::ECS::TaskDefinition")
+        {
+            for need in needs::task_needs(&set, template, &task) {
+                if !needs.iter().any(|known| known.endpoint == need.endpoint) {
+                    needs.push(need);
+                }
+            }
+        }
+    }
+    needs
 }
 
 /// Audits the templates in a folder ([`read_template_dir`]); files there

@@ -3,6 +3,7 @@
 //! outputs, down to something the audit can judge, or to the reason it
 //! cannot be known before deployment.
 
+use crate::eval::{ParameterValues, Scope, Value, parameters_of};
 use crate::nested::{NestedTemplate, nested_template};
 use crate::template::{Node, Resource, Template};
 
@@ -14,7 +15,26 @@ const MAX_HOPS: usize = 16;
 const SSM_PARAMETER_TYPE: &str = "AWS::SSM::Parameter::Value<";
 
 #[derive(Debug, Clone, Copy)]
-pub(super) struct TemplateSet<'a>(pub(super) &'a [Template]);
+pub(super) struct TemplateSet<'a>(pub(super) &'a [Template], pub(super) &'a Given);
+
+/// Values given for the parameters of the set's top templates (those no
+/// other template nests), as a deployment gives them: they win over the
+/// defaults there.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Given {
+    nodes: Vec<(String, Node)>,
+}
+
+impl Given {
+    pub(crate) fn new(values: &ParameterValues) -> Given {
+        Given {
+            nodes: values
+                .iter()
+                .map(|(name, value)| (name.to_owned(), Node::String(value.to_owned())))
+                .collect(),
+        }
+    }
+}
 
 /// Where a child template's parameter comes from, for the endpoint list's
 /// wiring, which must end at the VPC stack's output.
@@ -184,6 +204,11 @@ impl<'a> TemplateSet<'a> {
                 _ => self.resolve_within(parent, passed, hops + 1),
             };
         }
+        if self.parents_of(template).next().is_none()
+            && let Some((_, given)) = self.1.nodes.iter().find(|(given, _)| given == name)
+        {
+            return Ok((template, given));
+        }
         declaration
             .get("Default")
             .map(|default| (template, default))
@@ -193,6 +218,71 @@ impl<'a> TemplateSet<'a> {
                      passes it a value"
                 )
             })
+    }
+
+    /// The text `node` of `template` evaluates to once every parameter it
+    /// depends on is followed to what a parent passes (or what was given,
+    /// or the default): conditions included. The error says why it cannot
+    /// be known before deployment.
+    pub(super) fn evaluate(&self, template: &'a Template, node: &Node) -> Result<String, String> {
+        self.evaluate_within(template, node, 0)
+    }
+
+    fn evaluate_within(
+        &self,
+        template: &'a Template,
+        node: &Node,
+        hops: usize,
+    ) -> Result<String, String> {
+        let values = self.parameter_values(template, node, hops)?;
+        match Scope::new(template, &values).value(node) {
+            Ok(Value::Text(text)) => Ok(text),
+            Ok(other) => Err(format!("{node} is not text but {other:?}")),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// Whether `condition` of `template` holds, its parameters followed as
+    /// [`TemplateSet::evaluate`] follows them.
+    pub(super) fn condition(
+        &self,
+        template: &'a Template,
+        condition: &str,
+    ) -> Result<bool, String> {
+        let body = template
+            .condition(condition)
+            .ok_or_else(|| format!("condition {condition} is not declared"))?;
+        let values = self.parameter_values(template, body, 0)?;
+        Scope::new(template, &values)
+            .condition(condition)
+            .map_err(|error| error.to_string())
+    }
+
+    /// The values of the parameters `node` depends on.
+    fn parameter_values(
+        &self,
+        template: &'a Template,
+        node: &Node,
+        hops: usize,
+    ) -> Result<ParameterValues, String> {
+        if hops > MAX_HOPS {
+            return Err("it is passed around in a loop".into());
+        }
+        let mut names = Vec::new();
+        parameters_of(template, node, &mut names);
+        let mut values = ParameterValues::new();
+        for name in names {
+            let Some(declaration) = template.parameter(&name) else {
+                continue;
+            };
+            let (source, value) = self.parameter_value(template, &name, declaration, hops)?;
+            let text = match value.as_text() {
+                Some(text) => text,
+                None => self.evaluate_within(source, value, hops + 1)?,
+            };
+            values.set(name, text);
+        }
+        Ok(values)
     }
 
     /// The security group resource a `SecurityGroupIds` or `GroupId` item
@@ -258,7 +348,8 @@ mod tests {
     #[test]
     fn values_follow_parents_defaults_and_outputs_or_say_why_not() {
         let templates = set();
-        let set = TemplateSet(&templates);
+        let given = Given::default();
+        let set = TemplateSet(&templates, &given);
         let net = &templates[1];
         let subnet = net.resource("Subnet").expect("Subnet");
         let resolve = |property: &str| {

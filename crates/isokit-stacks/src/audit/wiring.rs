@@ -1,8 +1,9 @@
 //! That the service checks the endpoints the VPC has, and that the tasks
-//! find the endpoints they need to start.
+//! find the endpoints they need.
 
 use isokit_endpoints::Endpoint;
 
+use super::needs::task_needs;
 use super::values::{Source, TemplateSet};
 use super::{Judge, Rule};
 use crate::endpoints::{check_endpoints_output, endpoints_of_vpc_template};
@@ -11,54 +12,28 @@ use crate::template::{Node, Resource, Template};
 /// The environment variable the service reads its endpoint list from.
 const ENDPOINTS_VARIABLE: &str = isokit_report::variables::ENDPOINTS;
 
-/// A task definition's wiring: its endpoint list and what it needs to start.
+/// A task definition's wiring: its endpoint list and what it needs.
 pub(super) fn check<'a>(judge: &mut Judge<'a>, template: &'a Template, resource: &Resource<'a>) {
     if resource.kind != "AWS::ECS::TaskDefinition" {
         return;
     }
     check_endpoint_wiring(judge, template, resource);
-    for (endpoint, message) in missing_task_endpoints(&judge.set, resource) {
+    for (endpoint, message) in missing_task_endpoints(&judge.set, template, resource) {
         judge
             .find(Rule::TaskEndpointMissing, template, resource, message)
             .endpoint = Some(endpoint);
     }
 }
 
-/// What a task pulls and writes through before its containers run, each
-/// with the endpoint that carries it in an isolated VPC and the error ECS
-/// stops the task with without it
-/// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html,
-/// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html).
-const ECR_PULL: [(&str, &str); 3] = [
-    (
-        "ecr.api",
-        "the registry auth token; without it ECS stops the task with ResourceInitializationError",
-    ),
-    (
-        "ecr.dkr",
-        "the image's manifest; without it ECS stops the task with CannotPullContainerError",
-    ),
-    (
-        "s3",
-        "the image's layers, which ECR keeps in S3; without the gateway endpoint ECS stops the \
-         task with CannotPullContainerError",
-    ),
-];
-const AWSLOGS: (&str, &str) = (
-    "logs",
-    "the awslogs driver's log stream; without it ECS stops the task with \
-     ResourceInitializationError",
-);
-
-/// The endpoints a task definition needs to start that the VPC the set
-/// creates does not create (or creates only under a condition): an image
-/// from ECR needs ecr.api, ecr.dkr and s3; the awslogs driver needs logs.
-/// An image given through a parameter counts as ECR's, since isokit deploys
-/// only ECR images. Checked only for a set that creates its VPC: the
-/// endpoints of a VPC made elsewhere cannot be known here.
-fn missing_task_endpoints(
-    set: &TemplateSet<'_>,
-    resource: &Resource<'_>,
+/// The endpoints a task definition needs ([`task_needs`]) that the VPC the
+/// set creates does not create, or creates only under a condition that does
+/// not hold (or cannot be known) with the values the set gives. Checked only
+/// for a set that creates its VPC: the endpoints of a VPC made elsewhere
+/// cannot be known here.
+fn missing_task_endpoints<'a>(
+    set: &TemplateSet<'a>,
+    template: &'a Template,
+    resource: &Resource<'a>,
 ) -> Vec<(Endpoint, String)> {
     let creates_vpc = set
         .0
@@ -70,60 +45,40 @@ fn missing_task_endpoints(
     let created: Vec<_> = set
         .0
         .iter()
-        .filter_map(|template| endpoints_of_vpc_template(template).ok())
+        .filter_map(|template| {
+            endpoints_of_vpc_template(template)
+                .ok()
+                .map(|found| found.into_iter().map(move |e| (template, e)))
+        })
         .flatten()
         .collect();
-    let containers = resource
-        .property("ContainerDefinitions")
-        .and_then(Node::as_list)
-        .unwrap_or_default();
-    let mut needed: Vec<(&str, &str, String)> = Vec::new();
-    let mut need = |(endpoint, why): (&'static str, &'static str), container: String| {
-        if !needed.iter().any(|(known, _, _)| *known == endpoint) {
-            needed.push((endpoint, why, container));
-        }
-    };
-    for container in containers {
-        // A name given through a parameter is not known here.
-        let name = container.get("Name").and_then(Node::as_text).map_or_else(
-            || "its container".to_owned(),
-            |name| format!("container {name}"),
-        );
-        let from_ecr = match container.get("Image") {
-            Some(image) => image
-                .as_text()
-                .is_none_or(|literal| literal.contains(".dkr.ecr.")),
-            None => false,
-        };
-        if from_ecr {
-            for pull in ECR_PULL {
-                need(pull, name.clone());
-            }
-        }
-        let driver = container
-            .get("LogConfiguration")
-            .and_then(|log| log.get("LogDriver"))
-            .and_then(Node::as_str);
-        if driver == Some("awslogs") {
-            need(AWSLOGS, name);
-        }
-    }
-    needed
+    task_needs(set, template, resource)
         .into_iter()
-        .filter_map(|(endpoint, why, container)| {
-            let endpoint: Endpoint = endpoint.parse().ok()?;
-            let lack = match created.iter().find(|c| c.endpoint == endpoint) {
+        .filter_map(|need| {
+            let lack = match created.iter().find(|(_, c)| c.endpoint == need.endpoint) {
                 None => "which no template in the set creates".to_owned(),
-                Some(found) => match &found.condition {
-                    Some(condition) => {
-                        format!("which {} creates only when {condition}", found.resource)
-                    }
+                Some((vpc, found)) => match &found.condition {
                     None => return None,
+                    Some(condition) => match set.condition(vpc, condition) {
+                        Ok(true) => return None,
+                        Ok(false) => format!(
+                            "which {} creates only when {condition}, and that does not hold with \
+                             the values the set gives",
+                            found.resource
+                        ),
+                        Err(why) => format!(
+                            "which {} creates only when {condition}, which cannot be known before \
+                             deployment: {why}",
+                            found.resource
+                        ),
+                    },
                 },
             };
-            let message =
-                format!("{container} needs the {endpoint} endpoint to start ({why}), {lack}");
-            Some((endpoint, message))
+            let message = format!(
+                "{} needs the {} endpoint ({}), {lack}",
+                need.by, need.endpoint, need.why
+            );
+            Some((need.endpoint, message))
         })
         .collect()
 }
@@ -309,8 +264,8 @@ mod tests {
         assert_eq!(endpoints, ["ecr.dkr", "s3", "logs"]);
         assert_eq!(
             found[0].1,
-            "container app needs the ecr.dkr endpoint to start (the image's manifest; without it \
-             ECS stops the task with CannotPullContainerError), which no template in the set creates"
+            "container app needs the ecr.dkr endpoint (the image's manifest; without it ECS stops \
+             the task with CannotPullContainerError), which no template in the set creates"
         );
     }
 
@@ -325,9 +280,10 @@ mod tests {
         let found = missing(&set(&endpoints, "!Ref ImageUri", "awslogs"));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0]
-                .1
-                .ends_with("which Endpoint1 creates only when Wanted"),
+            found[0].1.ends_with(
+                "which Endpoint1 creates only when Wanted, and that does not hold with the \
+                     values the set gives"
+            ),
             "{found:?}"
         );
     }
