@@ -1,6 +1,6 @@
 //! The AWS settings every isokit command shares (region, profile, endpoint,
 //! CA bundle), built into one SDK configuration, and the ECR,
-//! CloudFormation, ECS and CloudWatch Logs calls built on it.
+//! CloudFormation, ECS, CloudWatch Logs, IAM and EC2 calls built on it.
 //!
 //! Region, profile, credentials and `AWS_ENDPOINT_URL*` come from the
 //! standard chain that `aws-config` reads, with explicit settings taking
@@ -10,8 +10,10 @@
 
 mod cloudformation;
 mod ecr;
+mod ec2;
 mod ecs;
 mod error;
+mod iam;
 mod logs;
 mod throttle;
 
@@ -33,7 +35,9 @@ pub use ecs::{
     ContainerDefinition, Ecs, EcsDeployment, EcsService, EcsTask, EcsTaskDefinition, ServiceEvent,
     TaskAttachment, TaskContainer, TaskState, task_id,
 };
-pub use error::{CallError, Error};
+pub use ec2::{AvailabilityZone, Ec2, EndpointServiceZones};
+pub use error::{CallError, Error, Problem};
+pub use iam::{Iam, RoleCreation, RoleLookup};
 pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamEvent, StreamSelection};
 
 /// What a user may set explicitly; everything left `None` comes from the
@@ -116,6 +120,14 @@ impl Aws {
 
     pub fn logs(&self) -> Logs {
         Logs::new(&self.config)
+    }
+
+    pub fn iam(&self) -> Iam {
+        Iam::new(&self.config)
+    }
+
+    pub fn ec2(&self) -> Ec2 {
+        Ec2::new(&self.config)
     }
 }
 

@@ -8,6 +8,8 @@ mod progress;
 mod reports;
 mod retained;
 mod rollout;
+mod service_role;
+mod zones;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -72,6 +74,25 @@ pub enum Error {
     )]
     ParameterHasFlag { name: String, flag: &'static str },
 
+    #[error(
+        "this account has no ECS service-linked role ({}), without which ECS cannot create the \
+         cluster, and the identity in use may not create it: {denied}\nhave an administrator run \
+         `{}` once, then deploy again",
+        service_role::ROLE_NAME,
+        service_role::CREATE_COMMAND
+    )]
+    ServiceLinkedRoleMissing { denied: isokit_aws::CallError },
+
+    #[error("{problem}; the Availability Zones of {region}:\n{}\n{next}", zones.join("\n"))]
+    UnsuitableZones {
+        region: String,
+        /// What is wrong with the zones.
+        problem: String,
+        /// Each zone of the region, and what rules it out.
+        zones: Vec<String>,
+        next: String,
+    },
+
     #[error("the deployment finished, but stack {0} cannot be read back")]
     StackVanished(String),
 
@@ -129,6 +150,9 @@ pub struct DeployOptions {
     /// way): the audit's findings that a task lacks one of these are shown
     /// as warnings instead of refusing the deployment.
     pub accept_missing_endpoints: Vec<Endpoint>,
+    /// The two Availability Zones for the subnets; `None`: isokit chooses
+    /// two where every interface endpoint is offered and Fargate runs.
+    pub availability_zones: Option<[String; 2]>,
     pub watch: WatchOptions,
 }
 
@@ -161,7 +185,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// The parent template's parameters that isokit sets from its own flags
 /// (and checks, or derives, as `ImageUri` is pinned by digest), so
 /// `--parameter` must not set them behind the checks' backs.
-const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 9] = [
+const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 11] = [
     ("ImageUri", "--image"),
     ("ServiceName", "--service-name"),
     ("DesiredCount", "--desired-count"),
@@ -171,6 +195,8 @@ const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 9] = [
     ("DeployingToEC2", "--ec2"),
     ("EnableExecuteCommand", "--enable-exec"),
     ("LogRetentionInDays", "--log-retention-days"),
+    ("AvailabilityZoneOne", "--availability-zones"),
+    ("AvailabilityZoneTwo", "--availability-zones"),
 ];
 
 /// A finished deployment.
@@ -232,9 +258,15 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         None => StackSet::bundled(),
     };
     check_audit(stacks.audit()?, &options.accept_missing_endpoints, ui)?;
-    // Every value but the image's digest is known now: the URI is checked
-    // in the shape it will have, pinned by a digest, and again once pinned.
+    // Every value but the image's digest and the zones is known now: the
+    // URI is checked in the shape it will have, pinned by a digest, and
+    // again once pinned; the zones' type is checked by CloudFormation
+    // against the account, so any name stands in for them until chosen.
     let placeholder_digest = format!("sha256:{}", "0".repeat(64));
+    let [zone_one, zone_two] = options
+        .availability_zones
+        .clone()
+        .unwrap_or_else(|| ["chosen-before-deploying".to_owned(), "chosen-before-deploying".to_owned()]);
     let mut parameters = ParameterValues::new()
         .with("ImageUri", uri.pinned(&placeholder_digest))
         .with("ServiceName", options.service_name.clone())
@@ -244,12 +276,16 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         .with("CpuArchitecture", options.cpu_architecture.clone())
         .with("DeployingToEC2", options.ec2_endpoints.to_string())
         .with("EnableExecuteCommand", options.enable_exec.to_string())
-        .with("LogRetentionInDays", options.log_retention_days.to_string());
+        .with("LogRetentionInDays", options.log_retention_days.to_string())
+        .with("AvailabilityZoneOne", zone_one)
+        .with("AvailabilityZoneTwo", zone_two);
     for (name, value) in &options.extra_parameters {
         refuse_parameter_with_flag(name)?;
         parameters.set(name.clone(), value.clone());
     }
     check_parameters(&stacks, &parameters)?;
+    // The one place the endpoints this deployment creates are worked out.
+    let endpoints = stacks.endpoints(&parameters)?;
 
     // From here on a stop signal ends the work (and reaches SAM while it
     // runs) instead of ending isokit where it stands.
@@ -270,6 +306,22 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     if let Some(existing) = existing {
         check_deployable(existing)?;
     }
+    until_stopped(
+        &mut signals,
+        "deploy",
+        unchanged,
+        service_role::ensure(aws, ui),
+    )
+    .await?;
+    let [zone_one, zone_two] = until_stopped(
+        &mut signals,
+        "deploy",
+        unchanged,
+        zones::choose(aws, &endpoints, options.availability_zones.as_ref(), ui),
+    )
+    .await?;
+    parameters.set("AvailabilityZoneOne", zone_one);
+    parameters.set("AvailabilityZoneTwo", zone_two);
 
     ui.status(format!("resolving {uri}"));
     let image = until_stopped(&mut signals, "deploy", unchanged, aws.ecr().resolve(&uri)).await?;

@@ -31,7 +31,7 @@ pub use endpoints::{
 };
 pub use eval::ParameterValues;
 pub use fargate::{
-    DESIRED_COUNT, FARGATE_CPU_UNITS, fargate_memory_options, validate_desired_count,
+    DESIRED_COUNT, FARGATE_CPU_UNITS, fargate_memory_options, fargate_zone_ids, validate_desired_count,
     validate_task_size,
 };
 pub use sam::{

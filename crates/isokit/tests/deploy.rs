@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 // What the VPC stack must create, in the order of its `Endpoints` output:
 // the endpoints crate's lists, which the service checks by default.
 use isokit_endpoints::{EC2_ENDPOINTS, FARGATE_ENDPOINTS};
-use isokit_testkit::{Isokit, LocalAws, Run, building, processes, removing_images, unique_name};
+use isokit_testkit::{
+    Isokit, LocalAws, Run, StrictAws, building, processes, removing_images, unique_name,
+};
 
 /// The tag every test pushes and deploys.
 const TAG: &str = "v1";
@@ -469,10 +471,10 @@ fn sorted(mut list: Vec<String>) -> Vec<String> {
     list
 }
 
-/// The VPC the outputs name: 10.0.0.0/16, two private subnets in two zones,
-/// no internet gateway, no NAT gateway, no route out; the endpoint security
-/// group admits TCP 443 from the VPC only.
-fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>) {
+/// The VPC the outputs name: 10.0.0.0/16, two private subnets in the two
+/// `zones`, no internet gateway, no NAT gateway, no route out; the endpoint
+/// security group admits TCP 443 from the VPC only.
+fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>, zones: [&str; 2]) {
     let vpc = outputs["VpcId"].as_str();
     let vpc_filter = format!("Name=vpc-id,Values={vpc}");
     let vpcs = local.aws(&["ec2", "describe-vpcs", "--vpc-ids", vpc]);
@@ -515,8 +517,7 @@ fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>) {
             &outputs["PrivateSubnetIds"].split(',').collect::<Vec<_>>()
         ))
     );
-    let zones = field("AvailabilityZone");
-    assert_ne!(zones[0], zones[1], "the subnets share a zone");
+    assert_eq!(field("AvailabilityZone"), sorted(texts(&zones)));
     assert!(
         subnets
             .iter()
@@ -549,6 +550,21 @@ fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>) {
     assert_eq!(ingress[0]["FromPort"], 443);
     assert_eq!(ingress[0]["ToPort"], 443);
     assert_eq!(ingress[0]["IpRanges"][0]["CidrIp"], "10.0.0.0/16");
+}
+
+/// The region's first two Availability Zones as EC2 lists them: (name, ID).
+fn first_zones(local: &LocalAws) -> Vec<(String, String)> {
+    let listed = local.aws(&["ec2", "describe-availability-zones"]);
+    listed["AvailabilityZones"]
+        .as_array()
+        .expect("AvailabilityZones")
+        .iter()
+        .take(2)
+        .map(|zone| {
+            let text = |key: &str| zone[key].as_str().expect(key).to_owned();
+            (text("ZoneName"), text("ZoneId"))
+        })
+        .collect()
 }
 
 /// The stack's `Endpoints` output is `expected`, and the VPC holds exactly
@@ -816,21 +832,43 @@ fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinne
     assert_eq!(outputs["ServiceName"], sandbox.name);
     assert_eq!(outputs["PrivateSubnetCidrs"], "10.0.128.0/18,10.0.192.0/18");
 
-    assert_isolated_vpc(&sandbox.local, &outputs);
+    // Every zone of the local AWS offers every endpoint service (and the
+    // region has no Fargate zone list): the first two, in EC2's order.
+    let zones = first_zones(&sandbox.local);
+    assert!(
+        run.stderr.contains(&format!(
+            "subnets in {} ({}) and {} ({}), chosen: each offers every interface endpoint the \
+             VPC creates\n",
+            zones[0].0, zones[0].1, zones[1].0, zones[1].1
+        )),
+        "{run:#?}"
+    );
+    assert_isolated_vpc(&sandbox.local, &outputs, [&zones[0].0, &zones[1].0]);
     assert_endpoints(&sandbox.local, &outputs, &FARGATE_ENDPOINTS);
     assert_service(&sandbox.local, &outputs, &pinned);
 }
 
 #[test]
-fn deploying_to_ec2_adds_the_ecs_endpoints_and_lists_exactly_what_was_created() {
+fn deploying_to_ec2_adds_the_ecs_endpoints_lists_exactly_what_was_created_in_the_zones_asked_for() {
     let sandbox = Sandbox::new("deploy-ec2");
     let pinned = sandbox.push("first");
+    let zones = format!("{0}d,{0}b", sandbox.local.region);
     let run = sandbox.deploy(
         &sandbox.tagged_image(),
-        &["--ec2", "--cpu-architecture", "arm64", "--output", "json"],
+        &[
+            "--ec2",
+            "--cpu-architecture",
+            "arm64",
+            "--availability-zones",
+            &zones,
+            "--output",
+            "json",
+        ],
     );
     run.assert_success();
     let outputs = outputs(&run);
+    let (one, two) = zones.split_once(',').expect("two zones");
+    assert_isolated_vpc(&sandbox.local, &outputs, [one, two]);
     let expected: Vec<&str> = FARGATE_ENDPOINTS
         .iter()
         .chain(EC2_ENDPOINTS.iter())
@@ -1229,6 +1267,136 @@ fn an_image_missing_from_ecr_fails_before_sam_runs() {
         assert!(!run.stderr.contains("Deploying with"), "SAM ran: {run:#?}");
         sandbox.assert_no_stack(&run);
     }
+}
+
+/// Zones asked for that the region does not have are refused before SAM
+/// runs, with every zone of the region and what rules each out; so is a
+/// deploy into a region where fewer than two zones qualify.
+#[test]
+fn availability_zones_that_do_not_qualify_are_refused_with_the_region_s_zones() {
+    let sandbox = Sandbox::new("deploy-zones");
+    let region = &sandbox.local.region;
+    let zones = first_zones(&sandbox.local);
+    let asked = format!("{},{region}-nowhere", zones[0].0);
+    let run = sandbox.deploy(
+        &sandbox.tagged_image(),
+        &["-v", "--availability-zones", &asked],
+    );
+    run.assert_error(&format!(
+        "--availability-zones names {region}-nowhere, which is not an Availability Zone of \
+         {region} that this account can use; the Availability Zones of {region}:\n  {} ({}): \
+         usable\n  {} ({}): usable\n",
+        zones[0].0, zones[0].1, zones[1].0, zones[1].1
+    ));
+    assert!(
+        run.stderr
+            .contains("name two usable zones from this list, or leave the flag out"),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("Deploying with"), "SAM ran: {run:#?}");
+    sandbox.assert_no_stack(&run);
+}
+
+/// An account that never used ECS lacks its service-linked role, and
+/// creating the cluster would fail: isokit creates it and says so, before
+/// anything else it needs (here, EC2, which this user may not call).
+#[test]
+fn a_missing_ecs_service_linked_role_is_created_and_said_so() {
+    let local = LocalAws::require();
+    let strict = StrictAws::start_allowing(
+        &local,
+        &[
+            "cloudformation:DescribeStacks",
+            "iam:GetRole",
+            "iam:CreateServiceLinkedRole",
+        ],
+    );
+    let isokit = strict.as_nobody(Isokit::new(env!("CARGO_BIN_EXE_isokit")));
+    let image = format!("{}/slr:{TAG}", local.registry());
+    let deploy = ["deploy", "--no-watch", "--image", &image];
+    let run = isokit.run(deploy);
+    assert!(
+        run.stderr.contains(
+            "created the ECS service-linked role AWSServiceRoleForECS, which this account \
+             lacked: ECS needs it to create the cluster"
+        ),
+        "{run:#?}"
+    );
+    run.assert_error("EC2 DescribeAvailabilityZones failed: access denied");
+    let role = strict_aws(&strict, &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"]);
+    assert_eq!(
+        role["Role"]["Path"], "/aws-service-role/ecs.amazonaws.com/",
+        "{role}"
+    );
+    // Once there, it is left alone.
+    let again = isokit.run(deploy);
+    again.assert_error("EC2 DescribeAvailabilityZones failed: access denied");
+    assert!(!again.stderr.contains("service-linked role"), "{again:#?}");
+}
+
+/// An identity that may not create the role stops the deploy, before SAM
+/// runs, with the command an administrator runs once.
+#[test]
+fn a_missing_ecs_service_linked_role_that_may_not_be_created_stops_with_the_command() {
+    let local = LocalAws::require();
+    let strict =
+        StrictAws::start_allowing(&local, &["cloudformation:DescribeStacks", "iam:GetRole"]);
+    let isokit = strict.as_nobody(Isokit::new(env!("CARGO_BIN_EXE_isokit")));
+    let image = format!("{}/slr:{TAG}", local.registry());
+    let run = isokit.run(["deploy", "--no-watch", "--image", &image]);
+    run.assert_error(
+        "this account has no ECS service-linked role (AWSServiceRoleForECS), without which ECS \
+         cannot create the cluster, and the identity in use may not create it: IAM \
+         CreateServiceLinkedRole failed: access denied (",
+    );
+    assert!(
+        run.stderr.contains(
+            "have an administrator run `aws iam create-service-linked-role --aws-service-name \
+             ecs.amazonaws.com` once, then deploy again"
+        ),
+        "{run:#?}"
+    );
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(
+        strict_aws_fails(&strict, &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"])
+            .contains("NoSuchEntity"),
+        "the role was created"
+    );
+}
+
+/// The AWS CLI against a strict moto, as its user: its JSON answer.
+fn strict_aws(strict: &StrictAws, args: &[&str]) -> serde_json::Value {
+    let output = strict_aws_command(strict, args)
+        .output()
+        .expect("run the AWS CLI");
+    assert!(
+        output.status.success(),
+        "aws {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// The error the AWS CLI prints when the call fails.
+fn strict_aws_fails(strict: &StrictAws, args: &[&str]) -> String {
+    let output = strict_aws_command(strict, args)
+        .output()
+        .expect("run the AWS CLI");
+    assert!(!output.status.success(), "aws {} succeeded", args.join(" "));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn strict_aws_command(strict: &StrictAws, args: &[&str]) -> Command {
+    let mut command = Command::new("aws");
+    command
+        .args(args)
+        .args(["--output", "json", "--endpoint-url", &strict.endpoint_url])
+        .env("AWS_ACCESS_KEY_ID", &strict.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &strict.secret_access_key)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE");
+    command
 }
 
 /// Each stop signal sent to isokit alone (as `kill` does; a terminal would
