@@ -8,7 +8,9 @@ mod progress;
 mod reports;
 mod retained;
 mod rollout;
+pub mod sam;
 mod service_role;
+mod template_folder;
 mod zones;
 
 use std::collections::BTreeMap;
@@ -18,10 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use isokit_aws::{Aws, FirstFailure, ImageUri, Stack};
 use isokit_endpoints::Endpoint;
-use isokit_stacks::{
-    Artifacts, AuditReport, AwsTarget, DeleteOptions, Finding, ParameterValues, Rule, Sam, SamStop,
-    Severity, StackSet, StacksDir,
-};
+use isokit_stacks::{AuditReport, Finding, ParameterValues, Rule, Severity, StackSet};
 use isokit_ui::{StopSignal, StopSignals, Ui};
 use isokit_watch::{RunningTask, ServiceStack};
 use serde::Serialize;
@@ -31,6 +30,8 @@ use crate::progress::Progress;
 pub use crate::retained::LogGroupRemoval;
 pub use crate::rollout::{Failure, FailureRule};
 use crate::rollout::{Rollout, Verdict};
+use crate::sam::{Artifacts, SAM_INSTALL_HINT, SAM_VARIABLE, Sam, SamStop};
+use crate::template_folder::TemplateFolder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -110,7 +111,85 @@ pub enum Error {
         next: String,
         /// SAM's failure, when SAM failed too.
         #[source]
-        sam: Option<Box<isokit_stacks::Error>>,
+        sam: Option<Box<Error>>,
+    },
+
+    #[error(
+        "the value of parameter {name} cannot reach CloudFormation intact through SAM, whose parser \
+         cannot read an odd number of backslashes at the end of a value or before a line break, nor \
+         in one value both before a single quote and before a double quote: change the value"
+    )]
+    ParameterUnpassable { name: String },
+
+    #[error(
+        "cannot find the SAM CLI (`sam`) on PATH: {SAM_INSTALL_HINT}, or set {SAM_VARIABLE} to its path"
+    )]
+    SamNotFound,
+
+    #[error("{} (from {origin}) is not an executable SAM CLI: {SAM_INSTALL_HINT}", program.display())]
+    SamNotExecutable {
+        program: PathBuf,
+        origin: &'static str,
+    },
+
+    #[error("cannot start the SAM CLI at {}", program.display())]
+    SamStart {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("lost track of the SAM CLI while waiting for it to finish")]
+    SamWait { source: std::io::Error },
+
+    #[error(
+        "sam {command} failed ({status}){}{tail}",
+        error_line.as_deref().map(|line| format!(": {line}")).unwrap_or_default()
+    )]
+    SamFailed {
+        command: &'static str,
+        status: String,
+        /// SAM's last `Error: ` line, without that prefix.
+        error_line: Option<String>,
+        /// Its last lines, unless they were shown as it ran.
+        tail: sam::OutputTail,
+    },
+
+    #[error(
+        "sam {command} was stopped by {}: stack {stack} {}; see where it is with `aws cloudformation \
+         describe-stacks --stack-name {stack} --region {region}`, then {}",
+        sam::signal_name(*signal),
+        sam::interrupted_state(command),
+        sam::interrupted_next_step(command, stack)
+    )]
+    SamInterrupted {
+        command: &'static str,
+        /// The signal passed on to SAM.
+        signal: isokit_ui::StopSignal,
+        stack: String,
+        region: String,
+    },
+
+    /// isokit stopped SAM on purpose ([`SamStop`]); the caller says why.
+    #[error("sam {command} was stopped by isokit")]
+    SamStopped { command: &'static str },
+
+    #[error(
+        "stack {stack} is {status} ({}) and cannot be updated: tear it down first (`isokit teardown \
+         --stack-name {stack}`), then deploy again{}",
+        why_only_deletable(status),
+        reason.as_deref().map(|reason| format!("\nit failed: {reason}")).unwrap_or_default()
+    )]
+    StackNeedsTeardown {
+        stack: String,
+        status: String,
+        /// CloudFormation's status reason, when known.
+        reason: Option<String>,
+    },
+
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
     },
 
     #[error("isokit {command} was stopped by {signal}: {state}")]
@@ -335,8 +414,8 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     parameters.set("ImageUri", pinned.clone());
     check_parameters(&stacks, &parameters)?;
     let folder = match &options.stacks_dir {
-        Some(dir) => StacksDir::existing(dir)?,
-        None => StacksDir::temporary(&stacks)?,
+        Some(dir) => TemplateFolder::User(dir.clone()),
+        None => TemplateFolder::temporary(&stacks)?,
     };
     let follower = until_stopped(
         &mut signals,
@@ -351,7 +430,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
     let started = Instant::now();
     let mut rollout = Rollout::new(aws, ui, options.watch.fail_fast, SystemTime::now());
     let mut failure: Option<Failure> = None;
-    let sam_options = isokit_stacks::DeployOptions {
+    let sam_options = sam::DeployOptions {
         template_file: folder.parent_template(),
         stack_name: options.stack_name.clone(),
         parameters,
@@ -359,7 +438,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
             .s3_bucket
             .clone()
             .map_or(Artifacts::ResolveS3, Artifacts::Bucket),
-        target: sam_target(aws),
+        aws: aws.clone(),
     };
     let sam_outcome = {
         let run = sam.deploy(&sam_options, ui, &mut signals);
@@ -397,7 +476,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         }
     };
     progress.poll().await;
-    if let Err(interrupted @ isokit_stacks::Error::SamInterrupted { .. }) = sam_outcome {
+    if let Err(interrupted @ Error::SamInterrupted { .. }) = sam_outcome {
         progress.finish("stopped");
         return Err(interrupted.into());
     }
@@ -764,7 +843,7 @@ async fn watch_after_sam(
 fn check_outcome(
     command: &'static str,
     stack_name: &str,
-    sam: Option<isokit_stacks::Error>,
+    sam: Option<Error>,
     stack: Option<&Stack>,
     first_failure: Option<FirstFailure>,
 ) -> Option<Error> {
@@ -777,7 +856,7 @@ fn check_outcome(
     let headline = match (&first_failure, stack) {
         (Some(failure), _) => failure.to_string(),
         // No resource failed: SAM's own error says why, when it failed.
-        (None, _) if sam.is_some() => return sam.map(Error::from),
+        (None, _) if sam.is_some() => return sam,
         (None, Some(stack)) => match &stack.status_reason {
             Some(reason) => format!("it is {}: {reason}", stack.status),
             None => format!("it is {}", stack.status),
@@ -836,8 +915,21 @@ async fn until_stopped<T, E: Into<Error>>(
 /// What SAM cannot pass on intact, and what CloudFormation would refuse,
 /// refused before SAM runs.
 fn check_parameters(stacks: &StackSet, parameters: &ParameterValues) -> Result<(), Error> {
-    isokit_stacks::check_passable(parameters)?;
+    sam::check_passable(parameters)?;
     Ok(stacks.check_parameters(parameters)?)
+}
+
+/// The statuses from which a stack can only be deleted.
+const ONLY_DELETABLE_STATUSES: [&str; 3] =
+    ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"];
+
+fn why_only_deletable(status: &str) -> &'static str {
+    match status {
+        "ROLLBACK_COMPLETE" => "its first creation failed and was rolled back",
+        "ROLLBACK_FAILED" => "its first creation failed, and so did the rollback",
+        "DELETE_FAILED" => "a deletion failed part-way",
+        _ => "an earlier operation failed",
+    }
 }
 
 /// Refuses a stack that `sam deploy` cannot update, before SAM starts.
@@ -849,13 +941,12 @@ fn check_deployable(existing: Stack) -> Result<(), Error> {
         ..
     } = existing;
     match status.as_str() {
-        only_deletable if isokit_stacks::ONLY_DELETABLE_STATUSES.contains(&only_deletable) => {
-            Err(isokit_stacks::Error::StackNeedsTeardown {
+        only_deletable if ONLY_DELETABLE_STATUSES.contains(&only_deletable) => {
+            Err(Error::StackNeedsTeardown {
                 stack,
                 status,
                 reason: status_reason,
-            }
-            .into())
+            })
         }
         "UPDATE_ROLLBACK_FAILED" => Err(Error::StackRollbackStuck { stack }),
         // A change set that was created but never executed (SAM failed or
@@ -865,17 +956,6 @@ fn check_deployable(existing: Stack) -> Result<(), Error> {
         "REVIEW_IN_PROGRESS" => Err(Error::StackNeverExecuted { stack }),
         busy if busy.ends_with("_IN_PROGRESS") => Err(Error::StackBusy { stack, status }),
         _ => Ok(()),
-    }
-}
-
-/// SAM acts with isokit's own AWS settings.
-fn sam_target(aws: &Aws) -> AwsTarget {
-    let settings = aws.settings();
-    AwsTarget {
-        region: aws.region().to_owned(),
-        profile: settings.profile.clone(),
-        endpoint_url: settings.endpoint_url.clone(),
-        ca_bundle: settings.ca_bundle.clone(),
     }
 }
 
@@ -979,15 +1059,15 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
                 Progress::new(ui, follower, format!("deleting {}", options.stack_name));
             let sam_outcome = progress
                 .follow(sam.delete(
-                    &DeleteOptions {
+                    &sam::DeleteOptions {
                         stack_name: options.stack_name.clone(),
-                        target: sam_target(aws),
+                        aws: aws.clone(),
                     },
                     ui,
                     &mut signals,
                 ))
                 .await;
-            if let Err(interrupted @ isokit_stacks::Error::SamInterrupted { .. }) = sam_outcome {
+            if let Err(interrupted @ Error::SamInterrupted { .. }) = sam_outcome {
                 progress.finish("stopped");
                 return Err(interrupted.into());
             }
@@ -1155,12 +1235,12 @@ mod tests {
         }
     }
 
-    fn sam_failed() -> isokit_stacks::Error {
-        isokit_stacks::Error::SamFailed {
+    fn sam_failed() -> Error {
+        Error::SamFailed {
             command: "deploy",
             status: "exit status 1".into(),
             error_line: Some("Failed to create/update the stack: isolated-vpc-environment".into()),
-            tail: isokit_stacks::OutputTail::default(),
+            tail: sam::OutputTail::default(),
         }
     }
 
@@ -1197,10 +1277,7 @@ mod tests {
         let left = stack("REVIEW_IN_PROGRESS", None);
         let error =
             check_outcome("deploy", "s", Some(sam_failed()), Some(&left), None).expect("a failure");
-        assert!(
-            matches!(error, Error::Stacks(isokit_stacks::Error::SamFailed { .. })),
-            "{error:?}"
-        );
+        assert!(matches!(error, Error::SamFailed { .. }), "{error:?}");
         let error = check_outcome("teardown", "s", Some(sam_failed()), None, None)
             .expect("a failure")
             .to_string();

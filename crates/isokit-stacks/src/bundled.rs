@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use isokit_endpoints::Endpoint;
 use serde::Serialize;
-use tempfile::TempDir;
 
 use crate::Error;
 use crate::audit::{AuditReport, audit};
@@ -449,57 +448,6 @@ pub struct NetworkPlan {
     pub private_subnets: Vec<String>,
 }
 
-/// A directory holding the four templates for `sam deploy`: a user's
-/// `--stacks-dir`, or a temporary one removed when this is dropped.
-#[derive(Debug)]
-pub struct StacksDir {
-    path: PathBuf,
-    _temporary: Option<TempDir>,
-}
-
-impl StacksDir {
-    /// Writes `stacks` into a new temporary directory.
-    pub fn temporary(stacks: &StackSet) -> Result<StacksDir, Error> {
-        let temporary = tempfile::Builder::new()
-            .prefix("isokit-stacks-")
-            .tempdir()
-            .map_err(|source| Error::Write {
-                path: std::env::temp_dir(),
-                source,
-            })?;
-        stacks.export(temporary.path(), false)?;
-        Ok(StacksDir {
-            path: temporary.path().to_owned(),
-            _temporary: Some(temporary),
-        })
-    }
-
-    /// A user's directory, used in place once it holds all four templates.
-    pub fn existing(dir: &Path) -> Result<StacksDir, Error> {
-        for file in TemplateFile::ALL {
-            if !dir.join(file.file_name()).is_file() {
-                return Err(Error::MissingTemplate {
-                    dir: dir.to_owned(),
-                    template: file.file_name(),
-                });
-            }
-        }
-        Ok(StacksDir {
-            path: dir.to_owned(),
-            _temporary: None,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The template `sam deploy --template-file` takes.
-    pub fn parent_template(&self) -> PathBuf {
-        self.path.join(TemplateFile::Parent.file_name())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use isokit_endpoints::{EC2_ENDPOINTS, FARGATE_ENDPOINTS};
@@ -887,34 +835,13 @@ mod tests {
             .export(dir.path(), false)
             .expect("export");
         fs::remove_file(dir.path().join("private-service.yml")).expect("remove one");
-        for error in [
-            StackSet::from_dir(dir.path())
-                .expect_err("from_dir")
-                .to_string(),
-            StacksDir::existing(dir.path())
-                .expect_err("existing")
-                .to_string(),
-        ] {
-            assert!(
-                error.contains("private-service.yml")
-                    && error.contains(&dir.path().display().to_string()),
-                "{error}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_temporary_stacks_dir_holds_the_templates_until_dropped() {
-        let stacks = StacksDir::temporary(&StackSet::bundled()).expect("temporary stacks");
-        let path = stacks.path().to_owned();
-        assert!(stacks.parent_template().is_file());
-        assert_eq!(
-            StacksDir::existing(&path)
-                .expect("complete")
-                .parent_template(),
-            stacks.parent_template()
+        let error = StackSet::from_dir(dir.path())
+            .expect_err("from_dir")
+            .to_string();
+        assert!(
+            error.contains("private-service.yml")
+                && error.contains(&dir.path().display().to_string()),
+            "{error}"
         );
-        drop(stacks);
-        assert!(!path.exists());
     }
 }

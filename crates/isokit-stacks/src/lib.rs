@@ -1,4 +1,4 @@
-//! The bundled CloudFormation stacks: the templates, the endpoint list they define, the static isolation audit, and the SAM CLI runner.
+//! CloudFormation templates: the bundled stacks and any template set, their parameters, the endpoint list they define, and the static isolation audit.
 //!
 //! The templates live in `stacks/` and are embedded at build time
 //! ([`StackSet::bundled`]). The VPC template is the one source of truth for
@@ -13,7 +13,6 @@ mod endpoints;
 mod eval;
 mod fargate;
 mod nested;
-mod sam;
 mod template;
 mod template_dir;
 
@@ -23,7 +22,7 @@ pub use audit::{
     AcceptedFinding, AuditReport, ENDPOINTS_VARIABLE, Finding, Location, NotJudged, Rule, SarifLog,
     Severity, audit, audit_dir,
 };
-pub use bundled::{NetworkPlan, StackSet, StacksDir, TaskContainer, TemplateFile};
+pub use bundled::{NetworkPlan, StackSet, TaskContainer, TemplateFile};
 pub use constraints::validate_stack_name;
 pub use endpoints::{
     ENDPOINTS_OUTPUT, EndpointsMismatch, VpcEndpoint, active_endpoints, check_endpoints_output,
@@ -34,16 +33,8 @@ pub use fargate::{
     DESIRED_COUNT, FARGATE_CPU_UNITS, fargate_memory_options, fargate_zone_ids, validate_desired_count,
     validate_task_size,
 };
-pub use sam::{
-    Artifacts, AwsTarget, DeleteOptions, DeployOptions, OutputTail, SAM_VARIABLE, Sam, SamStop,
-    check_passable,
-};
 pub use template::{Node, Resource, Template};
 pub use template_dir::{TemplateDir, read_template_dir};
-
-/// Installing the SAM CLI, for messages.
-const SAM_INSTALL_HINT: &str = "install it with `pip install aws-sam-cli` or the installer from \
-     https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -139,13 +130,6 @@ pub enum Error {
     MissingParameter { template: String, name: String },
 
     #[error(
-        "the value of parameter {name} cannot reach CloudFormation intact through SAM, whose parser \
-         cannot read an odd number of backslashes at the end of a value or before a line break, nor \
-         in one value both before a single quote and before a double quote: change the value"
-    )]
-    ParameterUnpassable { name: String },
-
-    #[error(
         "{name:?} is not a CloudFormation stack name ({problem}): a stack name starts with a letter and \
          holds only letters, digits and hyphens, at most 128 characters"
     )]
@@ -176,108 +160,6 @@ pub enum Error {
         DESIRED_COUNT.end()
     )]
     InvalidDesiredCount { count: u32 },
-
-    #[error(
-        "cannot find the SAM CLI (`sam`) on PATH: {SAM_INSTALL_HINT}, or set {SAM_VARIABLE} to its path"
-    )]
-    SamNotFound,
-
-    #[error("{} (from {origin}) is not an executable SAM CLI: {SAM_INSTALL_HINT}", program.display())]
-    SamNotExecutable {
-        program: PathBuf,
-        origin: &'static str,
-    },
-
-    #[error("cannot start the SAM CLI at {}", program.display())]
-    SamStart {
-        program: PathBuf,
-        source: std::io::Error,
-    },
-
-    #[error("lost track of the SAM CLI while waiting for it to finish")]
-    SamWait { source: std::io::Error },
-
-    #[error(
-        "sam {command} failed ({status}){}{tail}",
-        error_line.as_deref().map(|line| format!(": {line}")).unwrap_or_default()
-    )]
-    SamFailed {
-        command: &'static str,
-        status: String,
-        /// SAM's last `Error: ` line, without that prefix.
-        error_line: Option<String>,
-        /// Its last lines, unless they were shown as it ran.
-        tail: OutputTail,
-    },
-
-    #[error(
-        "sam {command} was stopped by {}: stack {stack} {}; see where it is with `aws cloudformation \
-         describe-stacks --stack-name {stack} --region {region}`, then {}",
-        sam::signal_name(*signal),
-        interrupted_state(command),
-        interrupted_next_step(command, stack)
-    )]
-    SamInterrupted {
-        command: &'static str,
-        /// The signal passed on to SAM.
-        signal: isokit_ui::StopSignal,
-        stack: String,
-        region: String,
-    },
-
-    /// isokit stopped SAM on purpose ([`SamStop`]); the caller says why.
-    #[error("sam {command} was stopped by isokit")]
-    SamStopped { command: &'static str },
-
-    #[error(
-        "stack {stack} is {status} ({}) and cannot be updated: tear it down first (`isokit teardown \
-         --stack-name {stack}`), then deploy again{}",
-        why_only_deletable(status),
-        reason.as_deref().map(|reason| format!("\nit failed: {reason}")).unwrap_or_default()
-    )]
-    StackNeedsTeardown {
-        stack: String,
-        status: String,
-        /// CloudFormation's status reason, when known.
-        reason: Option<String>,
-    },
-}
-
-/// The statuses from which a stack can only be deleted.
-pub const ONLY_DELETABLE_STATUSES: [&str; 3] =
-    ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"];
-
-fn why_only_deletable(status: &str) -> &'static str {
-    match status {
-        "ROLLBACK_COMPLETE" => "its first creation failed and was rolled back",
-        "ROLLBACK_FAILED" => "its first creation failed, and so did the rollback",
-        "DELETE_FAILED" => "a deletion failed part-way",
-        _ => "an earlier operation failed",
-    }
-}
-
-/// What an interrupted SAM run may have left behind: CloudFormation carries
-/// on with an operation it had started, whatever happens to SAM.
-fn interrupted_state(command: &str) -> &'static str {
-    match command {
-        "delete" => {
-            "may be part-way through its deletion, which CloudFormation finishes on its own"
-        }
-        _ => {
-            "may be part-way through a change, which CloudFormation finishes (or rolls back) on its \
-             own, or hold a change set SAM never executed (REVIEW_IN_PROGRESS)"
-        }
-    }
-}
-
-fn interrupted_next_step(command: &str, stack: &str) -> String {
-    match command {
-        "delete" => format!("run `isokit teardown --stack-name {stack}` again"),
-        _ => format!(
-            "run the same `isokit deploy` again once it has settled: it says whether stack {stack} \
-             needs `isokit teardown --stack-name {stack}` first"
-        ),
-    }
 }
 
 fn join(values: &[u32]) -> String {

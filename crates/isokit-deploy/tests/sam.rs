@@ -12,15 +12,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use isokit_stacks::{
-    Artifacts, AwsTarget, DeleteOptions, DeployOptions, Error, ParameterValues, Sam,
-};
+use isokit_aws::{Aws, AwsSettings};
+use isokit_deploy::Error;
+use isokit_deploy::sam::{Artifacts, DeleteOptions, DeployOptions, Sam};
+use isokit_stacks::ParameterValues;
 use isokit_testkit::processes;
 use isokit_ui::{StopSignals, Ui};
 
 /// The SAM CLI of the local AWS and its region (the rest of the settings
 /// come from the environment), or a failure that says how to get them.
-fn local_sam() -> (Sam, AwsTarget) {
+async fn local_sam() -> (Sam, Aws) {
     if std::env::var_os("ISOKIT_LOCAL_AWS").is_none() {
         panic!(
             "these tests run the SAM CLI of the local AWS: start it with `scripts/local-aws up`, then \
@@ -30,13 +31,19 @@ fn local_sam() -> (Sam, AwsTarget) {
     let region = std::env::var("AWS_REGION").expect("scripts/local-aws env sets AWS_REGION");
     (
         Sam::locate(None).expect("scripts/local-aws env puts sam on PATH"),
-        AwsTarget {
-            region,
-            profile: None,
-            endpoint_url: None,
-            ca_bundle: None,
-        },
+        in_region(&region).await,
     )
+}
+
+/// isokit's settings with only a region given: the rest comes from the
+/// environment, as for a user.
+async fn in_region(region: &str) -> Aws {
+    Aws::load(&AwsSettings {
+        region: Some(region.to_owned()),
+        ..AwsSettings::default()
+    })
+    .await
+    .expect("settings with a region")
 }
 
 fn listen() -> StopSignals {
@@ -45,14 +52,14 @@ fn listen() -> StopSignals {
 
 #[tokio::test]
 async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
-    let (sam, target) = local_sam();
+    let (sam, target) = local_sam().await;
     let dir = tempfile::tempdir().expect("temporary directory");
     let options = DeployOptions {
         template_file: dir.path().join("parent.yml"),
         stack_name: "isokit-stacks-runner-test".into(),
         parameters: ParameterValues::new().with("ImageUri", "unused"),
         artifacts: Artifacts::Bucket("unused".into()),
-        target,
+        aws: target,
     };
     let error = sam
         .deploy(&options, &Ui::quiet(), &mut listen())
@@ -84,10 +91,10 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
 
 #[tokio::test]
 async fn deleting_a_stack_that_does_not_exist_is_not_an_error() {
-    let (sam, target) = local_sam();
+    let (sam, target) = local_sam().await;
     let options = DeleteOptions {
         stack_name: format!("isokit-stacks-absent-{}", std::process::id()),
-        target,
+        aws: target,
     };
     sam.delete(&options, &Ui::quiet(), &mut listen())
         .await
@@ -138,13 +145,13 @@ impl Sandbox {
         }
     }
 
-    fn options(&self, target: AwsTarget, parameters: ParameterValues) -> DeployOptions {
+    fn options(&self, target: Aws, parameters: ParameterValues) -> DeployOptions {
         DeployOptions {
             template_file: self.template.path().join("template.yml"),
             stack_name: self.stack.clone(),
             parameters,
             artifacts: Artifacts::Bucket(self.bucket.clone()),
-            target,
+            aws: target,
         }
     }
 }
@@ -191,7 +198,7 @@ const AWKWARD_VALUES: [&str; 20] = [
 
 #[tokio::test]
 async fn parameter_values_reach_cloudformation_exactly_as_given() {
-    let (sam, target) = local_sam();
+    let (sam, target) = local_sam().await;
     let names: Vec<String> = (0..AWKWARD_VALUES.len())
         .map(|index| format!("Value{index}"))
         .chain(["Other".to_owned()])
@@ -251,12 +258,7 @@ async fn dropping_a_running_deploy_kills_sams_whole_process_group() {
         stack_name: "isokit-stacks-abandoned".into(),
         parameters: ParameterValues::new().with("Token", "canary"),
         artifacts: Artifacts::ResolveS3,
-        target: AwsTarget {
-            region: "us-east-1".into(),
-            profile: None,
-            endpoint_url: None,
-            ca_bundle: None,
-        },
+        aws: in_region("us-east-1").await,
     };
     let ui = Ui::quiet();
     let mut signals = listen();

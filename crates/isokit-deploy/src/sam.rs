@@ -13,6 +13,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use isokit_aws::Aws;
 use isokit_ui::{StopSignal, StopSignals, Style, Ui};
 use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -20,7 +21,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Notify, mpsc};
 
 use crate::Error;
-use crate::eval::ParameterValues;
+use isokit_stacks::ParameterValues;
 
 /// The variable that names the `sam` to run when no path is given.
 pub const SAM_VARIABLE: &str = "ISOKIT_SAM";
@@ -43,38 +44,30 @@ pub enum Artifacts {
     Bucket(String),
 }
 
-/// Where, and as whom, SAM acts: the AWS settings isokit's own calls use,
-/// so that SAM deploys to the account and region isokit has just checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AwsTarget {
-    pub region: String,
-    pub profile: Option<String>,
-    /// Set as `AWS_ENDPOINT_URL` for SAM (botocore reads it) when isokit was
-    /// given `--endpoint-url`; otherwise SAM inherits the environment.
-    pub endpoint_url: Option<String>,
-    /// Set as `AWS_CA_BUNDLE` for SAM when isokit was given `--ca-bundle`.
-    pub ca_bundle: Option<PathBuf>,
+/// Installing the SAM CLI, for messages.
+pub(crate) const SAM_INSTALL_HINT: &str = "install it with `pip install aws-sam-cli` or the installer from \
+     https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html";
+
+/// SAM acts with isokit's own AWS settings, so that it deploys to the
+/// account and region isokit has just checked: the region and profile as
+/// flags, the settings SAM has no flag for as the variables botocore reads.
+fn aws_arguments(aws: &Aws, args: &mut Vec<OsString>) {
+    args.extend(["--region".into(), aws.region().into()]);
+    if let Some(profile) = &aws.settings().profile {
+        args.extend(["--profile".into(), profile.into()]);
+    }
 }
 
-impl AwsTarget {
-    fn push_arguments(&self, args: &mut Vec<OsString>) {
-        args.extend(["--region".into(), self.region.clone().into()]);
-        if let Some(profile) = &self.profile {
-            args.extend(["--profile".into(), profile.into()]);
-        }
+fn aws_environment(aws: &Aws) -> Vec<(&'static str, OsString)> {
+    let settings = aws.settings();
+    let mut variables = Vec::new();
+    if let Some(url) = &settings.endpoint_url {
+        variables.push(("AWS_ENDPOINT_URL", url.into()));
     }
-
-    /// The variables that carry the settings SAM has no flag for.
-    fn environment(&self) -> Vec<(&'static str, OsString)> {
-        let mut variables = Vec::new();
-        if let Some(url) = &self.endpoint_url {
-            variables.push(("AWS_ENDPOINT_URL", url.into()));
-        }
-        if let Some(bundle) = &self.ca_bundle {
-            variables.push(("AWS_CA_BUNDLE", bundle.into()));
-        }
-        variables
+    if let Some(bundle) = &settings.ca_bundle {
+        variables.push(("AWS_CA_BUNDLE", bundle.into()));
     }
+    variables
 }
 
 /// `sam deploy` of the parent template.
@@ -85,7 +78,7 @@ pub struct DeployOptions {
     pub stack_name: String,
     pub parameters: ParameterValues,
     pub artifacts: Artifacts,
-    pub target: AwsTarget,
+    pub aws: Aws,
 }
 
 impl DeployOptions {
@@ -105,7 +98,7 @@ impl DeployOptions {
             Artifacts::Bucket(bucket) => args.extend(["--s3-bucket".into(), bucket.clone().into()]),
         }
         args.push("--no-fail-on-empty-changeset".into());
-        self.target.push_arguments(&mut args);
+        aws_arguments(&self.aws, &mut args);
         args
     }
 
@@ -145,7 +138,7 @@ pub fn check_passable(parameters: &ParameterValues) -> Result<(), Error> {
 #[derive(Debug, Clone)]
 pub struct DeleteOptions {
     pub stack_name: String,
-    pub target: AwsTarget,
+    pub aws: Aws,
 }
 
 impl DeleteOptions {
@@ -156,7 +149,7 @@ impl DeleteOptions {
             self.stack_name.clone().into(),
             "--no-prompts".into(),
         ];
-        self.target.push_arguments(&mut args);
+        aws_arguments(&self.aws, &mut args);
         args
     }
 
@@ -381,7 +374,7 @@ impl Sam {
                 command: "deploy",
                 arguments: options.arguments(),
                 stack: &options.stack_name,
-                target: &options.target,
+                aws: &options.aws,
             },
             &config,
             ui,
@@ -404,7 +397,7 @@ impl Sam {
                 command: "delete",
                 arguments: options.arguments(),
                 stack: &options.stack_name,
-                target: &options.target,
+                aws: &options.aws,
             },
             &config,
             ui,
@@ -424,7 +417,7 @@ impl Sam {
             command,
             mut arguments,
             stack,
-            target,
+            aws,
         } = run;
         arguments.extend(config.arguments());
         tracing::debug!(program = %self.program.display(), ?arguments, "running SAM");
@@ -434,7 +427,7 @@ impl Sam {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .envs(target.environment())
+            .envs(aws_environment(aws))
             // In its own process group, SAM hears a signal only through us,
             // once, whether it came from the terminal or from `kill`; and
             // the group is what we stop, SAM and anything it started.
@@ -530,7 +523,7 @@ impl Sam {
                 command,
                 signal: stop,
                 stack: stack.to_owned(),
-                region: target.region.clone(),
+                region: aws.region().to_owned(),
             });
         }
         if stop_requested {
@@ -547,7 +540,7 @@ struct Run<'a> {
     command: &'static str,
     arguments: Vec<OsString>,
     stack: &'a str,
-    target: &'a AwsTarget,
+    aws: &'a Aws,
 }
 
 /// A signal as messages name it.
@@ -736,6 +729,30 @@ fn describe_status(status: ExitStatus) -> String {
     }
 }
 
+/// What an interrupted SAM run may have left behind: CloudFormation carries
+/// on with an operation it had started, whatever happens to SAM.
+pub(crate) fn interrupted_state(command: &str) -> &'static str {
+    match command {
+        "delete" => {
+            "may be part-way through its deletion, which CloudFormation finishes on its own"
+        }
+        _ => {
+            "may be part-way through a change, which CloudFormation finishes (or rolls back) on its \
+             own, or hold a change set SAM never executed (REVIEW_IN_PROGRESS)"
+        }
+    }
+}
+
+pub(crate) fn interrupted_next_step(command: &str, stack: &str) -> String {
+    match command {
+        "delete" => format!("run `isokit teardown --stack-name {stack}` again"),
+        _ => format!(
+            "run the same `isokit deploy` again once it has settled: it says whether stack {stack} \
+             needs `isokit teardown --stack-name {stack}` first"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -749,7 +766,19 @@ mod tests {
             .collect()
     }
 
-    fn deploy_options(artifacts: Artifacts, profile: Option<&str>) -> DeployOptions {
+    /// Settings as isokit's flags give them; loading them calls nothing.
+    async fn aws(region: &str, profile: Option<&str>) -> Aws {
+        Aws::load(&isokit_aws::AwsSettings {
+            region: Some(region.into()),
+            profile: profile.map(str::to_owned),
+            endpoint_url: None,
+            ca_bundle: None,
+        })
+        .await
+        .expect("settings with a region")
+    }
+
+    async fn deploy_options(artifacts: Artifacts, profile: Option<&str>) -> DeployOptions {
         DeployOptions {
             template_file: PathBuf::from("/tmp/stacks/parent.yml"),
             stack_name: "isolated-vpc-environment".into(),
@@ -760,25 +789,23 @@ mod tests {
                 )
                 .with("DesiredCount", "2"),
             artifacts,
-            target: AwsTarget {
-                region: "eu-west-1".into(),
-                profile: profile.map(str::to_owned),
-                endpoint_url: None,
-                ca_bundle: None,
-            },
+            aws: aws("eu-west-1", profile).await,
         }
     }
 
-    #[test]
-    fn deploy_arguments_follow_the_documented_command() {
-        let args = texts(&deploy_options(Artifacts::ResolveS3, None).arguments());
+    #[tokio::test]
+    async fn deploy_arguments_follow_the_documented_command() {
+        let args = texts(&deploy_options(Artifacts::ResolveS3, None).await.arguments());
         assert_eq!(
             args.join(" "),
             "deploy --template-file /tmp/stacks/parent.yml --stack-name isolated-vpc-environment \
              --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset --region eu-west-1"
         );
-        let args =
-            texts(&deploy_options(Artifacts::Bucket("artifacts".into()), Some("ops")).arguments());
+        let args = texts(
+            &deploy_options(Artifacts::Bucket("artifacts".into()), Some("ops"))
+                .await
+                .arguments(),
+        );
         let tail: Vec<&str> = args
             .iter()
             .rev()
@@ -800,9 +827,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn parameter_values_go_in_the_config_file_not_on_the_command_line() {
-        let options = deploy_options(Artifacts::ResolveS3, None);
+    #[tokio::test]
+    async fn parameter_values_go_in_the_config_file_not_on_the_command_line() {
+        let options = deploy_options(Artifacts::ResolveS3, None).await;
         assert!(
             !texts(&options.arguments())
                 .iter()
@@ -837,16 +864,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn delete_arguments_never_prompt() {
+    #[tokio::test]
+    async fn delete_arguments_never_prompt() {
         let options = DeleteOptions {
             stack_name: "s".into(),
-            target: AwsTarget {
-                region: "us-east-1".into(),
-                profile: Some("p".into()),
-                endpoint_url: None,
-                ca_bundle: None,
-            },
+            aws: aws("us-east-1", Some("p")).await,
         };
         assert_eq!(
             texts(&options.arguments()).join(" "),
@@ -988,15 +1010,10 @@ mod tests {
         (dir, sam)
     }
 
-    fn delete_options() -> DeleteOptions {
+    async fn delete_options() -> DeleteOptions {
         DeleteOptions {
             stack_name: "s".into(),
-            target: AwsTarget {
-                region: "us-east-1".into(),
-                profile: None,
-                endpoint_url: None,
-                ca_bundle: None,
-            },
+            aws: aws("us-east-1", None).await,
         }
     }
 
@@ -1017,7 +1034,7 @@ mod tests {
         });
         let started = std::time::Instant::now();
         let outcome = sam
-            .delete(&delete_options(), &Ui::quiet(), &mut signals)
+            .delete(&delete_options().await, &Ui::quiet(), &mut signals)
             .await;
         assert!(
             matches!(outcome, Err(Error::SamStopped { command: "delete" })),
@@ -1030,7 +1047,7 @@ mod tests {
         stop.stop();
         let outcome = sam
             .stopped_by(stop)
-            .delete(&delete_options(), &Ui::quiet(), &mut signals)
+            .delete(&delete_options().await, &Ui::quiet(), &mut signals)
             .await;
         assert!(
             matches!(outcome, Err(Error::SamStopped { .. })),
@@ -1047,7 +1064,7 @@ mod tests {
         });
         let started = std::time::Instant::now();
         let outcome = stubborn
-            .delete(&delete_options(), &Ui::quiet(), &mut signals)
+            .delete(&delete_options().await, &Ui::quiet(), &mut signals)
             .await;
         assert!(
             matches!(outcome, Err(Error::SamStopped { .. })),
