@@ -65,10 +65,7 @@ impl Ec2 {
                     .state()
                     .map(|state| state.as_str().to_owned())
                     .unwrap_or_default(),
-                zone_type: zone
-                    .zone_type()
-                    .unwrap_or("availability-zone")
-                    .to_owned(),
+                zone_type: zone.zone_type().unwrap_or("availability-zone").to_owned(),
             })
             .collect())
     }

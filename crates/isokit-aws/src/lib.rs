@@ -8,9 +8,10 @@
 //! here: its certificates are trusted in addition to the system's roots, as
 //! the AWS CLI does for users behind TLS-inspecting proxies.
 
+mod change_sets;
 mod cloudformation;
-mod ecr;
 mod ec2;
+mod ecr;
 mod ecs;
 mod error;
 mod iam;
@@ -26,7 +27,9 @@ use base64::Engine as _;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+pub use change_sets::{ChangeSetSummary, ResourceChange};
 pub use cloudformation::{FirstFailure, ResourceEvent, Stack, StackEvent, StackFollower, Stacks};
+pub use ec2::{AvailabilityZone, Ec2, EndpointServiceZones};
 pub use ecr::{
     Ecr, EcrImage, ImageManifest, ImageReference, ImageUri, RegistryAuth, Removal, Repository,
     RepositorySettings, validate_repository_name, validate_tag,
@@ -35,7 +38,6 @@ pub use ecs::{
     ContainerDefinition, Ecs, EcsDeployment, EcsService, EcsTask, EcsTaskDefinition, ServiceEvent,
     TaskAttachment, TaskContainer, TaskState, task_id,
 };
-pub use ec2::{AvailabilityZone, Ec2, EndpointServiceZones};
 pub use error::{CallError, Error, Problem};
 pub use iam::{Iam, RoleCreation, RoleLookup};
 pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamEvent, StreamSelection};

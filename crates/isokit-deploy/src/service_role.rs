@@ -18,11 +18,25 @@ pub(crate) const SERVICE: &str = "ecs.amazonaws.com";
 pub(crate) const CREATE_COMMAND: &str =
     "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com";
 
-/// Makes sure the role exists, creating it when IAM says it does not.
-pub(crate) async fn ensure(aws: &Aws, ui: &Ui) -> Result<(), Error> {
+/// Makes sure the role exists, creating it when IAM says it does not; a
+/// preview only says what the deploy would do.
+pub(crate) async fn ensure(aws: &Aws, ui: &Ui, preview: bool) -> Result<(), Error> {
     let iam = aws.iam();
     let lookup = iam.role(ROLE_NAME).await;
     if matches!(lookup, Ok(RoleLookup::Present)) {
+        return Ok(());
+    }
+    if preview {
+        ui.status(match lookup {
+            Ok(_) => format!(
+                "the ECS service-linked role {ROLE_NAME} is missing: the deploy will create it \
+                 (or, where it may not, stop with `{CREATE_COMMAND}`)"
+            ),
+            Err(error) => format!(
+                "cannot tell whether the ECS service-linked role {ROLE_NAME} exists ({error}): \
+                 the deploy will try to create it"
+            ),
+        });
         return Ok(());
     }
     // Missing, or not known: only an attempt to create it tells.

@@ -2,7 +2,7 @@
 //! interface endpoint the VPC creates is offered and Fargate runs, instead
 //! of the region's first two, where either may be missing.
 
-use isokit_aws::{Aws, AvailabilityZone, EndpointServiceZones};
+use isokit_aws::{AvailabilityZone, Aws, EndpointServiceZones};
 use isokit_endpoints::{Endpoint, EndpointKind};
 use isokit_ui::Ui;
 
@@ -47,11 +47,7 @@ pub(crate) async fn choose(
         .map(|endpoint| endpoint.vpc_service_name(region))
         .collect();
     let services = ec2.interface_endpoint_zones(&service_names).await?;
-    let verdicts = judge(
-        &zones,
-        &services,
-        isokit_stacks::fargate_zone_ids(region),
-    );
+    let verdicts = judge(&zones, &services, isokit_stacks::fargate_zone_ids(region));
     let chosen = pick(region, &verdicts, requested)?;
     let described: Vec<String> = chosen
         .iter()
@@ -91,7 +87,10 @@ pub(crate) fn judge(
                 rejected.push(format!("its state is {}", zone.state));
             }
             if zone.zone_type != "availability-zone" {
-                rejected.push(format!("it is a {}, not an Availability Zone", zone.zone_type));
+                rejected.push(format!(
+                    "it is a {}, not an Availability Zone",
+                    zone.zone_type
+                ));
             }
             if let Some(ids) = fargate_zone_ids
                 && !ids.contains(&zone.id.as_str())
@@ -218,7 +217,10 @@ mod tests {
 
     #[test]
     fn the_zone_fargate_does_not_run_in_is_passed_over_by_its_id() {
-        let services = [offered("ecr.api", &TOKYO_ZONES), offered("logs", &TOKYO_ZONES)];
+        let services = [
+            offered("ecr.api", &TOKYO_ZONES),
+            offered("logs", &TOKYO_ZONES),
+        ];
         let verdicts = judge(
             &tokyo(),
             &services,
@@ -254,9 +256,13 @@ mod tests {
             ["ap-northeast-1a".to_owned(), "ap-northeast-1c".to_owned()]
         );
         let fargate = isokit_stacks::fargate_zone_ids("ap-northeast-1");
-        let error = pick("ap-northeast-1", &judge(&tokyo(), &services[..2], fargate), None)
-            .expect_err("only ap-northeast-1c has both")
-            .to_string();
+        let error = pick(
+            "ap-northeast-1",
+            &judge(&tokyo(), &services[..2], fargate),
+            None,
+        )
+        .expect_err("only ap-northeast-1c has both")
+        .to_string();
         assert!(
             error.starts_with("fewer than two Availability Zones of ap-northeast-1")
                 && error.contains(

@@ -276,6 +276,15 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "ZONE,ZONE", value_parser = parse_zone_pair)]
     pub(crate) availability_zones: Option<[String; 2]>,
 
+    /// Change nothing: run every check, then print what the deploy would
+    /// change, resource by resource (added, modified, replaced, removed,
+    /// from the change set SAM creates and isokit removes unexecuted), and
+    /// the parameters whose values differ from the deployed stack's. The
+    /// nested templates are uploaded to the artifacts bucket, as a deploy
+    /// does.
+    #[arg(long, conflicts_with_all = ["no_fail_fast", "watch_timeout", "report_timeout"])]
+    pub(crate) dry_run: bool,
+
     /// Finish with the stack operation, as `sam deploy` does: neither watch
     /// the service's tasks nor read their in-task reports.
     #[arg(long, conflicts_with_all = ["no_fail_fast", "watch_timeout", "report_timeout"])]

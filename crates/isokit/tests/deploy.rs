@@ -965,6 +965,119 @@ fn the_same_image_again_changes_nothing_and_a_repushed_tag_redeploys() {
     assert_eq!(sandbox.service_image(&outputs(&updated)), second);
 }
 
+/// The change sets of the sandbox's stack: none is left by a dry run.
+fn change_sets(sandbox: &Sandbox) -> Vec<serde_json::Value> {
+    if !sandbox
+        .stacks()
+        .iter()
+        .any(|(name, status)| name == &sandbox.name && status != "DELETE_COMPLETE")
+    {
+        return Vec::new();
+    }
+    let listed = sandbox.local.aws(&[
+        "cloudformation",
+        "list-change-sets",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    listed["Summaries"].as_array().cloned().unwrap_or_default()
+}
+
+/// `--dry-run` of a new stack, then of a change to a deployed one: the
+/// resources the change set holds and the parameters that differ, read
+/// from the change set SAM made, which is gone afterwards, and nothing
+/// executed.
+#[test]
+fn a_dry_run_shows_the_change_set_and_the_parameters_and_executes_nothing() {
+    let sandbox = Sandbox::new("deploy-dry-run");
+    let pinned = sandbox.push("first");
+    let run = sandbox.deploy(&sandbox.tagged_image(), &["--dry-run", "--output", "json"]);
+    run.assert_success();
+    let preview = run.json();
+    assert_eq!(preview["stack_exists"], false, "{run:#?}");
+    assert_eq!(preview["image"], pinned.as_str());
+    let added: Vec<(&str, &str, &str)> = preview["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|change| {
+            (
+                change["action"].as_str().unwrap_or_default(),
+                change["logical_id"].as_str().unwrap_or_default(),
+                change["resource_type"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sorted(
+            added
+                .iter()
+                .map(|(a, l, t)| format!("{a} {l} {t}"))
+                .collect()
+        ),
+        [
+            "Add ClusterStack AWS::CloudFormation::Stack",
+            "Add ServiceStack AWS::CloudFormation::Stack",
+            "Add VpcStack AWS::CloudFormation::Stack",
+        ],
+        "{run:#?}"
+    );
+    let desired = preview["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|parameter| parameter["name"] == "DesiredCount")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&desired["deployed"], &desired["proposed"]),
+        (&serde_json::Value::Null, &serde_json::json!("2")),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("(not executed)") && run.stderr.contains("nothing was executed"),
+        "{run:#?}"
+    );
+    assert!(
+        sandbox
+            .stacks()
+            .iter()
+            .all(|(_, status)| status == "DELETE_COMPLETE"),
+        "the dry run left a stack: {:?}",
+        sandbox.stacks()
+    );
+
+    sandbox
+        .deploy(&sandbox.tagged_image(), &["--output", "json"])
+        .assert_success();
+    let run = sandbox.deploy(
+        &sandbox.tagged_image(),
+        &["--dry-run", "--desired-count", "3"],
+    );
+    run.assert_success();
+    assert!(
+        run.stdout.starts_with(&format!(
+            "dry run: nothing was changed; a deploy of stack {} would update it\n",
+            sandbox.name
+        )) && run.stdout.contains("parameters:\n  DesiredCount: 2 -> 3\n"),
+        "{run:#?}"
+    );
+    assert_eq!(sandbox.stack_status(&sandbox.name), "CREATE_COMPLETE");
+    let described = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    let parameters = key_value_pairs(
+        &described["Stacks"][0]["Parameters"],
+        "ParameterKey",
+        "ParameterValue",
+    );
+    assert_eq!(parameters["DesiredCount"], "2", "nothing was executed");
+    assert_eq!(change_sets(&sandbox), Vec::<serde_json::Value>::new());
+}
+
 #[test]
 fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
     let sandbox = Sandbox::new("teardown");
@@ -982,6 +1095,18 @@ fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
         .as_str()
         .expect("StackId")
         .to_owned();
+    // The group ECS makes for the cluster's Container Insights metrics, as
+    // ECS would once the cluster reports them: outside the stack.
+    let cluster = key_value_pairs(
+        &described["Stacks"][0]["Outputs"],
+        "OutputKey",
+        "OutputValue",
+    )["ClusterName"]
+        .clone();
+    let insights = format!("/aws/ecs/containerinsights/{cluster}/performance");
+    sandbox
+        .local
+        .aws(&["logs", "create-log-group", "--log-group-name", &insights]);
 
     // No terminal to ask on and no --yes: refused before anything is deleted.
     let refused = sandbox.teardown(&["--delete-repo", &sandbox.name]);
@@ -1019,13 +1144,21 @@ fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
     assert_eq!(
         removed.stdout.trim(),
         format!(
-            "stack {}: deleted\nlog group {log_group}: deleted",
-            sandbox.name
+            "stack {0}: deleted\nlog group {log_group}: deleted\nlog group {insights}: deleted\n\
+             ECR repository {0}: remains (its images stay, and are billed for storage; `isokit \
+             teardown --delete-repo {0}` removes it with them)\nS3 bucket {1}: remains (SAM \
+             uploaded the nested templates here, and may share it with other deployments (its \
+             managed bucket does): empty and delete it only if nothing else uses it)",
+            sandbox.name, sandbox.bucket
         )
     );
     assert!(
         !sandbox.log_group_exists(&log_group),
         "the log group the stack kept is deleted with it"
+    );
+    assert!(
+        !sandbox.log_group_exists(&insights),
+        "the cluster's Container Insights group is deleted"
     );
     assert_progress_lines(
         &removed,
@@ -1323,7 +1456,10 @@ fn a_missing_ecs_service_linked_role_is_created_and_said_so() {
         "{run:#?}"
     );
     run.assert_error("EC2 DescribeAvailabilityZones failed: access denied");
-    let role = strict_aws(&strict, &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"]);
+    let role = strict_aws(
+        &strict,
+        &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"],
+    );
     assert_eq!(
         role["Role"]["Path"], "/aws-service-role/ecs.amazonaws.com/",
         "{role}"
@@ -1358,8 +1494,11 @@ fn a_missing_ecs_service_linked_role_that_may_not_be_created_stops_with_the_comm
     );
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert!(
-        strict_aws_fails(&strict, &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"])
-            .contains("NoSuchEntity"),
+        strict_aws_fails(
+            &strict,
+            &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"]
+        )
+        .contains("NoSuchEntity"),
         "the role was created"
     );
 }
@@ -1914,12 +2053,12 @@ fn the_logs_of_a_rolled_back_first_deployment_survive_until_teardown() {
 
     let kept = sandbox.teardown(&["--keep-logs"]);
     kept.assert_success();
-    assert_eq!(
-        kept.stdout.trim(),
-        format!(
-            "stack {}: deleted\nlog group {log_group}: kept",
+    assert!(
+        kept.stdout.starts_with(&format!(
+            "stack {0}: deleted\nlog group {log_group}: kept\nECR repository {0}: remains (",
             sandbox.name
-        )
+        )),
+        "{kept:#?}"
     );
     assert!(sandbox.log_group_exists(&log_group), "--keep-logs keeps it");
     sandbox
