@@ -37,7 +37,9 @@ pub struct ResourceChange {
 }
 
 impl Stacks {
-    /// The stack's change sets; none when there is no such stack.
+    /// The change sets of `stack` (its name or ID); none when there is no
+    /// such stack. Only those the summaries say are the stack's own count:
+    /// a change set of another stack is never taken for this one's.
     pub async fn change_sets(&self, stack: &str) -> Result<Vec<ChangeSetSummary>, Error> {
         const ACTION: &str = "CloudFormation ListChangeSets";
         let mut found = Vec::new();
@@ -63,7 +65,10 @@ impl Stacks {
             let Some(output) = answer else {
                 return Ok(found);
             };
-            found.extend(output.summaries().iter().map(|summary| {
+            let own = output.summaries().iter().filter(|summary| {
+                summary.stack_name() == Some(stack) || summary.stack_id() == Some(stack)
+            });
+            found.extend(own.map(|summary| {
                 ChangeSetSummary {
                     id: summary.change_set_id().unwrap_or_default().to_owned(),
                     name: summary.change_set_name().unwrap_or_default().to_owned(),

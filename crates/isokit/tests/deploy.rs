@@ -965,22 +965,24 @@ fn the_same_image_again_changes_nothing_and_a_repushed_tag_redeploys() {
     assert_eq!(sandbox.service_image(&outputs(&updated)), second);
 }
 
-/// The change sets of the sandbox's stack: none is left by a dry run.
-fn change_sets(sandbox: &Sandbox) -> Vec<serde_json::Value> {
-    if !sandbox
-        .stacks()
-        .iter()
-        .any(|(name, status)| name == &sandbox.name && status != "DELETE_COMPLETE")
-    {
-        return Vec::new();
-    }
+/// The change sets of the sandbox's stack (by its ID) that wait to be
+/// executed: a dry run leaves none.
+fn pending_change_sets(sandbox: &Sandbox, stack_id: &str) -> Vec<serde_json::Value> {
     let listed = sandbox.local.aws(&[
         "cloudformation",
         "list-change-sets",
         "--stack-name",
-        &sandbox.name,
+        stack_id,
     ]);
-    listed["Summaries"].as_array().cloned().unwrap_or_default()
+    listed["Summaries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|summary| {
+            summary["StackId"] == stack_id && summary["ExecutionStatus"] == "AVAILABLE"
+        })
+        .collect()
 }
 
 /// `--dry-run` of a new stack, then of a change to a deployed one: the
@@ -1075,7 +1077,11 @@ fn a_dry_run_shows_the_change_set_and_the_parameters_and_executes_nothing() {
         "ParameterValue",
     );
     assert_eq!(parameters["DesiredCount"], "2", "nothing was executed");
-    assert_eq!(change_sets(&sandbox), Vec::<serde_json::Value>::new());
+    let stack_id = described["Stacks"][0]["StackId"].as_str().expect("StackId");
+    assert_eq!(
+        pending_change_sets(&sandbox, stack_id),
+        Vec::<serde_json::Value>::new()
+    );
 }
 
 #[test]
