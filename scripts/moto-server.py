@@ -95,6 +95,14 @@ as ECS does:
     exit code, reason and health), and service events. What DescribeTasks
     and DescribeServices then answer keeps ECS's shapes.
 
+IAM (moto_patches/iam.py):
+
+11. CreateServiceLinkedRole for ecs.amazonaws.com makes AWSServiceRoleForECS,
+    as IAM does (moto wrote AWSServiceRoleForecs), so that GetRole finds the
+    role isokit deploy creates in an account that lacks it. A second
+    creation is refused with EntityAlreadyExists, where IAM answers
+    InvalidInput "... has been taken"; isokit takes either as "it exists".
+
 The patches work at two levels at once: patches 4 and 5 wrap how a stack
 makes, changes and deletes any resource, and patches 6 and 7 replace how
 moto makes particular types, which the former then call.
@@ -112,10 +120,11 @@ sys.dont_write_bytecode = True
 
 from moto import server  # noqa: E402
 
-from moto_patches import cloudformation, ec2, ecs  # noqa: E402
+from moto_patches import cloudformation, ec2, ecs, iam  # noqa: E402
 
 if __name__ == "__main__":
     cloudformation.patch()
     ec2.patch()
     ecs.patch()
+    iam.patch()
     server.main(sys.argv[1:])

@@ -28,7 +28,7 @@ pub struct Stack {
 
 #[derive(Debug, Clone)]
 pub struct Stacks {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl Stacks {
@@ -295,7 +295,7 @@ struct StackResource {
 
 /// CloudFormation reports a missing stack as a ValidationError whose
 /// message says so; there is no dedicated error code.
-fn is_missing_stack(err: &impl ProvideErrorMetadata) -> bool {
+pub(crate) fn is_missing_stack(err: &impl ProvideErrorMetadata) -> bool {
     err.code() == Some("ValidationError")
         && err.message().is_some_and(|m| m.contains("does not exist"))
 }

@@ -1,6 +1,6 @@
 //! The AWS settings every isokit command shares (region, profile, endpoint,
 //! CA bundle), built into one SDK configuration, and the ECR,
-//! CloudFormation, ECS and CloudWatch Logs calls built on it.
+//! CloudFormation, ECS, CloudWatch Logs, IAM and EC2 calls built on it.
 //!
 //! Region, profile, credentials and `AWS_ENDPOINT_URL*` come from the
 //! standard chain that `aws-config` reads, with explicit settings taking
@@ -8,10 +8,13 @@
 //! here: its certificates are trusted in addition to the system's roots, as
 //! the AWS CLI does for users behind TLS-inspecting proxies.
 
+mod change_sets;
 mod cloudformation;
+mod ec2;
 mod ecr;
 mod ecs;
 mod error;
+mod iam;
 mod logs;
 mod stack_status;
 mod throttle;
@@ -25,7 +28,9 @@ use base64::Engine as _;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+pub use change_sets::{ChangeSetSummary, ResourceChange};
 pub use cloudformation::{FirstFailure, ResourceEvent, Stack, StackEvent, StackFollower, Stacks};
+pub use ec2::{AvailabilityZone, Ec2, EndpointServiceZones};
 pub use ecr::{
     Ecr, EcrImage, ImageManifest, ImageReference, ImageUri, RegistryAuth, Removal, Repository,
     RepositorySettings, validate_repository_name, validate_tag,
@@ -34,7 +39,8 @@ pub use ecs::{
     ContainerDefinition, Ecs, EcsDeployment, EcsService, EcsTask, EcsTaskDefinition, ServiceEvent,
     TaskAttachment, TaskContainer, TaskState, task_id,
 };
-pub use error::{CallError, Error};
+pub use error::{CallError, Error, Problem};
+pub use iam::{Iam, RoleCreation, RoleLookup};
 pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamEvent, StreamSelection};
 pub use stack_status::StackStatus;
 
@@ -118,6 +124,14 @@ impl Aws {
 
     pub fn logs(&self) -> Logs {
         Logs::new(&self.config)
+    }
+
+    pub fn iam(&self) -> Iam {
+        Iam::new(&self.config)
+    }
+
+    pub fn ec2(&self) -> Ec2 {
+        Ec2::new(&self.config)
     }
 }
 

@@ -3,13 +3,18 @@
 //! fail in seconds instead of at a stack timeout, and the operation followed
 //! through CloudFormation's stack events, which also say what failed.
 
+mod dependencies;
 mod halt;
+mod preview;
 mod progress;
+mod remains;
 mod reports;
 mod retained;
 mod rollout;
 pub mod sam;
+mod service_role;
 mod template_folder;
+mod zones;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -26,7 +31,9 @@ use serde::Serialize;
 pub use isokit_diagnose::CpuArchitecture;
 
 pub use crate::halt::{StackAction, StackLeft};
+pub use crate::preview::{ParameterChange, Preview, PreviewChange, preview};
 use crate::progress::Progress;
+pub use crate::remains::Remaining;
 pub use crate::retained::LogGroupRemoval;
 pub use crate::rollout::{Failure, FailureRule};
 use crate::rollout::{Rollout, Verdict};
@@ -74,6 +81,31 @@ pub enum Error {
         "--parameter {name}=… would override what isokit sets and checks itself: use {flag} instead"
     )]
     ParameterHasFlag { name: String, flag: &'static str },
+
+    #[error(
+        "this account has no ECS service-linked role ({}), without which ECS cannot create the \
+         cluster, and the identity in use may not create it: {denied}\nhave an administrator run \
+         `{}` once, then deploy again",
+        service_role::ROLE_NAME,
+        service_role::CREATE_COMMAND
+    )]
+    ServiceLinkedRoleMissing { denied: isokit_aws::CallError },
+
+    #[error("{problem}; the Availability Zones of {region}:\n{}\n{next}", zones.join("\n"))]
+    UnsuitableZones {
+        region: String,
+        /// What is wrong with the zones.
+        problem: String,
+        /// Each zone of the region, and what rules it out.
+        zones: Vec<String>,
+        next: String,
+    },
+
+    #[error(
+        "CloudFormation could not create the change set of stack {stack}: {reason}; nothing was \
+         executed"
+    )]
+    ChangeSetFailed { stack: String, reason: String },
 
     #[error("the deployment finished, but stack {0} cannot be read back")]
     StackVanished(String),
@@ -224,6 +256,9 @@ pub struct DeployOptions {
     pub accept_missing_endpoints: Vec<Endpoint>,
     /// Endpoints to create besides those the task definitions need.
     pub extra_endpoints: Vec<Endpoint>,
+    /// The two Availability Zones for the subnets; `None`: isokit chooses
+    /// two where every interface endpoint is offered and Fargate runs.
+    pub availability_zones: Option<[String; 2]>,
     pub watch: WatchOptions,
 }
 
@@ -256,7 +291,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// The parent template's parameters that isokit sets from its own flags
 /// (and checks, or derives, as `ImageUri` is pinned by digest), so
 /// `--parameter` must not set them behind the checks' backs.
-const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 13] = [
+const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 15] = [
     ("ImageUri", "--image"),
     ("ServiceName", "--service-name"),
     ("DesiredCount", "--desired-count"),
@@ -270,6 +305,8 @@ const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 13] = [
     ("CreateSsmEndpoint", "--endpoints"),
     ("CreateSsmMessagesEndpoint", "--endpoints"),
     ("CreateKmsEndpoint", "--endpoints"),
+    ("AvailabilityZoneOne", "--availability-zones"),
+    ("AvailabilityZoneTwo", "--availability-zones"),
 ];
 
 /// A finished deployment.
@@ -324,9 +361,34 @@ pub struct DeploymentFailure {
     pub stack: StackLeft,
 }
 
-/// Validates everything that can be checked locally, resolves the image to
-/// its digest, runs `sam deploy`, and reads the stack's outputs back.
-pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deployment, Error> {
+/// A deployment checked and ready for SAM: everything isokit checks and
+/// works out before `sam deploy` runs.
+struct Prepared {
+    sam: Sam,
+    /// The image, pinned by digest.
+    pinned: String,
+    /// Every parameter value isokit passes, checked.
+    parameters: ParameterValues,
+    stacks: StackSet,
+    /// The stack as it is, when it exists.
+    existing: Option<Stack>,
+    folder: TemplateFolder,
+    zones: [String; 2],
+    endpoints: EndpointPlan,
+    /// Listening from the first AWS call on.
+    signals: StopSignals,
+}
+
+/// Checks everything that can be checked locally, then what AWS must have
+/// (a stack SAM can update, the ECS service-linked role, zones for the
+/// subnets, the image), and works out every parameter value. A preview
+/// creates nothing: the role it would create is only said.
+async fn prepare(
+    aws: &Aws,
+    options: &DeployOptions,
+    ui: &Ui,
+    preview: bool,
+) -> Result<Prepared, Error> {
     // Local checks first: nothing reaches AWS or SAM if these fail.
     isokit_stacks::validate_stack_name(&options.stack_name)?;
     isokit_stacks::validate_task_size(options.cpu, options.memory_mib)?;
@@ -338,9 +400,17 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         Some(dir) => StackSet::from_dir(dir)?,
         None => StackSet::bundled(),
     };
-    // Every value but the image's digest is known now: the URI is checked
-    // in the shape it will have, pinned by a digest, and again once pinned.
+    // Every value but the image's digest and the zones is known now: the
+    // URI is checked in the shape it will have, pinned by a digest, and
+    // again once pinned; the zones' type is checked by CloudFormation
+    // against the account, so any name stands in for them until chosen.
     let placeholder_digest = format!("sha256:{}", "0".repeat(64));
+    let [zone_one, zone_two] = options.availability_zones.clone().unwrap_or_else(|| {
+        [
+            "chosen-before-deploying".to_owned(),
+            "chosen-before-deploying".to_owned(),
+        ]
+    });
     let mut parameters = ParameterValues::new()
         .with("ImageUri", uri.pinned(&placeholder_digest))
         .with("ServiceName", options.service_name.clone())
@@ -350,7 +420,9 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         .with("CpuArchitecture", options.cpu_architecture.as_ecs())
         .with("DeployingToEC2", options.ec2_endpoints.to_string())
         .with("EnableExecuteCommand", options.enable_exec.to_string())
-        .with("LogRetentionInDays", options.log_retention_days.to_string());
+        .with("LogRetentionInDays", options.log_retention_days.to_string())
+        .with("AvailabilityZoneOne", zone_one)
+        .with("AvailabilityZoneTwo", zone_two);
     for (name, value) in &options.extra_parameters {
         refuse_parameter_with_flag(name)?;
         parameters.set(name.clone(), value.clone());
@@ -392,24 +464,70 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         aws.stacks().describe(&options.stack_name),
     )
     .await?;
-    if let Some(existing) = existing {
-        check_deployable(existing)?;
+    if let Some(existing) = &existing {
+        check_deployable(existing.clone())?;
     }
+    until_stopped(
+        &mut signals,
+        "deploy",
+        unchanged,
+        service_role::ensure(aws, ui, preview),
+    )
+    .await?;
+    let zones = until_stopped(
+        &mut signals,
+        "deploy",
+        unchanged,
+        zones::choose(aws, &created, options.availability_zones.as_ref(), ui),
+    )
+    .await?;
+    parameters.set("AvailabilityZoneOne", zones[0].clone());
+    parameters.set("AvailabilityZoneTwo", zones[1].clone());
 
     ui.status(format!("resolving {uri}"));
     let image = until_stopped(&mut signals, "deploy", unchanged, aws.ecr().resolve(&uri)).await?;
     let pinned = uri.pinned(&image.digest);
-    ui.status(format!(
-        "deploying {pinned} as stack {} in {}",
-        options.stack_name,
-        aws.region()
-    ));
-
     parameters.set("ImageUri", pinned.clone());
     check_parameters(&stacks, &parameters)?;
     let folder = match &options.stacks_dir {
         Some(dir) => TemplateFolder::User(dir.clone()),
         None => TemplateFolder::temporary(&stacks)?,
+    };
+    Ok(Prepared {
+        sam,
+        pinned,
+        parameters,
+        stacks,
+        existing,
+        folder,
+        zones,
+        endpoints,
+        signals,
+    })
+}
+
+/// Validates everything that can be checked locally, resolves the image to
+/// its digest, runs `sam deploy`, and reads the stack's outputs back.
+pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deployment, Error> {
+    let Prepared {
+        sam,
+        pinned,
+        parameters,
+        folder,
+        endpoints,
+        mut signals,
+        ..
+    } = prepare(aws, options, ui, false).await?;
+    ui.status(format!(
+        "deploying {pinned} as stack {} in {}",
+        options.stack_name,
+        aws.region()
+    ));
+    let unchanged = || {
+        format!(
+            "nothing was deployed; stack {} is as it was",
+            options.stack_name
+        )
     };
     let follower = until_stopped(
         &mut signals,
@@ -428,10 +546,8 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         template_file: folder.parent_template(),
         stack_name: options.stack_name.clone(),
         parameters,
-        artifacts: options
-            .s3_bucket
-            .clone()
-            .map_or(Artifacts::ResolveS3, Artifacts::Bucket),
+        artifacts: artifacts(options),
+        execute: true,
         aws: aws.clone(),
     };
     let sam_outcome = {
@@ -872,6 +988,92 @@ async fn watch_after_sam(
     }))
 }
 
+/// `sam delete` of the stack, followed through its events; a deletion that
+/// fails because network interfaces are still being released
+/// (DependencyViolation) is tried again, a few times, after a pause.
+async fn delete_stack(
+    aws: &Aws,
+    options: &TeardownOptions,
+    sam: &Sam,
+    existing: &Stack,
+    ui: &Ui,
+    signals: &mut StopSignals,
+) -> Result<(), Error> {
+    let mut pauses = dependencies::PAUSES.iter();
+    loop {
+        let untouched = || format!("nothing was deleted; stack {} is as it was", existing.name);
+        let follower = until_stopped(
+            signals,
+            "teardown",
+            untouched,
+            aws.stacks().follow(&existing.id),
+        )
+        .await?;
+        let mut progress = Progress::new(ui, follower, format!("deleting {}", options.stack_name));
+        let sam_outcome = progress
+            .follow(sam.delete(
+                &sam::DeleteOptions {
+                    stack_name: options.stack_name.clone(),
+                    aws: aws.clone(),
+                },
+                ui,
+                signals,
+            ))
+            .await;
+        if let Err(interrupted @ Error::SamInterrupted { .. }) = sam_outcome {
+            progress.finish("stopped");
+            return Err(interrupted);
+        }
+        let again = || {
+            format!(
+                "sam delete had finished; run `isokit teardown --stack-name {}` again to see \
+                 whether the stack is gone",
+                options.stack_name
+            )
+        };
+        // By ID: the name no longer finds a deleted stack.
+        let left = until_stopped(
+            signals,
+            "teardown",
+            again,
+            aws.stacks().describe(&existing.id),
+        )
+        .await?;
+        let first_failure = progress.first_failure();
+        let Some(failure) = check_outcome(
+            "teardown",
+            &options.stack_name,
+            sam_outcome.err(),
+            left.as_ref(),
+            first_failure.clone(),
+        ) else {
+            progress.finish("done");
+            return Ok(());
+        };
+        let pause = match pauses.next() {
+            Some(pause) if dependencies::blocked_by_dependencies(first_failure.as_ref()) => *pause,
+            _ => {
+                progress.finish("failed");
+                return Err(failure);
+            }
+        };
+        progress.finish("waiting");
+        ui.status(format!(
+            "{}: network interfaces of the VPC's endpoints or of stopped tasks are still being \
+             released; deleting again in {} s",
+            first_failure
+                .map(|failure| failure.to_string())
+                .unwrap_or_default(),
+            pause.as_secs()
+        ));
+        until_stopped(signals, "teardown", again, async {
+            tokio::time::sleep(pause).await;
+            Ok::<_, Error>(())
+        })
+        .await?;
+    }
+}
+
 /// Whether an operation failed, and how to say so: SAM's failure, or the
 /// stack's, headed by the first failed resource the events name.
 fn check_outcome(
@@ -989,6 +1191,14 @@ fn check_deployable(existing: Stack) -> Result<(), Error> {
     }
 }
 
+/// Where SAM uploads the nested templates.
+fn artifacts(options: &DeployOptions) -> Artifacts {
+    options
+        .s3_bucket
+        .clone()
+        .map_or(Artifacts::ResolveS3, Artifacts::Bucket)
+}
+
 /// Refuses a `--parameter` that a flag of its own sets (and checks).
 fn refuse_parameter_with_flag(name: &str) -> Result<(), Error> {
     match PARAMETERS_SET_BY_FLAGS
@@ -1032,6 +1242,9 @@ pub struct Teardown {
     /// The log groups the stack kept when it went.
     pub log_groups: Vec<LogGroupRemoval>,
     pub repository: Option<RepositoryRemoval>,
+    /// What the deployment made that stays: the image's repository
+    /// (unless deleted) and SAM's artifacts bucket.
+    pub remaining: Vec<Remaining>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1057,6 +1270,8 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
     )
     .await?;
     let mut kept_log_groups = Vec::new();
+    let mut remaining = Vec::new();
+    let mut insights_group = None;
     let stack = match existing {
         None => {
             ui.status(format!(
@@ -1066,66 +1281,30 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
             Removal::NothingToDelete
         }
         Some(existing) => {
+            let nothing_deleted = || "nothing was deleted".to_owned();
             kept_log_groups = until_stopped(
                 &mut signals,
                 "teardown",
-                || "nothing was deleted".to_owned(),
+                nothing_deleted,
                 retained::log_groups(aws, &existing.id),
+            )
+            .await?;
+            insights_group = existing
+                .outputs
+                .get("ClusterName")
+                .map(|cluster| retained::insights_group(cluster));
+            remaining = until_stopped(
+                &mut signals,
+                "teardown",
+                nothing_deleted,
+                remains::left_by(aws, &existing),
             )
             .await?;
             ui.status(format!(
                 "deleting stack {} ({})",
                 existing.name, existing.status
             ));
-            let untouched = || format!("nothing was deleted; stack {} is as it was", existing.name);
-            let follower = until_stopped(
-                &mut signals,
-                "teardown",
-                untouched,
-                aws.stacks().follow(&existing.id),
-            )
-            .await?;
-            let mut progress =
-                Progress::new(ui, follower, format!("deleting {}", options.stack_name));
-            let sam_outcome = progress
-                .follow(sam.delete(
-                    &sam::DeleteOptions {
-                        stack_name: options.stack_name.clone(),
-                        aws: aws.clone(),
-                    },
-                    ui,
-                    &mut signals,
-                ))
-                .await;
-            if let Err(interrupted @ Error::SamInterrupted { .. }) = sam_outcome {
-                progress.finish("stopped");
-                return Err(interrupted);
-            }
-            // By ID: the name no longer finds a deleted stack.
-            let left = until_stopped(
-                &mut signals,
-                "teardown",
-                || {
-                    format!(
-                        "sam delete had finished; run `isokit teardown --stack-name {}` again to \
-                         see whether the stack is gone",
-                        options.stack_name
-                    )
-                },
-                aws.stacks().describe(&existing.id),
-            )
-            .await?;
-            let failed = check_outcome(
-                "teardown",
-                &options.stack_name,
-                sam_outcome.err(),
-                left.as_ref(),
-                progress.first_failure(),
-            );
-            progress.finish(if failed.is_some() { "failed" } else { "done" });
-            if let Some(failure) = failed {
-                return Err(failure);
-            }
+            delete_stack(aws, options, &sam, &existing, ui, &mut signals).await?;
             Removal::Deleted
         }
     };
@@ -1138,7 +1317,7 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
                 options.stack_name
             )
         },
-        retained::remove_log_groups(aws, kept_log_groups, options.keep_logs, ui),
+        retained::remove_log_groups(aws, kept_log_groups, insights_group, options.keep_logs, ui),
     )
     .await?;
     let repository = match &options.delete_repository {
@@ -1172,11 +1351,15 @@ pub async fn teardown(aws: &Aws, options: &TeardownOptions, ui: &Ui) -> Result<T
         }
         None => None,
     };
+    remaining.retain(|left| {
+        !(left.kind == "ecr_repository" && options.delete_repository.as_ref() == Some(&left.name))
+    });
     Ok(Teardown {
         stack_name: options.stack_name.clone(),
         stack,
         log_groups,
         repository,
+        remaining,
     })
 }
 

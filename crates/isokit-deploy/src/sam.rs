@@ -78,6 +78,9 @@ pub struct DeployOptions {
     pub stack_name: String,
     pub parameters: ParameterValues,
     pub artifacts: Artifacts,
+    /// `false`: SAM creates the change set and leaves it unexecuted
+    /// (`--no-execute-changeset`), for a preview.
+    pub execute: bool,
     pub aws: Aws,
 }
 
@@ -98,6 +101,9 @@ impl DeployOptions {
             Artifacts::Bucket(bucket) => args.extend(["--s3-bucket".into(), bucket.clone().into()]),
         }
         args.push("--no-fail-on-empty-changeset".into());
+        if !self.execute {
+            args.push("--no-execute-changeset".into());
+        }
         aws_arguments(&self.aws, &mut args);
         args
     }
@@ -789,6 +795,7 @@ mod tests {
                 )
                 .with("DesiredCount", "2"),
             artifacts,
+            execute: true,
             aws: aws("eu-west-1", profile).await,
         }
     }
@@ -824,6 +831,21 @@ mod tests {
                 "--profile",
                 "ops"
             ]
+        );
+        // A preview leaves the change set SAM creates unexecuted.
+        let preview = DeployOptions {
+            execute: false,
+            ..deploy_options(Artifacts::ResolveS3, None).await
+        };
+        assert!(
+            texts(&preview.arguments()).ends_with(&[
+                "--no-fail-on-empty-changeset".to_owned(),
+                "--no-execute-changeset".to_owned(),
+                "--region".to_owned(),
+                "eu-west-1".to_owned()
+            ]),
+            "{:?}",
+            preview.arguments()
         );
     }
 

@@ -59,6 +59,7 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
         stack_name: "isokit-stacks-runner-test".into(),
         parameters: ParameterValues::new().with("ImageUri", "unused"),
         artifacts: Artifacts::Bucket("unused".into()),
+        execute: true,
         aws: target,
     };
     let error = sam
@@ -151,6 +152,7 @@ impl Sandbox {
             stack_name: self.stack.clone(),
             parameters,
             artifacts: Artifacts::Bucket(self.bucket.clone()),
+            execute: true,
             aws: target,
         }
     }
@@ -258,6 +260,7 @@ async fn dropping_a_running_deploy_kills_sams_whole_process_group() {
         stack_name: "isokit-stacks-abandoned".into(),
         parameters: ParameterValues::new().with("Token", "canary"),
         artifacts: Artifacts::ResolveS3,
+        execute: true,
         aws: in_region("us-east-1").await,
     };
     let ui = Ui::quiet();

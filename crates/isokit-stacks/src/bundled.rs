@@ -205,6 +205,28 @@ impl StackSet {
         Ok(())
     }
 
+    /// The parent template's parameters, in template order, each with the
+    /// value a deployment with `values` gives it: the one passed, else its
+    /// default (`None`: neither).
+    pub fn parent_parameters(
+        &self,
+        values: &ParameterValues,
+    ) -> Result<Vec<ParentParameter>, Error> {
+        let parent = self.template(TemplateFile::Parent)?;
+        Ok(parent
+            .section("Parameters")
+            .iter()
+            .map(|(name, node)| ParentParameter {
+                name: name.clone(),
+                value: values
+                    .get(name)
+                    .map(str::to_owned)
+                    .or_else(|| node.get("Default").and_then(Node::as_text)),
+                no_echo: is_no_echo(node),
+            })
+            .collect())
+    }
+
     /// The isolation audit over the four templates, with their defaults.
     pub fn audit(&self) -> Result<AuditReport, Error> {
         Ok(audit(&self.templates()?))
@@ -317,12 +339,26 @@ impl StackSet {
                 template: parent.name().to_owned(),
                 problem: format!("has no {VPC_STACK_RESOURCE} resource"),
             })?;
+        // Only the parameters the endpoints' conditions read: the others
+        // (the subnets' zones, say) may be known only once chosen.
+        let mut read = Vec::new();
+        for vpc_endpoint in endpoints_of_vpc_template(&vpc)? {
+            if let Some(condition) = vpc_endpoint
+                .condition
+                .as_deref()
+                .and_then(|name| vpc.condition(name))
+            {
+                parameters_of(&vpc, condition, &mut read);
+            }
+        }
         let scope = Scope::new(&parent, parent_values);
         let mut vpc_values = ParameterValues::new();
         for (name, expression) in stack
             .property("Parameters")
             .map(|p| p.entries())
             .unwrap_or_default()
+            .iter()
+            .filter(|(name, _)| read.contains(name))
         {
             match scope.value(expression)? {
                 Value::Text(text) => vpc_values.set(name.clone(), text),
@@ -538,6 +574,15 @@ pub struct TaskContainer {
     pub memory_mib: Option<u64>,
 }
 
+/// A parameter of the parent template and the value it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentParameter {
+    pub name: String,
+    pub value: Option<String>,
+    /// Declared `NoEcho`: CloudFormation never shows its value.
+    pub no_echo: bool,
+}
+
 /// The address ranges the VPC template gives the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkPlan {
@@ -558,10 +603,13 @@ mod tests {
 
     /// The bundled parent's values, as isokit deploy passes them.
     fn deployed(extra: &[(&str, &str)]) -> ParameterValues {
-        let mut values = ParameterValues::new().with(
-            "ImageUri",
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc",
-        );
+        let mut values = ParameterValues::new()
+            .with(
+                "ImageUri",
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@sha256:abc",
+            )
+            .with("AvailabilityZoneOne", "eu-west-1a")
+            .with("AvailabilityZoneTwo", "eu-west-1b");
         for (name, value) in extra {
             values.set(*name, *value);
         }

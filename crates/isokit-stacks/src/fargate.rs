@@ -1,5 +1,6 @@
-//! Fargate's task sizes and the service's task count, checked before SAM
-//! runs so a bad value fails in a second rather than after a stack rollback.
+//! Fargate's task sizes, the Availability Zones it runs in where AWS limits
+//! them, and the service's task count, checked before SAM runs so a bad
+//! value fails in a second rather than after a stack rollback.
 
 use std::ops::RangeInclusive;
 
@@ -12,6 +13,28 @@ pub const FARGATE_CPU_UNITS: [u32; 7] = [256, 512, 1024, 2048, 4096, 8192, 16384
 /// `MinValue` and `MaxValue`): at least one task, so a deployment proves the
 /// image starts; at most 100, a guard against a mistyped count.
 pub const DESIRED_COUNT: RangeInclusive<u32> = 1..=100;
+
+/// The regions where AWS documents that Linux tasks on Fargate run only in
+/// some Availability Zones, with those zones' IDs (the same zone in every
+/// account, unlike its name). Source: "Supported Regions for Amazon ECS on
+/// AWS Fargate", Linux containers
+/// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AWS_Fargate-Regions.html#linux-regions),
+/// which notes the zone IDs "when applicable"; every other region it lists
+/// runs Fargate in all of its zones.
+const FARGATE_ZONE_IDS: [(&str, &[&str]); 3] = [
+    ("us-west-1", &["usw1-az1", "usw1-az3"]),
+    ("ap-northeast-1", &["apne1-az1", "apne1-az2", "apne1-az4"]),
+    ("cn-north-1", &["cnn1-az1", "cnn1-az2"]),
+];
+
+/// The zone IDs Fargate runs in, in a region where AWS documents a list;
+/// `None` where it runs in every zone.
+pub fn fargate_zone_ids(region: &str) -> Option<&'static [&'static str]> {
+    FARGATE_ZONE_IDS
+        .iter()
+        .find(|(listed, _)| *listed == region)
+        .map(|(_, ids)| *ids)
+}
 
 /// The memory sizes, in MiB, that Fargate pairs with `cpu` units, or `None`
 /// when Fargate has no such CPU size.

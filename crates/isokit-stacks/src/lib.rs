@@ -23,7 +23,7 @@ pub use audit::{
     AcceptedFinding, AuditReport, EndpointNeed, Finding, Location, NotJudged, Rule, SarifLog,
     Severity, audit, audit_dir, audit_with, endpoint_needs,
 };
-pub use bundled::{NetworkPlan, StackSet, TaskContainer, TemplateFile};
+pub use bundled::{NetworkPlan, ParentParameter, StackSet, TaskContainer, TemplateFile};
 pub use constraints::validate_stack_name;
 pub use endpoints::{
     ENDPOINTS_OUTPUT, EndpointsMismatch, VpcEndpoint, active_endpoints, check_endpoints_output,
@@ -31,8 +31,8 @@ pub use endpoints::{
 };
 pub use eval::ParameterValues;
 pub use fargate::{
-    DESIRED_COUNT, FARGATE_CPU_UNITS, fargate_memory_options, validate_desired_count,
-    validate_task_size,
+    DESIRED_COUNT, FARGATE_CPU_UNITS, fargate_memory_options, fargate_zone_ids,
+    validate_desired_count, validate_task_size,
 };
 pub use template::{Node, Resource, Template};
 pub use template_dir::{TemplateDir, read_template_dir};

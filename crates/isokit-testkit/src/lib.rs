@@ -244,9 +244,10 @@ impl Run {
     }
 }
 
-/// A second moto, from the local AWS's own install, that enforces IAM as AWS
-/// does (the shared one lets every call through), on a loopback port of its
-/// own, with one IAM user who may do nothing. Stopped when dropped.
+/// A second moto, from the local AWS's own install and with its patches,
+/// that enforces IAM as AWS does (the shared one lets every call through),
+/// on a loopback port of its own, with one IAM user who may do nothing, or
+/// only what it is allowed. Stopped when dropped.
 #[derive(Debug)]
 pub struct StrictAws {
     server: std::process::Child,
@@ -261,18 +262,28 @@ impl StrictAws {
     /// `INITIAL_NO_AUTH_ACTION_COUNT` requests through unchecked: exactly the
     /// two that create the user and its key.
     pub fn start(local: &LocalAws) -> StrictAws {
+        StrictAws::start_allowing(local, &[])
+    }
+
+    /// [`StrictAws::start`], with a user allowed exactly `actions` (such as
+    /// `iam:GetRole`) on every resource, by a policy of its own: a third
+    /// request let through unchecked.
+    pub fn start_allowing(local: &LocalAws, actions: &[&str]) -> StrictAws {
         let bin = local.state_dir.join("venv/bin");
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/moto-server.py");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free loopback port")
             .port();
-        let server = Command::new(bin.join("moto_server"))
+        let unchecked = if actions.is_empty() { "2" } else { "3" };
+        let server = Command::new(bin.join("python"))
+            .arg(&launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "2")
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", unchecked)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .unwrap_or_else(|err| panic!("{HOW_TO_START} (cannot start moto_server: {err})"));
+            .unwrap_or_else(|err| panic!("{HOW_TO_START} (cannot start moto-server.py: {err})"));
         let mut strict = StrictAws {
             server,
             endpoint_url: format!("http://127.0.0.1:{port}"),
@@ -283,18 +294,24 @@ impl StrictAws {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 std::time::Instant::now() < deadline,
-                "moto_server did not listen on port {port}"
+                "moto-server.py did not listen on port {port}"
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let create_user = "import boto3, sys\n\
+        let create_user = "import boto3, json, sys\n\
             iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name=sys.argv[2], \
             aws_access_key_id='setup', aws_secret_access_key='setup')\n\
             iam.create_user(UserName='isokit-nobody')\n\
             key = iam.create_access_key(UserName='isokit-nobody')['AccessKey']\n\
+            actions = sys.argv[3:]\n\
+            if actions:\n    \
+                iam.put_user_policy(UserName='isokit-nobody', PolicyName='allowed', \
+                PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': \
+                [{'Effect': 'Allow', 'Action': actions, 'Resource': '*'}]}))\n\
             print(key['AccessKeyId'], key['SecretAccessKey'])\n";
         let output = Command::new(bin.join("python"))
             .args(["-c", create_user, &strict.endpoint_url, &local.region])
+            .args(actions)
             .output()
             .expect("run the venv's python");
         assert!(

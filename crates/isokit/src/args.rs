@@ -24,6 +24,7 @@ pub(crate) fn deploy_options(
         show_sam_output,
         accept_missing_endpoints: args.accept_missing_endpoint,
         extra_endpoints: args.endpoints,
+        availability_zones: args.availability_zones,
         watch: isokit_deploy::WatchOptions {
             enabled: !args.no_watch,
             fail_fast: !args.no_fail_fast,

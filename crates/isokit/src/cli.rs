@@ -308,6 +308,22 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "ENDPOINT,...", value_delimiter = ',')]
     pub(crate) endpoints: Vec<Endpoint>,
 
+    /// The two Availability Zones for the VPC's subnets, checked as isokit
+    /// checks those it chooses [default: the first two of the region, in
+    /// EC2's order, where every interface endpoint the VPC creates is
+    /// offered and, where AWS lists Fargate's zones, Fargate runs]
+    #[arg(long, value_name = "ZONE,ZONE", value_parser = parse_zone_pair)]
+    pub(crate) availability_zones: Option<[String; 2]>,
+
+    /// Change nothing: run every check, then print what the deploy would
+    /// change, resource by resource (added, modified, replaced, removed,
+    /// from the change set SAM creates and isokit removes unexecuted), and
+    /// the parameters whose values differ from the deployed stack's. The
+    /// nested templates are uploaded to the artifacts bucket, as a deploy
+    /// does.
+    #[arg(long, conflicts_with_all = ["no_fail_fast", "watch_timeout", "report_timeout"])]
+    pub(crate) dry_run: bool,
+
     /// Finish with the stack operation, as `sam deploy` does: neither watch
     /// the service's tasks nor read their in-task reports.
     #[arg(long, conflicts_with_all = ["no_fail_fast", "watch_timeout", "report_timeout"])]
@@ -548,6 +564,21 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     })
 }
 
+/// Two different zone names, comma-separated.
+fn parse_zone_pair(raw: &str) -> Result<[String; 2], String> {
+    let names: Vec<&str> = raw.split(',').map(str::trim).collect();
+    match names.as_slice() {
+        [one, two] if !one.is_empty() && !two.is_empty() && one != two => {
+            Ok([(*one).to_owned(), (*two).to_owned()])
+        }
+        _ => Err(
+            "expected two different Availability Zone names, comma-separated, such as \
+             us-east-1a,us-east-1b"
+                .to_owned(),
+        ),
+    }
+}
+
 /// `KEY=VALUE`, split at the first `=`: the value may hold more, or be empty.
 fn parse_key_value(raw: &str) -> Result<(String, String), String> {
     match raw.split_once('=') {
@@ -602,6 +633,27 @@ mod tests {
         let error = Cli::try_parse_from(["isokit", "deploy", "--image", "i", "--parameter", "X"])
             .expect_err("no =");
         assert_eq!(error.exit_code(), 2, "{error}");
+    }
+
+    #[test]
+    fn availability_zones_are_two_different_names() {
+        assert_eq!(
+            parse_zone_pair("us-east-1a, us-east-1c"),
+            Ok(["us-east-1a".to_owned(), "us-east-1c".to_owned()])
+        );
+        for bad in ["us-east-1a", "us-east-1a,us-east-1a", "a,b,c", "a,", ""] {
+            let error = Cli::try_parse_from([
+                "isokit",
+                "deploy",
+                "--image",
+                "i",
+                "--availability-zones",
+                bad,
+            ])
+            .expect_err(bad);
+            assert_eq!(error.exit_code(), 2, "{bad:?}: {error}");
+            assert!(error.to_string().contains("two different"), "{error}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use isokit_deploy::{Deployment, Removal, Teardown, WatchedService};
+use isokit_deploy::{Deployment, Preview, Removal, Teardown, WatchedService};
 use isokit_push::Pushed;
 use isokit_rehearse::{PlanSource, Rehearsal, TaskOutcome};
 use isokit_stacks::{AuditReport, Finding, SarifLog};
@@ -49,6 +49,70 @@ impl Render for Deployment {
         if let Some(service) = &self.service {
             text.push('\n');
             text.push_str(&watched_service(service));
+        }
+        text
+    }
+}
+
+impl Render for Preview {
+    fn text(&self) -> String {
+        let mut text = format!(
+            "dry run: nothing was changed; a deploy of stack {} would {}\n",
+            self.stack_name,
+            if self.stack_exists {
+                "update it"
+            } else {
+                "create it"
+            }
+        );
+        let _ = writeln!(
+            text,
+            "image {}, subnets in {}\nendpoints {}: {}",
+            self.image,
+            self.availability_zones.join(" and "),
+            self.endpoints.created.join(", "),
+            self.endpoints.cost
+        );
+        if self.changes.is_empty() {
+            text.push_str("resources: no change\n");
+        } else {
+            text.push_str("resources:\n");
+        }
+        for change in &self.changes {
+            let mark = match change.action.as_str() {
+                "Add" => "+",
+                "Remove" => "-",
+                _ => "~",
+            };
+            let mut path = change.nested_in.clone();
+            path.push(change.logical_id.clone());
+            let _ = write!(
+                text,
+                "  {mark} {} ({}) {}",
+                path.join("/"),
+                change.resource_type,
+                change.action.to_lowercase()
+            );
+            match change.replacement.as_deref() {
+                Some("True") => text.push_str(", replaced"),
+                Some("Conditional") => text.push_str(", maybe replaced"),
+                _ => {}
+            }
+            text.push('\n');
+        }
+        if self.parameters.is_empty() {
+            text.push_str("parameters: no change\n");
+        } else {
+            text.push_str("parameters:\n");
+        }
+        for parameter in &self.parameters {
+            let _ = writeln!(
+                text,
+                "  {}: {} -> {}",
+                parameter.name,
+                parameter.deployed.as_deref().unwrap_or("(none)"),
+                parameter.proposed.as_deref().unwrap_or("(none)")
+            );
         }
         text
     }
@@ -190,6 +254,14 @@ impl Render for Teardown {
                 &format!("ECR repository {}", repository.name),
                 repository.outcome,
             ));
+        }
+        for left in &self.remaining {
+            let what = match left.kind {
+                "ecr_repository" => "ECR repository",
+                "s3_bucket" => "S3 bucket",
+                other => other,
+            };
+            let _ = write!(text, "\n{what} {}: remains ({})", left.name, left.note);
         }
         text
     }

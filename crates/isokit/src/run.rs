@@ -32,7 +32,12 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Deploy(args) => {
             let aws = load_aws(global).await?;
+            let dry_run = args.dry_run;
             let options = crate::args::deploy_options(args, global.verbose > 0);
+            if dry_run {
+                let preview = isokit_deploy::preview(&aws, &options, &ui).await?;
+                return finish(global, &preview);
+            }
             let deployment = isokit_deploy::deploy(&aws, &options, &ui).await?;
             emit(global.output, &deployment)?;
             // A deployment that ran but found its service failing is a

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 // What the VPC stack must create, in the order of its `Endpoints` output:
 // the endpoints crate's lists, which the service checks by default.
 use isokit_endpoints::{DEFAULT_ENDPOINTS, EC2_ENDPOINTS};
-use isokit_testkit::{Isokit, LocalAws, Run, building, processes, removing_images, unique_name};
+use isokit_testkit::{
+    Isokit, LocalAws, Run, StrictAws, building, processes, removing_images, unique_name,
+};
 
 /// The tag every test pushes and deploys.
 const TAG: &str = "v1";
@@ -469,10 +471,10 @@ fn sorted(mut list: Vec<String>) -> Vec<String> {
     list
 }
 
-/// The VPC the outputs name: 10.0.0.0/16, two private subnets in two zones,
-/// no internet gateway, no NAT gateway, no route out; the endpoint security
-/// group admits TCP 443 from the VPC only.
-fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>) {
+/// The VPC the outputs name: 10.0.0.0/16, two private subnets in the two
+/// `zones`, no internet gateway, no NAT gateway, no route out; the endpoint
+/// security group admits TCP 443 from the VPC only.
+fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>, zones: [&str; 2]) {
     let vpc = outputs["VpcId"].as_str();
     let vpc_filter = format!("Name=vpc-id,Values={vpc}");
     let vpcs = local.aws(&["ec2", "describe-vpcs", "--vpc-ids", vpc]);
@@ -515,8 +517,7 @@ fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>) {
             &outputs["PrivateSubnetIds"].split(',').collect::<Vec<_>>()
         ))
     );
-    let zones = field("AvailabilityZone");
-    assert_ne!(zones[0], zones[1], "the subnets share a zone");
+    assert_eq!(field("AvailabilityZone"), sorted(texts(&zones)));
     assert!(
         subnets
             .iter()
@@ -549,6 +550,21 @@ fn assert_isolated_vpc(local: &LocalAws, outputs: &BTreeMap<String, String>) {
     assert_eq!(ingress[0]["FromPort"], 443);
     assert_eq!(ingress[0]["ToPort"], 443);
     assert_eq!(ingress[0]["IpRanges"][0]["CidrIp"], "10.0.0.0/16");
+}
+
+/// The region's first two Availability Zones as EC2 lists them: (name, ID).
+fn first_zones(local: &LocalAws) -> Vec<(String, String)> {
+    let listed = local.aws(&["ec2", "describe-availability-zones"]);
+    listed["AvailabilityZones"]
+        .as_array()
+        .expect("AvailabilityZones")
+        .iter()
+        .take(2)
+        .map(|zone| {
+            let text = |key: &str| zone[key].as_str().expect(key).to_owned();
+            (text("ZoneName"), text("ZoneId"))
+        })
+        .collect()
 }
 
 /// The stack's `Endpoints` output is `expected`, and the VPC holds exactly
@@ -817,7 +833,18 @@ fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinne
     assert_eq!(outputs["ServiceName"], sandbox.name);
     assert_eq!(outputs["PrivateSubnetCidrs"], "10.0.128.0/18,10.0.192.0/18");
 
-    assert_isolated_vpc(&sandbox.local, &outputs);
+    // Every zone of the local AWS offers every endpoint service (and the
+    // region has no Fargate zone list): the first two, in EC2's order.
+    let zones = first_zones(&sandbox.local);
+    assert!(
+        run.stderr.contains(&format!(
+            "subnets in {} ({}) and {} ({}), chosen: each offers every interface endpoint the \
+             VPC creates\n",
+            zones[0].0, zones[0].1, zones[1].0, zones[1].1
+        )),
+        "{run:#?}"
+    );
+    assert_isolated_vpc(&sandbox.local, &outputs, [&zones[0].0, &zones[1].0]);
     // Only what the bundled task needs: its image from ECR, its awslogs.
     assert_endpoints(&sandbox.local, &outputs, &DEFAULT_ENDPOINTS);
     assert_eq!(
@@ -839,9 +866,11 @@ fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinne
 }
 
 #[test]
-fn deploying_to_ec2_with_more_endpoints_creates_them_and_lists_exactly_what_was_created() {
+fn deploying_to_ec2_with_more_endpoints_creates_them_in_the_zones_asked_for_and_lists_exactly_what_was_created()
+ {
     let sandbox = Sandbox::new("deploy-ec2");
     let pinned = sandbox.push("first");
+    let zones = format!("{0}d,{0}b", sandbox.local.region);
     let run = sandbox.deploy(
         &sandbox.tagged_image(),
         &[
@@ -850,12 +879,16 @@ fn deploying_to_ec2_with_more_endpoints_creates_them_and_lists_exactly_what_was_
             "kms,secretsmanager",
             "--cpu-architecture",
             "arm64",
+            "--availability-zones",
+            &zones,
             "--output",
             "json",
         ],
     );
     run.assert_success();
     let outputs = outputs(&run);
+    let (one, two) = zones.split_once(',').expect("two zones");
+    assert_isolated_vpc(&sandbox.local, &outputs, [one, two]);
     let expected: Vec<&str> = DEFAULT_ENDPOINTS
         .iter()
         .chain(&["secretsmanager", "kms"])
@@ -1021,6 +1054,125 @@ fn the_same_image_again_changes_nothing_and_a_repushed_tag_redeploys() {
     assert_eq!(sandbox.service_image(&outputs(&updated)), second);
 }
 
+/// The change sets of the sandbox's stack (by its ID) that wait to be
+/// executed: a dry run leaves none.
+fn pending_change_sets(sandbox: &Sandbox, stack_id: &str) -> Vec<serde_json::Value> {
+    let listed = sandbox.local.aws(&[
+        "cloudformation",
+        "list-change-sets",
+        "--stack-name",
+        stack_id,
+    ]);
+    listed["Summaries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|summary| {
+            summary["StackId"] == stack_id && summary["ExecutionStatus"] == "AVAILABLE"
+        })
+        .collect()
+}
+
+/// `--dry-run` of a new stack, then of a change to a deployed one: the
+/// resources the change set holds and the parameters that differ, read
+/// from the change set SAM made, which is gone afterwards, and nothing
+/// executed.
+#[test]
+fn a_dry_run_shows_the_change_set_and_the_parameters_and_executes_nothing() {
+    let sandbox = Sandbox::new("deploy-dry-run");
+    let pinned = sandbox.push("first");
+    let run = sandbox.deploy(&sandbox.tagged_image(), &["--dry-run", "--output", "json"]);
+    run.assert_success();
+    let preview = run.json();
+    assert_eq!(preview["stack_exists"], false, "{run:#?}");
+    assert_eq!(preview["image"], pinned.as_str());
+    let added: Vec<(&str, &str, &str)> = preview["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|change| {
+            (
+                change["action"].as_str().unwrap_or_default(),
+                change["logical_id"].as_str().unwrap_or_default(),
+                change["resource_type"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sorted(
+            added
+                .iter()
+                .map(|(a, l, t)| format!("{a} {l} {t}"))
+                .collect()
+        ),
+        [
+            "Add ClusterStack AWS::CloudFormation::Stack",
+            "Add ServiceStack AWS::CloudFormation::Stack",
+            "Add VpcStack AWS::CloudFormation::Stack",
+        ],
+        "{run:#?}"
+    );
+    let desired = preview["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|parameter| parameter["name"] == "DesiredCount")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&desired["deployed"], &desired["proposed"]),
+        (&serde_json::Value::Null, &serde_json::json!("2")),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("(not executed)") && run.stderr.contains("nothing was executed"),
+        "{run:#?}"
+    );
+    assert!(
+        sandbox
+            .stacks()
+            .iter()
+            .all(|(_, status)| status == "DELETE_COMPLETE"),
+        "the dry run left a stack: {:?}",
+        sandbox.stacks()
+    );
+
+    sandbox
+        .deploy(&sandbox.tagged_image(), &["--output", "json"])
+        .assert_success();
+    let run = sandbox.deploy(
+        &sandbox.tagged_image(),
+        &["--dry-run", "--desired-count", "3"],
+    );
+    run.assert_success();
+    assert!(
+        run.stdout.starts_with(&format!(
+            "dry run: nothing was changed; a deploy of stack {} would update it\n",
+            sandbox.name
+        )) && run.stdout.contains("parameters:\n  DesiredCount: 2 -> 3\n"),
+        "{run:#?}"
+    );
+    assert_eq!(sandbox.stack_status(&sandbox.name), "CREATE_COMPLETE");
+    let described = sandbox.local.aws(&[
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &sandbox.name,
+    ]);
+    let parameters = key_value_pairs(
+        &described["Stacks"][0]["Parameters"],
+        "ParameterKey",
+        "ParameterValue",
+    );
+    assert_eq!(parameters["DesiredCount"], "2", "nothing was executed");
+    let stack_id = described["Stacks"][0]["StackId"].as_str().expect("StackId");
+    assert_eq!(
+        pending_change_sets(&sandbox, stack_id),
+        Vec::<serde_json::Value>::new()
+    );
+}
+
 #[test]
 fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
     let sandbox = Sandbox::new("teardown");
@@ -1038,6 +1190,18 @@ fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
         .as_str()
         .expect("StackId")
         .to_owned();
+    // The group ECS makes for the cluster's Container Insights metrics, as
+    // ECS would once the cluster reports them: outside the stack.
+    let cluster = key_value_pairs(
+        &described["Stacks"][0]["Outputs"],
+        "OutputKey",
+        "OutputValue",
+    )["ClusterName"]
+        .clone();
+    let insights = format!("/aws/ecs/containerinsights/{cluster}/performance");
+    sandbox
+        .local
+        .aws(&["logs", "create-log-group", "--log-group-name", &insights]);
 
     // No terminal to ask on and no --yes: refused before anything is deleted.
     let refused = sandbox.teardown(&["--delete-repo", &sandbox.name]);
@@ -1075,13 +1239,21 @@ fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
     assert_eq!(
         removed.stdout.trim(),
         format!(
-            "stack {}: deleted\nlog group {log_group}: deleted",
-            sandbox.name
+            "stack {0}: deleted\nlog group {log_group}: deleted\nlog group {insights}: deleted\n\
+             ECR repository {0}: remains (its images stay, and are billed for storage; `isokit \
+             teardown --delete-repo {0}` removes it with them)\nS3 bucket {1}: remains (SAM \
+             uploaded the nested templates here, and may share it with other deployments (its \
+             managed bucket does): empty and delete it only if nothing else uses it)",
+            sandbox.name, sandbox.bucket
         )
     );
     assert!(
         !sandbox.log_group_exists(&log_group),
         "the log group the stack kept is deleted with it"
+    );
+    assert!(
+        !sandbox.log_group_exists(&insights),
+        "the cluster's Container Insights group is deleted"
     );
     assert_progress_lines(
         &removed,
@@ -1323,6 +1495,142 @@ fn an_image_missing_from_ecr_fails_before_sam_runs() {
         assert!(!run.stderr.contains("Deploying with"), "SAM ran: {run:#?}");
         sandbox.assert_no_stack(&run);
     }
+}
+
+/// Zones asked for that the region does not have are refused before SAM
+/// runs, with every zone of the region and what rules each out; so is a
+/// deploy into a region where fewer than two zones qualify.
+#[test]
+fn availability_zones_that_do_not_qualify_are_refused_with_the_region_s_zones() {
+    let sandbox = Sandbox::new("deploy-zones");
+    let region = &sandbox.local.region;
+    let zones = first_zones(&sandbox.local);
+    let asked = format!("{},{region}-nowhere", zones[0].0);
+    let run = sandbox.deploy(
+        &sandbox.tagged_image(),
+        &["-v", "--availability-zones", &asked],
+    );
+    run.assert_error(&format!(
+        "--availability-zones names {region}-nowhere, which is not an Availability Zone of \
+         {region} that this account can use; the Availability Zones of {region}:\n  {} ({}): \
+         usable\n  {} ({}): usable\n",
+        zones[0].0, zones[0].1, zones[1].0, zones[1].1
+    ));
+    assert!(
+        run.stderr
+            .contains("name two usable zones from this list, or leave the flag out"),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("Deploying with"), "SAM ran: {run:#?}");
+    sandbox.assert_no_stack(&run);
+}
+
+/// An account that never used ECS lacks its service-linked role, and
+/// creating the cluster would fail: isokit creates it and says so, before
+/// anything else it needs (here, EC2, which this user may not call).
+#[test]
+fn a_missing_ecs_service_linked_role_is_created_and_said_so() {
+    let local = LocalAws::require();
+    let strict = StrictAws::start_allowing(
+        &local,
+        &[
+            "cloudformation:DescribeStacks",
+            "iam:GetRole",
+            "iam:CreateServiceLinkedRole",
+        ],
+    );
+    let isokit = strict.as_nobody(Isokit::new(env!("CARGO_BIN_EXE_isokit")));
+    let image = format!("{}/slr:{TAG}", local.registry());
+    let deploy = ["deploy", "--no-watch", "--image", &image];
+    let run = isokit.run(deploy);
+    assert!(
+        run.stderr.contains(
+            "created the ECS service-linked role AWSServiceRoleForECS, which this account \
+             lacked: ECS needs it to create the cluster"
+        ),
+        "{run:#?}"
+    );
+    run.assert_error("EC2 DescribeAvailabilityZones failed: access denied");
+    let role = strict_aws(
+        &strict,
+        &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"],
+    );
+    assert_eq!(
+        role["Role"]["Path"], "/aws-service-role/ecs.amazonaws.com/",
+        "{role}"
+    );
+    // Once there, it is left alone.
+    let again = isokit.run(deploy);
+    again.assert_error("EC2 DescribeAvailabilityZones failed: access denied");
+    assert!(!again.stderr.contains("service-linked role"), "{again:#?}");
+}
+
+/// An identity that may not create the role stops the deploy, before SAM
+/// runs, with the command an administrator runs once.
+#[test]
+fn a_missing_ecs_service_linked_role_that_may_not_be_created_stops_with_the_command() {
+    let local = LocalAws::require();
+    let strict =
+        StrictAws::start_allowing(&local, &["cloudformation:DescribeStacks", "iam:GetRole"]);
+    let isokit = strict.as_nobody(Isokit::new(env!("CARGO_BIN_EXE_isokit")));
+    let image = format!("{}/slr:{TAG}", local.registry());
+    let run = isokit.run(["deploy", "--no-watch", "--image", &image]);
+    run.assert_error(
+        "this account has no ECS service-linked role (AWSServiceRoleForECS), without which ECS \
+         cannot create the cluster, and the identity in use may not create it: IAM \
+         CreateServiceLinkedRole failed: access denied (",
+    );
+    assert!(
+        run.stderr.contains(
+            "have an administrator run `aws iam create-service-linked-role --aws-service-name \
+             ecs.amazonaws.com` once, then deploy again"
+        ),
+        "{run:#?}"
+    );
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(
+        strict_aws_fails(
+            &strict,
+            &["iam", "get-role", "--role-name", "AWSServiceRoleForECS"]
+        )
+        .contains("NoSuchEntity"),
+        "the role was created"
+    );
+}
+
+/// The AWS CLI against a strict moto, as its user: its JSON answer.
+fn strict_aws(strict: &StrictAws, args: &[&str]) -> serde_json::Value {
+    let output = strict_aws_command(strict, args)
+        .output()
+        .expect("run the AWS CLI");
+    assert!(
+        output.status.success(),
+        "aws {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// The error the AWS CLI prints when the call fails.
+fn strict_aws_fails(strict: &StrictAws, args: &[&str]) -> String {
+    let output = strict_aws_command(strict, args)
+        .output()
+        .expect("run the AWS CLI");
+    assert!(!output.status.success(), "aws {} succeeded", args.join(" "));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn strict_aws_command(strict: &StrictAws, args: &[&str]) -> Command {
+    let mut command = Command::new("aws");
+    command
+        .args(args)
+        .args(["--output", "json", "--endpoint-url", &strict.endpoint_url])
+        .env("AWS_ACCESS_KEY_ID", &strict.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &strict.secret_access_key)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE");
+    command
 }
 
 /// Each stop signal sent to isokit alone (as `kill` does; a terminal would
@@ -1850,12 +2158,12 @@ fn the_logs_of_a_rolled_back_first_deployment_survive_until_teardown() {
 
     let kept = sandbox.teardown(&["--keep-logs"]);
     kept.assert_success();
-    assert_eq!(
-        kept.stdout.trim(),
-        format!(
-            "stack {}: deleted\nlog group {log_group}: kept",
+    assert!(
+        kept.stdout.starts_with(&format!(
+            "stack {0}: deleted\nlog group {log_group}: kept\nECR repository {0}: remains (",
             sandbox.name
-        )
+        )),
+        "{kept:#?}"
     );
     assert!(sandbox.log_group_exists(&log_group), "--keep-logs keeps it");
     sandbox
