@@ -77,7 +77,7 @@ pub fn validate_desired_count(count: u32) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundled::{StackSet, TemplateFile};
+    use crate::stack_set::{StackSet, TemplateFile};
     use crate::template::Node;
 
     #[test]

@@ -7,13 +7,13 @@
 //! the service, and [`audit`] proves the two agree.
 
 mod audit;
-mod bundled;
 mod constraints;
 mod endpoints;
 mod eval;
 mod fargate;
 mod nested;
 pub mod outputs;
+mod stack_set;
 mod template;
 mod template_dir;
 
@@ -23,7 +23,6 @@ pub use audit::{
     AcceptedFinding, AuditReport, EndpointNeed, Finding, Location, NotJudged, Rule, SarifLog,
     Severity, audit, audit_dir, audit_with, endpoint_needs,
 };
-pub use bundled::{NetworkPlan, ParentParameter, StackSet, TaskContainer, TemplateFile};
 pub use constraints::validate_stack_name;
 pub use endpoints::{
     ENDPOINTS_OUTPUT, EndpointsMismatch, VpcEndpoint, active_endpoints, check_endpoints_output,
@@ -34,6 +33,7 @@ pub use fargate::{
     DESIRED_COUNT, FARGATE_CPU_UNITS, fargate_memory_options, fargate_zone_ids,
     validate_desired_count, validate_task_size,
 };
+pub use stack_set::{NetworkPlan, ParentParameter, StackSet, TaskContainer, TemplateFile};
 pub use template::{Node, Resource, Template};
 pub use template_dir::{TemplateDir, read_template_dir};
 

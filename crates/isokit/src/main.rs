@@ -2,8 +2,8 @@
 //! tracing and error reporting set up, and a library function called. The
 //! work itself lives in the libraries.
 
-mod args;
 mod cli;
+mod options;
 mod output;
 mod render;
 mod run;

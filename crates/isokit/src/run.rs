@@ -25,7 +25,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Push(args) => {
             let aws = load_aws(global).await?;
-            let options = crate::args::push_options(args)?;
+            let options = crate::options::push_options(args)?;
             let pushed = isokit_push::push(&aws, &options, &ui).await?;
             ui.status(crate::render::push_summary(&pushed));
             finish(global, &pushed)
@@ -33,7 +33,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Deploy(args) => {
             let aws = load_aws(global).await?;
             let dry_run = args.dry_run;
-            let options = crate::args::deploy_options(args, global.verbose > 0);
+            let options = crate::options::deploy_options(args, global.verbose > 0);
             if dry_run {
                 let preview = isokit_deploy::preview(&aws, &options, &ui).await?;
                 return finish(global, &preview);
@@ -51,13 +51,13 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Teardown(args) => {
             let aws = load_aws(global).await?;
             confirm_repository_deletion(&args)?;
-            let options = crate::args::teardown_options(args, global.verbose > 0);
+            let options = crate::options::teardown_options(args, global.verbose > 0);
             let teardown = isokit_deploy::teardown(&aws, &options, &ui).await?;
             finish(global, &teardown)
         }
         Command::Rehearse(args) => {
             let aws = load_aws(global).await?;
-            let options = crate::args::rehearse_options(args);
+            let options = crate::options::rehearse_options(args);
             let rehearsal = isokit_rehearse::rehearse(&aws, &options, &ui).await?;
             emit(global.output, &rehearsal)?;
             // A rehearsal that ran but found the task unhealthy or not
@@ -70,7 +70,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Status(args) => {
             let aws = load_aws(global).await?;
-            let options = crate::args::status_options(args);
+            let options = crate::options::status_options(args);
             let status = isokit_watch::status(&aws, &options).await?;
             emit(global.output, &status)?;
             Ok(if status.healthy() {
@@ -81,7 +81,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Logs(args) => {
             let aws = load_aws(global).await?;
-            let options = crate::args::logs_options(args);
+            let options = crate::options::logs_options(args);
             let format = global.output;
             isokit_watch::logs(&aws, &options, &ui, &mut |event| emit_line(format, event)).await?;
             Ok(ExitCode::SUCCESS)
