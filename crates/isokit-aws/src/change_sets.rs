@@ -5,8 +5,9 @@
 use std::time::SystemTime;
 
 use aws_sdk_cloudformation::error::SdkError;
+use aws_sdk_cloudformation::operation::list_change_sets::ListChangeSetsOutput;
 
-use crate::cloudformation::{Stacks, is_missing_stack};
+use crate::cloudformation::{Stacks, is_missing_stack, list_stack_pages};
 use crate::error::{CallError, Error};
 use crate::throttle::patiently;
 
@@ -41,52 +42,39 @@ impl Stacks {
     /// such stack. Only those the summaries say are the stack's own count:
     /// a change set of another stack is never taken for this one's.
     pub async fn change_sets(&self, stack: &str) -> Result<Vec<ChangeSetSummary>, Error> {
-        const ACTION: &str = "CloudFormation ListChangeSets";
-        let mut found = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let answer = patiently(|| async {
-                match self
-                    .client
+        list_stack_pages(
+            "CloudFormation ListChangeSets",
+            |token| {
+                self.client
                     .list_change_sets()
                     .stack_name(stack)
-                    .set_next_token(next_token.clone())
+                    .set_next_token(token)
                     .send()
-                    .await
-                {
-                    Ok(output) => Ok(Some(output)),
-                    Err(SdkError::ServiceError(service)) if is_missing_stack(service.err()) => {
-                        Ok(None)
-                    }
-                    Err(err) => Err(CallError::from_sdk(ACTION, &err)),
-                }
-            })
-            .await?;
-            let Some(output) = answer else {
-                return Ok(found);
-            };
-            let own = output.summaries().iter().filter(|summary| {
-                summary.stack_name() == Some(stack) || summary.stack_id() == Some(stack)
-            });
-            found.extend(own.map(|summary| {
-                ChangeSetSummary {
-                    id: summary.change_set_id().unwrap_or_default().to_owned(),
-                    name: summary.change_set_name().unwrap_or_default().to_owned(),
-                    status: summary
-                        .status()
-                        .map(|status| status.as_str().to_owned())
-                        .unwrap_or_default(),
-                    status_reason: summary.status_reason().map(ToOwned::to_owned),
-                    created: summary
-                        .creation_time()
-                        .and_then(|time| SystemTime::try_from(*time).ok()),
-                }
-            }));
-            next_token = output.next_token().map(ToOwned::to_owned);
-            if next_token.is_none() {
-                return Ok(found);
-            }
-        }
+            },
+            |output: &ListChangeSetsOutput| {
+                let own = output
+                    .summaries()
+                    .iter()
+                    .filter(|summary| {
+                        summary.stack_name() == Some(stack) || summary.stack_id() == Some(stack)
+                    })
+                    .map(|summary| ChangeSetSummary {
+                        id: summary.change_set_id().unwrap_or_default().to_owned(),
+                        name: summary.change_set_name().unwrap_or_default().to_owned(),
+                        status: summary
+                            .status()
+                            .map(|status| status.as_str().to_owned())
+                            .unwrap_or_default(),
+                        status_reason: summary.status_reason().map(ToOwned::to_owned),
+                        created: summary
+                            .creation_time()
+                            .and_then(|time| SystemTime::try_from(*time).ok()),
+                    })
+                    .collect();
+                (own, output.next_token().map(ToOwned::to_owned))
+            },
+        )
+        .await
     }
 
     /// Every resource change of a change set (its ID), all pages, and of

@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::time::SystemTime;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_types::SdkConfig;
 
 use crate::error::{CallError, Error};
@@ -242,43 +245,65 @@ impl Stacks {
 
     /// The stack's own resources, all pages.
     async fn resources(&self, stack: &str) -> Result<Vec<StackResource>, Error> {
-        const ACTION: &str = "CloudFormation ListStackResources";
-        let mut resources = Vec::new();
-        let mut next_token: Option<String> = None;
-        loop {
-            let answer = patiently(|| async {
-                match self
-                    .client
+        list_stack_pages(
+            "CloudFormation ListStackResources",
+            |token| {
+                self.client
                     .list_stack_resources()
                     .stack_name(stack)
-                    .set_next_token(next_token.clone())
+                    .set_next_token(token)
                     .send()
-                    .await
-                {
-                    Ok(output) => Ok(Some(output)),
-                    Err(SdkError::ServiceError(service)) if is_missing_stack(service.err()) => {
-                        Ok(None)
-                    }
-                    Err(err) => Err(CallError::from_sdk(ACTION, &err)),
-                }
-            })
-            .await?;
-            let Some(output) = answer else {
-                return Ok(resources);
-            };
-            resources.extend(output.stack_resource_summaries().iter().map(|summary| {
-                StackResource {
-                    kind: summary.resource_type().unwrap_or_default().to_owned(),
-                    physical_id: summary.physical_resource_id().map(ToOwned::to_owned),
-                }
-            }));
-            match output.next_token() {
-                // A token that comes back unchanged would loop forever.
-                Some(token) if next_token.as_deref() != Some(token) => {
-                    next_token = Some(token.to_owned());
-                }
-                _ => return Ok(resources),
+            },
+            |output: &ListStackResourcesOutput| {
+                let resources = output
+                    .stack_resource_summaries()
+                    .iter()
+                    .map(|summary| StackResource {
+                        kind: summary.resource_type().unwrap_or_default().to_owned(),
+                        physical_id: summary.physical_resource_id().map(ToOwned::to_owned),
+                    })
+                    .collect();
+                (resources, output.next_token().map(ToOwned::to_owned))
+            },
+        )
+        .await
+    }
+}
+
+/// Every page of a listing about `stack` (its resources, its change sets),
+/// each read by `read` into its items and the next page's token; nothing
+/// when there is no such stack. A token that comes back unchanged ends the
+/// listing, which would otherwise never end.
+pub(crate) async fn list_stack_pages<O, E, T, Fut>(
+    action: &'static str,
+    send: impl Fn(Option<String>) -> Fut,
+    read: impl Fn(&O) -> (Vec<T>, Option<String>),
+) -> Result<Vec<T>, Error>
+where
+    Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut items = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let answer = patiently(|| async {
+            match send(next_token.clone()).await {
+                Ok(output) => Ok(Some(output)),
+                Err(SdkError::ServiceError(service)) if is_missing_stack(service.err()) => Ok(None),
+                Err(err) => Err(CallError::from_sdk(action, &err)),
             }
+        })
+        .await?;
+        let Some(output) = answer else {
+            return Ok(items);
+        };
+        let (page, token) = read(&output);
+        items.extend(page);
+        match token {
+            Some(token) if next_token.as_deref() != Some(token.as_str()) => {
+                next_token = Some(token);
+            }
+            _ => return Ok(items),
         }
     }
 }
