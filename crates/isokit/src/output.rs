@@ -68,23 +68,23 @@ pub(crate) fn emit_line(format: OutputFormat, result: &impl Render) -> io::Resul
 /// chain is printed as it is.
 pub(crate) fn report_error(err: &(dyn Error + 'static)) {
     let mut lines = vec![format!("error: {err}")];
-    let mut help = None;
-    let mut link = Some(err);
-    while let Some(current) = link {
-        if !std::ptr::addr_eq(current, err) {
-            lines.push(format!("  caused by: {current}"));
-        }
-        help = help.or_else(|| {
-            current
-                .downcast_ref::<isokit_deploy::Error>()
-                .and_then(isokit_deploy::Error::help)
-                .map(str::to_owned)
-        });
-        link = current.source();
+    let mut help = help_of(err);
+    let mut cause = err.source();
+    while let Some(current) = cause {
+        lines.push(format!("  caused by: {current}"));
+        help = help.or_else(|| help_of(current));
+        cause = current.source();
     }
     lines.extend(help.map(|help| format!("  help: {help}")));
     let mut stderr = io::stderr().lock();
     for line in lines {
         let _ = writeln!(stderr, "{line}");
     }
+}
+
+/// What to do, for the errors that keep it apart from their message.
+fn help_of(err: &(dyn Error + 'static)) -> Option<String> {
+    err.downcast_ref::<isokit_deploy::Error>()
+        .and_then(isokit_deploy::Error::help)
+        .map(str::to_owned)
 }
