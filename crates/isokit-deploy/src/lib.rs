@@ -354,6 +354,23 @@ pub struct WatchedService {
     pub failure: Option<DeploymentFailure>,
 }
 
+impl WatchedService {
+    /// A service whose deployment failed, leaving the stack as `stack` says.
+    fn failed(
+        service: progress::ServiceName,
+        failure: Failure,
+        stack: StackLeft,
+    ) -> WatchedService {
+        WatchedService {
+            cluster: service.cluster,
+            name: service.service,
+            deployment: failure.deployment.clone(),
+            tasks: Vec::new(),
+            failure: Some(DeploymentFailure { failure, stack }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DeploymentFailure {
     #[serde(flatten)]
@@ -551,7 +568,7 @@ pub async fn deploy(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Deplo
         aws: aws.clone(),
     };
     let sam_outcome = {
-        let run = sam.deploy(&sam_options, ui, &mut signals);
+        let run = sam.run(&sam_options, ui, &mut signals);
         tokio::pin!(run);
         let mut tick = tokio::time::interval(POLL_INTERVAL);
         loop {
@@ -807,13 +824,7 @@ async fn failed_deployment(
         aws.stacks().describe(&options.stack_name),
     )
     .await?;
-    let service = rollout
-        .service()
-        .cloned()
-        .unwrap_or_else(|| progress::ServiceName {
-            cluster: String::new(),
-            service: options.service_name.clone(),
-        });
+    let service = rollout_service(rollout, options);
     Ok(Deployment {
         stack_name: options.stack_name.clone(),
         status: left.status.clone(),
@@ -821,17 +832,20 @@ async fn failed_deployment(
         changed: true,
         endpoints,
         outputs: stack.map(|stack| stack.outputs).unwrap_or_default(),
-        service: Some(WatchedService {
-            cluster: service.cluster,
-            name: service.service,
-            deployment: failure.deployment.clone(),
-            tasks: Vec::new(),
-            failure: Some(DeploymentFailure {
-                failure,
-                stack: left,
-            }),
-        }),
+        service: Some(WatchedService::failed(service, failure, left)),
     })
+}
+
+/// The service the rollout watches; before any event named it, the one the
+/// options name, in a cluster not yet known.
+fn rollout_service(rollout: &Rollout<'_>, options: &DeployOptions) -> progress::ServiceName {
+    rollout
+        .service()
+        .cloned()
+        .unwrap_or_else(|| progress::ServiceName {
+            cluster: String::new(),
+            service: options.service_name.clone(),
+        })
 }
 
 /// Once SAM has finished: watches the service until its deployment is
@@ -900,13 +914,7 @@ async fn watch_after_sam(
             Verdict::Failed(failure) => break Err(*failure),
         }
     };
-    let service = rollout
-        .service()
-        .cloned()
-        .unwrap_or_else(|| progress::ServiceName {
-            cluster: String::new(),
-            service: options.service_name.clone(),
-        });
+    let service = rollout_service(&rollout, options);
     let (snapshot, deployment) = match verdict {
         Ok(completed) => completed,
         Err(failure) => {
@@ -918,16 +926,7 @@ async fn watch_after_sam(
                 halt::halt(aws, &stack.name),
             )
             .await?;
-            return Ok(Some(WatchedService {
-                cluster: service.cluster,
-                name: service.service,
-                deployment: failure.deployment.clone(),
-                tasks: Vec::new(),
-                failure: Some(DeploymentFailure {
-                    failure,
-                    stack: left,
-                }),
-            }));
+            return Ok(Some(WatchedService::failed(service, failure, left)));
         }
     };
     ui.status(format!(
@@ -1011,7 +1010,7 @@ async fn delete_stack(
         .await?;
         let mut progress = Progress::new(ui, follower, format!("deleting {}", options.stack_name));
         let sam_outcome = progress
-            .follow(sam.delete(
+            .follow(sam.run(
                 &sam::DeleteOptions {
                     stack_name: options.stack_name.clone(),
                     aws: aws.clone(),

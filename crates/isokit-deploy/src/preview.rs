@@ -14,7 +14,7 @@ use isokit_ui::Ui;
 use serde::Serialize;
 
 use crate::sam;
-use crate::{DeployOptions, EndpointPlan, Error, Prepared, artifacts, prepare, until_stopped};
+use crate::{DeployOptions, EndpointPlan, Error, artifacts, prepare, until_stopped};
 
 /// CloudFormation's status reason for a change set that changes nothing.
 const NO_CHANGES: &str = "didn't contain changes";
@@ -63,57 +63,39 @@ pub struct ParameterChange {
 /// executing it, reads it, and removes it (with the stack it made, when
 /// there was none).
 pub async fn preview(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Preview, Error> {
-    let Prepared {
-        sam,
-        pinned,
-        parameters,
-        stacks,
-        existing,
-        folder,
-        zones,
-        endpoints,
-        mut signals,
-    } = prepare(aws, options, ui, true).await?;
+    let mut prepared = prepare(aws, options, ui, true).await?;
+    let signals = &mut prepared.signals;
     let name = options.stack_name.as_str();
     let untouched = || format!("nothing was executed; stack {name} is as it was");
-    let before: BTreeSet<String> = until_stopped(
-        &mut signals,
-        "deploy",
-        untouched,
-        aws.stacks().change_sets(name),
-    )
-    .await?
-    .into_iter()
-    .map(|summary| summary.id)
-    .collect();
+    let before: BTreeSet<String> =
+        until_stopped(signals, "deploy", untouched, aws.stacks().change_sets(name))
+            .await?
+            .into_iter()
+            .map(|summary| summary.id)
+            .collect();
     ui.status(format!(
         "creating the change set for stack {name} (not executed)"
     ));
     let sam_options = sam::DeployOptions {
-        template_file: folder.parent_template(),
+        template_file: prepared.folder.parent_template(),
         stack_name: name.to_owned(),
-        parameters: parameters.clone(),
+        parameters: prepared.parameters.clone(),
         artifacts: artifacts(options),
         execute: false,
         aws: aws.clone(),
     };
-    let created = sam.deploy(&sam_options, ui, &mut signals).await;
+    let created = prepared.sam.run(&sam_options, ui, signals).await;
     let leftover = || {
         format!(
             "the change set SAM made may remain on stack {name}, never executed: `aws \
              cloudformation list-change-sets --stack-name {name}` lists it"
         )
     };
-    let made = until_stopped(
-        &mut signals,
-        "deploy",
-        leftover,
-        aws.stacks().change_sets(name),
-    )
-    .await?
-    .into_iter()
-    .filter(|summary| !before.contains(&summary.id))
-    .max_by_key(|summary| summary.created);
+    let made = until_stopped(signals, "deploy", leftover, aws.stacks().change_sets(name))
+        .await?
+        .into_iter()
+        .filter(|summary| !before.contains(&summary.id))
+        .max_by_key(|summary| summary.created);
     let read = match &made {
         Some(made) if made.status == "FAILED" => made
             .status_reason
@@ -126,7 +108,7 @@ pub async fn preview(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Prev
             }),
         Some(made) => {
             until_stopped(
-                &mut signals,
+                signals,
                 "deploy",
                 leftover,
                 aws.stacks().resource_changes(&made.id),
@@ -138,7 +120,7 @@ pub async fn preview(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Prev
     // Removed whatever happened, before SAM's or the reading's failure is
     // reported: a preview leaves nothing behind.
     if let Some(made) = &made {
-        let removal = if existing.is_some() {
+        let removal = if prepared.existing.is_some() {
             aws.stacks().delete_change_set(&made.id).await
         } else {
             // The stack exists only to hold the change set
@@ -153,18 +135,19 @@ pub async fn preview(aws: &Aws, options: &DeployOptions, ui: &Ui) -> Result<Prev
     }
     created?;
     let changes = read?;
-    let deployed = existing
+    let deployed = prepared
+        .existing
         .as_ref()
         .map(|stack| stack.parameters.clone())
         .unwrap_or_default();
     Ok(Preview {
         stack_name: name.to_owned(),
-        stack_exists: existing.is_some(),
-        image: pinned,
-        availability_zones: zones,
-        endpoints,
+        stack_exists: prepared.existing.is_some(),
+        image: prepared.pinned,
+        availability_zones: prepared.zones,
+        endpoints: prepared.endpoints,
         changes: changes.into_iter().map(PreviewChange::from).collect(),
-        parameters: parameter_changes(&stacks, &parameters, &deployed)?,
+        parameters: parameter_changes(&prepared.stacks, &prepared.parameters, &deployed)?,
     })
 }
 

@@ -51,11 +51,16 @@ pub(crate) const SAM_INSTALL_HINT: &str = "install it with `pip install aws-sam-
 /// SAM acts with isokit's own AWS settings, so that it deploys to the
 /// account and region isokit has just checked: the region and profile as
 /// flags, the settings SAM has no flag for as the variables botocore reads.
-fn aws_arguments(aws: &Aws, args: &mut Vec<OsString>) {
+/// SAM's command line for `command` on a stack: its own flags, then the
+/// region and profile isokit resolved, so that SAM acts where isokit does.
+fn command_line(command: &str, stack_name: &str, flags: Vec<OsString>, aws: &Aws) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![command.into(), "--stack-name".into(), stack_name.into()];
+    args.extend(flags);
     args.extend(["--region".into(), aws.region().into()]);
     if let Some(profile) = &aws.settings().profile {
         args.extend(["--profile".into(), profile.into()]);
     }
+    args
 }
 
 fn aws_environment(aws: &Aws) -> Vec<(&'static str, OsString)> {
@@ -68,6 +73,17 @@ fn aws_environment(aws: &Aws) -> Vec<(&'static str, OsString)> {
         variables.push(("AWS_CA_BUNDLE", bundle.into()));
     }
     variables
+}
+
+/// A SAM command isokit runs: its words, the `samconfig.toml` text it
+/// reads, and the stack and AWS settings it acts on.
+pub trait SamCommand {
+    /// As in `sam NAME`.
+    const NAME: &'static str;
+    fn arguments(&self) -> Vec<OsString>;
+    fn config(&self) -> Result<String, Error>;
+    /// The stack the command acts on, and the AWS settings it acts with.
+    fn target(&self) -> (&str, &Aws);
 }
 
 /// `sam deploy` of the parent template.
@@ -84,33 +100,33 @@ pub struct DeployOptions {
     pub aws: Aws,
 }
 
-impl DeployOptions {
+impl SamCommand for DeployOptions {
+    const NAME: &'static str = "deploy";
+
     /// SAM's command line. The parameter values are not on it: `ps` shows
     /// every process's arguments to every user, and a value may be a
     /// secret. They go in SAM's configuration file ([`DeployOptions::config`]).
-    pub fn arguments(&self) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec![
-            "deploy".into(),
+    fn arguments(&self) -> Vec<OsString> {
+        let mut flags: Vec<OsString> = vec![
             "--template-file".into(),
             self.template_file.clone().into(),
+            "--capabilities".into(),
+            "CAPABILITY_IAM".into(),
         ];
-        args.extend(["--stack-name".into(), self.stack_name.clone().into()]);
-        args.extend(["--capabilities".into(), "CAPABILITY_IAM".into()]);
         match &self.artifacts {
-            Artifacts::ResolveS3 => args.push("--resolve-s3".into()),
-            Artifacts::Bucket(bucket) => args.extend(["--s3-bucket".into(), bucket.clone().into()]),
+            Artifacts::ResolveS3 => flags.push("--resolve-s3".into()),
+            Artifacts::Bucket(bucket) => flags.extend(["--s3-bucket".into(), bucket.into()]),
         }
-        args.push("--no-fail-on-empty-changeset".into());
+        flags.push("--no-fail-on-empty-changeset".into());
         if !self.execute {
-            args.push("--no-execute-changeset".into());
+            flags.push("--no-execute-changeset".into());
         }
-        aws_arguments(&self.aws, &mut args);
-        args
+        command_line(Self::NAME, &self.stack_name, flags, &self.aws)
     }
 
     /// The `samconfig.toml` text that hands SAM the parameter values.
-    pub fn config(&self) -> Result<String, Error> {
-        let mut text = config_header("deploy");
+    fn config(&self) -> Result<String, Error> {
+        let mut text = config_header(Self::NAME);
         if self.parameters.iter().next().is_none() {
             return Ok(text);
         }
@@ -124,6 +140,10 @@ impl DeployOptions {
         }
         text.push_str("]\n");
         Ok(text)
+    }
+
+    fn target(&self) -> (&str, &Aws) {
+        (&self.stack_name, &self.aws)
     }
 }
 
@@ -147,22 +167,27 @@ pub struct DeleteOptions {
     pub aws: Aws,
 }
 
-impl DeleteOptions {
-    pub fn arguments(&self) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec![
-            "delete".into(),
-            "--stack-name".into(),
-            self.stack_name.clone().into(),
-            "--no-prompts".into(),
-        ];
-        aws_arguments(&self.aws, &mut args);
-        args
+/// `sam delete --no-prompts` succeeds for a stack that does not exist.
+impl SamCommand for DeleteOptions {
+    const NAME: &'static str = "delete";
+
+    fn arguments(&self) -> Vec<OsString> {
+        command_line(
+            Self::NAME,
+            &self.stack_name,
+            vec!["--no-prompts".into()],
+            &self.aws,
+        )
     }
 
-    /// The `samconfig.toml` text: nothing to set, but passing a file of
-    /// isokit's own keeps SAM from reading one in the working folder.
-    pub fn config(&self) -> String {
-        config_header("delete")
+    /// Nothing to set, but passing a file of isokit's own keeps SAM from
+    /// reading one in the working folder.
+    fn config(&self) -> Result<String, Error> {
+        Ok(config_header(Self::NAME))
+    }
+
+    fn target(&self) -> (&str, &Aws) {
+        (&self.stack_name, &self.aws)
     }
 }
 
@@ -366,65 +391,18 @@ impl Sam {
         &self.program
     }
 
-    /// Runs `sam deploy`. A signal that `signals` hears meanwhile is passed
-    /// on to SAM ([`Error::SamInterrupted`]).
-    pub async fn deploy(
+    /// Runs a SAM command. A signal that `signals` hears meanwhile is
+    /// passed on to SAM ([`Error::SamInterrupted`]).
+    pub async fn run<C: SamCommand>(
         &self,
-        options: &DeployOptions,
+        sam_command: &C,
         ui: &Ui,
         signals: &mut StopSignals,
     ) -> Result<(), Error> {
-        let config = SamConfig::write(&options.config()?)?;
-        self.run(
-            Run {
-                command: "deploy",
-                arguments: options.arguments(),
-                stack: &options.stack_name,
-                aws: &options.aws,
-            },
-            &config,
-            ui,
-            signals,
-        )
-        .await
-    }
-
-    /// Runs `sam delete --no-prompts` (which succeeds for a stack that does
-    /// not exist). Signals as for [`Sam::deploy`].
-    pub async fn delete(
-        &self,
-        options: &DeleteOptions,
-        ui: &Ui,
-        signals: &mut StopSignals,
-    ) -> Result<(), Error> {
-        let config = SamConfig::write(&options.config())?;
-        self.run(
-            Run {
-                command: "delete",
-                arguments: options.arguments(),
-                stack: &options.stack_name,
-                aws: &options.aws,
-            },
-            &config,
-            ui,
-            signals,
-        )
-        .await
-    }
-
-    async fn run(
-        &self,
-        run: Run<'_>,
-        config: &SamConfig,
-        ui: &Ui,
-        signals: &mut StopSignals,
-    ) -> Result<(), Error> {
-        let Run {
-            command,
-            mut arguments,
-            stack,
-            aws,
-        } = run;
+        let command = C::NAME;
+        let config = SamConfig::write(&sam_command.config()?)?;
+        let (stack, aws) = sam_command.target();
+        let mut arguments = sam_command.arguments();
         arguments.extend(config.arguments());
         tracing::debug!(program = %self.program.display(), ?arguments, "running SAM");
         let mut process = Command::new(&self.program);
@@ -538,15 +516,6 @@ impl Sam {
         let shown = self.show_output && ui.style() != Style::Quiet;
         output.verdict(command, status, shown)
     }
-}
-
-/// One SAM command to run.
-#[derive(Debug)]
-struct Run<'a> {
-    command: &'static str,
-    arguments: Vec<OsString>,
-    stack: &'a str,
-    aws: &'a Aws,
 }
 
 /// A signal as messages name it.
@@ -805,7 +774,7 @@ mod tests {
         let args = texts(&deploy_options(Artifacts::ResolveS3, None).await.arguments());
         assert_eq!(
             args.join(" "),
-            "deploy --template-file /tmp/stacks/parent.yml --stack-name isolated-vpc-environment \
+            "deploy --stack-name isolated-vpc-environment --template-file /tmp/stacks/parent.yml \
              --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset --region eu-west-1"
         );
         let args = texts(
@@ -897,7 +866,7 @@ mod tests {
             "delete --stack-name s --no-prompts --region us-east-1 --profile p"
         );
         assert_eq!(
-            options.config(),
+            options.config().expect("nothing to refuse"),
             "version = 0.1\n\n[isokit.delete.parameters]\n"
         );
     }
@@ -1056,7 +1025,7 @@ mod tests {
         });
         let started = std::time::Instant::now();
         let outcome = sam
-            .delete(&delete_options().await, &Ui::quiet(), &mut signals)
+            .run(&delete_options().await, &Ui::quiet(), &mut signals)
             .await;
         assert!(
             matches!(outcome, Err(Error::SamStopped { command: "delete" })),
@@ -1069,7 +1038,7 @@ mod tests {
         stop.stop();
         let outcome = sam
             .stopped_by(stop)
-            .delete(&delete_options().await, &Ui::quiet(), &mut signals)
+            .run(&delete_options().await, &Ui::quiet(), &mut signals)
             .await;
         assert!(
             matches!(outcome, Err(Error::SamStopped { .. })),
@@ -1086,7 +1055,7 @@ mod tests {
         });
         let started = std::time::Instant::now();
         let outcome = stubborn
-            .delete(&delete_options().await, &Ui::quiet(), &mut signals)
+            .run(&delete_options().await, &Ui::quiet(), &mut signals)
             .await;
         assert!(
             matches!(outcome, Err(Error::SamStopped { .. })),

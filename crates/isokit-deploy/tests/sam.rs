@@ -63,7 +63,7 @@ async fn a_failing_sam_fails_the_run_and_keeps_its_last_lines() {
         aws: target,
     };
     let error = sam
-        .deploy(&options, &Ui::quiet(), &mut listen())
+        .run(&options, &Ui::quiet(), &mut listen())
         .await
         .expect_err("there is no template to deploy");
     let Error::SamFailed {
@@ -97,7 +97,7 @@ async fn deleting_a_stack_that_does_not_exist_is_not_an_error() {
         stack_name: format!("isokit-stacks-absent-{}", std::process::id()),
         aws: target,
     };
-    sam.delete(&options, &Ui::quiet(), &mut listen())
+    sam.run(&options, &Ui::quiet(), &mut listen())
         .await
         .expect("sam delete succeeds: isokit's teardown relies on it when the stack goes first");
 }
@@ -212,7 +212,7 @@ async fn parameter_values_reach_cloudformation_exactly_as_given() {
         .map(|(name, value)| (name.clone(), value))
         .collect();
     parameters.set("Other", "unchanged");
-    sam.deploy(
+    sam.run(
         &sandbox.options(target, parameters.clone()),
         &Ui::quiet(),
         &mut listen(),
@@ -265,7 +265,7 @@ async fn dropping_a_running_deploy_kills_sams_whole_process_group() {
     };
     let ui = Ui::quiet();
     let mut signals = listen();
-    let mut deploy = Box::pin(sam.deploy(&options, &ui, &mut signals));
+    let mut deploy = Box::pin(sam.run(&options, &ui, &mut signals));
     let started = std::time::Instant::now();
     let (leader, helpers) = loop {
         tokio::select! {
