@@ -21,6 +21,33 @@ fn endpoint<'a>(report: &'a Report, service: &str) -> &'a EndpointCheck {
         .unwrap_or_else(|| panic!("{service} is in the report: {report:#?}"))
 }
 
+/// The check's verdict for a task with its one endpoint reachable and a way
+/// out: exit 1, not isolated, not healthy.
+fn assert_not_isolated(output: &std::process::Output, report: &Report) {
+    assert_eq!(output.status.code(), Some(1), "{report:#?}");
+    assert!(
+        report.reachable && !report.isolated && !report.healthy,
+        "{report:#?}"
+    );
+}
+
+/// `isokit-service check` with the text report of a task with its one
+/// endpoint reachable and a way out; that report.
+fn not_isolated_in_text(env: &[(String, String)]) -> String {
+    let output = std::process::Command::new(support::BIN)
+        .arg("check")
+        .env_clear()
+        .envs(env.iter().map(|(name, value)| (name, value)))
+        .output()
+        .expect("run check");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        text.starts_with("UNHEALTHY: all 1 endpoints reachable, NOT ISOLATED"),
+        "{text}"
+    );
+    text
+}
+
 /// The single endpoint of a one-endpoint check failed at `step`; returns the cause.
 fn failed_at(report: &Report, service: &str, step: Step) -> String {
     let check = endpoint(report, service);
@@ -114,14 +141,7 @@ fn a_target_is_judged_by_every_address_it_resolves_to() {
         "internet.test".to_owned(),
         Answer::A(vec![[127, 0, 34, 1].into(), [127, 0, 34, 2].into()]),
     )]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "logs"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "logs")]);
 
     let (_, report) = check(&env);
 
@@ -153,11 +173,7 @@ fn a_refused_probe_means_not_isolated() {
 
     let (output, report) = check(&env);
 
-    assert_eq!(output.status.code(), Some(1), "{report:#?}");
-    assert!(
-        report.reachable && !report.isolated && !report.healthy,
-        "{report:#?}"
-    );
+    assert_not_isolated(&output, &report);
     let refused = &report.egress[0];
     assert_eq!(refused.outcome, EgressOutcome::Refused, "{refused:#?}");
     assert!(refused.reachable, "{refused:#?}");
@@ -173,17 +189,7 @@ fn a_refused_probe_means_not_isolated() {
     );
     assert!(!report.egress[1].reachable, "{report:#?}");
 
-    let output = std::process::Command::new(support::BIN)
-        .arg("check")
-        .env_clear()
-        .envs(env.iter().map(|(name, value)| (name, value)))
-        .output()
-        .expect("run check");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        text.starts_with("UNHEALTHY: all 1 endpoints reachable, NOT ISOLATED"),
-        "{text}"
-    );
+    let text = not_isolated_in_text(&env);
     assert!(text.contains("REACHABLE 127.0.33.2:443"), "{text}");
 }
 
@@ -191,14 +197,7 @@ fn a_refused_probe_means_not_isolated() {
 fn no_such_name() {
     let ca = TestCa::new("isokit test CA");
     let dns = DnsServer::start([]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "logs"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "logs")]);
 
     let (output, report) = check(&env);
 
@@ -221,14 +220,7 @@ fn public_answer_for_an_interface_endpoint_fails_at_dns_without_connecting() {
     let ca = TestCa::new("isokit test CA");
     // A documentation-range address: public by class, and never connected to.
     let dns = DnsServer::start([(host("ecr.dkr"), Answer::A(vec![[203, 0, 113, 10].into()]))]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "ecr.dkr"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "ecr.dkr")]);
 
     let (_, report) = check(&env);
 
@@ -255,7 +247,6 @@ fn an_answer_outside_the_vpc_cidr_fails_at_dns() {
         &[
             ("ISOKIT_ENDPOINTS", "ssm"),
             ("ISOKIT_VPC_CIDR", "127.0.30.0/24"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
         ],
     );
 
@@ -272,14 +263,7 @@ fn an_answer_outside_the_vpc_cidr_fails_at_dns() {
 fn dns_that_never_answers_times_out() {
     let ca = TestCa::new("isokit test CA");
     let dns = DnsServer::start([(host("kms"), Answer::Silent)]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "kms"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "kms")]);
 
     let (_, report) = check(&env);
 
@@ -291,14 +275,7 @@ fn dns_that_never_answers_times_out() {
 fn connection_refused() {
     let ca = TestCa::new("isokit test CA");
     let dns = DnsServer::start([(host("ssm"), Answer::A(vec![[127, 0, 21, 1].into()]))]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "ssm"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "ssm")]);
 
     let (_, report) = check(&env);
 
@@ -315,14 +292,7 @@ fn a_refused_address_falls_through_to_the_next_one() {
         host("ecs"),
         Answer::A(vec![[127, 0, 32, 1].into(), [127, 0, 32, 2].into()]),
     )]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "ecs"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "ecs")]);
 
     let (_, report) = check(&env);
 
@@ -344,14 +314,7 @@ fn connection_timeout() {
         host("secretsmanager"),
         Answer::A(vec![[127, 0, 22, 1].into()]),
     )]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "secretsmanager"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "secretsmanager")]);
 
     let (_, report) = check(&env);
 
@@ -374,14 +337,7 @@ fn a_server_that_never_completes_tls_times_out_at_tls() {
     let ca = TestCa::new("isokit test CA");
     silent_tcp(addr("127.0.23.1", 443));
     let dns = DnsServer::start([(host("ssmmessages"), Answer::A(vec![[127, 0, 23, 1].into()]))]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "ssmmessages"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "ssmmessages")]);
 
     let (_, report) = check(&env);
 
@@ -397,14 +353,7 @@ fn tls_name_mismatch() {
         &ca.leaf(&["other.example.test".to_owned()]),
     );
     let dns = DnsServer::start([(host("ecr.api"), Answer::A(vec![[127, 0, 24, 1].into()]))]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "ecr.api"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "ecr.api")]);
 
     let (_, report) = check(&env);
 
@@ -421,14 +370,7 @@ fn unknown_ca() {
     let intercepting = TestCa::new("some proxy's CA");
     let _standin = Standin::start(addr("127.0.25.1", 443), &intercepting.leaf(&[host("sts")]));
     let dns = DnsServer::start([(host("sts"), Answer::A(vec![[127, 0, 25, 1].into()]))]);
-    let env = task_env(
-        &dns,
-        &trusted,
-        &[
-            ("ISOKIT_ENDPOINTS", "sts"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &trusted, &[("ISOKIT_ENDPOINTS", "sts")]);
 
     let (_, report) = check(&env);
 
@@ -477,11 +419,7 @@ fn an_egress_target_that_answers_means_not_isolated() {
 
     let (output, report) = check(&env);
 
-    assert_eq!(output.status.code(), Some(1), "{report:#?}");
-    assert!(
-        report.reachable && !report.isolated && !report.healthy,
-        "{report:#?}"
-    );
+    assert_not_isolated(&output, &report);
     let probe = &report.egress[0];
     assert!(probe.reachable);
     assert_eq!(probe.outcome, EgressOutcome::Connected);
@@ -496,17 +434,7 @@ fn an_egress_target_that_answers_means_not_isolated() {
     assert!(report.egress[1].reachable, "{report:#?}");
 
     // The text report says so too.
-    let output = std::process::Command::new(support::BIN)
-        .arg("check")
-        .env_clear()
-        .envs(env.iter().map(|(name, value)| (name, value)))
-        .output()
-        .expect("run check");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        text.starts_with("UNHEALTHY: all 1 endpoints reachable, NOT ISOLATED"),
-        "{text}"
-    );
+    let text = not_isolated_in_text(&env);
     assert!(text.contains("REACHABLE internet.test:443"), "{text}");
 }
 
@@ -576,12 +504,7 @@ fn durations_that_would_overflow_are_refused_at_start_up() {
         let env = task_env(
             &dns,
             &ca,
-            &[
-                ("ISOKIT_ENDPOINTS", "logs"),
-                ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-                ("ISOKIT_PORT", "0"),
-                (variable, value),
-            ],
+            &[("ISOKIT_ENDPOINTS", "logs"), (variable, value)],
         );
         for command in ["check", "serve"] {
             let output = run_briefly(

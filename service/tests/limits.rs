@@ -35,15 +35,7 @@ const SLACK: Duration = Duration::from_secs(3);
 fn service() -> (Service, SocketAddr) {
     let ca = TestCa::new("isokit test CA");
     let dns = DnsServer::start([]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_ENDPOINTS", "logs"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-            ("ISOKIT_PORT", "0"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_ENDPOINTS", "logs")]);
     let mut service = Service::start(&env);
     let LogLine::Start(start) = service.next_line() else {
         panic!("the first line is the start line");

@@ -75,8 +75,6 @@ fn serves_health_and_checks_logs_rounds_and_stops_on_sigterm() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ecr.api,logs,s3"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-            ("ISOKIT_PORT", "0"),
             ("ISOKIT_INTERVAL", "200ms"),
             ("ECS_CONTAINER_METADATA_URI_V4", &metadata_uri),
         ],
@@ -139,8 +137,6 @@ fn health_turns_503_when_an_endpoint_goes_away() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "ecr.dkr,ssm"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-            ("ISOKIT_PORT", "0"),
             ("ISOKIT_INTERVAL", "100ms"),
         ],
     );
@@ -196,7 +192,6 @@ fn an_answering_egress_target_turns_health_503() {
                 "ISOKIT_EGRESS_PROBES",
                 "127.0.31.2:443,127.0.31.3:443,internet.test:443",
             ),
-            ("ISOKIT_PORT", "0"),
         ],
     );
     let mut service = Service::start(&env);
@@ -239,14 +234,7 @@ fn a_busy_port_stops_start_up_with_a_message() {
     let port = taken.local_addr().expect("address").port();
     let ca = TestCa::new("isokit test CA");
     let dns = DnsServer::start([]);
-    let env = task_env(
-        &dns,
-        &ca,
-        &[
-            ("ISOKIT_PORT", &port.to_string()),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-        ],
-    );
+    let env = task_env(&dns, &ca, &[("ISOKIT_PORT", &port.to_string())]);
     let output = Command::new(support::BIN)
         .arg("serve")
         .env_clear()
@@ -278,8 +266,6 @@ fn the_longest_interval_and_timeout_it_accepts_run_rounds() {
         &ca,
         &[
             ("ISOKIT_ENDPOINTS", "logs"),
-            ("ISOKIT_EGRESS_PROBES", "internet.test:443"),
-            ("ISOKIT_PORT", "0"),
             ("ISOKIT_INTERVAL", "24h"),
             ("ISOKIT_TIMEOUT", "5m"),
         ],

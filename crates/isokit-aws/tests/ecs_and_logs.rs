@@ -183,7 +183,7 @@ async fn streams_come_newest_first_and_events_oldest_first() {
     let _removed_at_the_end = LogGroup(group.clone());
     let now = SystemTime::now();
     // Stream `web/app/a` last wrote 100 s ago, `web/app/b` 60 s ago: name and time disagree.
-    for (stream, ago) in [("web/app/b", [90, 60]), ("web/app/a", [100, 120])] {
+    let create_stream = |stream: &str| {
         local.aws(&[
             "logs",
             "create-log-stream",
@@ -191,7 +191,10 @@ async fn streams_come_newest_first_and_events_oldest_first() {
             &group,
             "--log-stream-name",
             stream,
-        ]);
+        ])
+    };
+    for (stream, ago) in [("web/app/b", [90, 60]), ("web/app/a", [100, 120])] {
+        create_stream(stream);
         for seconds in ago.into_iter().rev() {
             let at = millis(now - Duration::from_secs(seconds));
             local.aws(&[
@@ -206,14 +209,7 @@ async fn streams_come_newest_first_and_events_oldest_first() {
             ]);
         }
     }
-    local.aws(&[
-        "logs",
-        "create-log-stream",
-        "--log-group-name",
-        &group,
-        "--log-stream-name",
-        "other/app/x",
-    ]);
+    create_stream("other/app/x");
 
     let streams = logs
         .streams(&group, "web/")

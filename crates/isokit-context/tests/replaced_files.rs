@@ -37,6 +37,24 @@ fn fingerprinted(dir: &Path) -> BuildContext {
     context
 }
 
+/// Both ways a context is sent: with the fingerprint of a content tag, and
+/// without (`--tag`).
+fn prepared(dir: &Path, fingerprint: bool) -> BuildContext {
+    if fingerprint {
+        fingerprinted(dir)
+    } else {
+        prepare(dir)
+    }
+}
+
+fn set_modified(path: &Path, time: SystemTime) {
+    File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_modified(time))
+        .expect("set the modification time");
+}
+
 /// Runs `work` on its own thread; a thread still blocked after
 /// [`SEND_LIMIT`] fails the test (and is left behind).
 fn bounded<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
@@ -100,11 +118,7 @@ fn rewrite_keeping_the_time(path: &Path, content: &str) {
         .and_then(|meta| meta.modified())
         .expect("modification time");
     fs::write(path, content).expect("rewrite");
-    File::options()
-        .write(true)
-        .open(path)
-        .and_then(|file| file.set_modified(listed_time))
-        .expect("restore the modification time");
+    set_modified(path, listed_time);
 }
 
 #[test]
@@ -134,11 +148,7 @@ fn a_file_replaced_by_a_symlink_to_a_same_size_file_is_not_followed() {
     fs::write(&secret, SAME_SIZE).expect("secret");
     for fingerprint in [true, false] {
         let dir = context();
-        let context = if fingerprint {
-            fingerprinted(dir.path())
-        } else {
-            prepare(dir.path())
-        };
+        let context = prepared(dir.path(), fingerprint);
         let data = dir.path().join("data.txt");
         fs::remove_file(&data).expect("remove");
         symlink(&secret, &data).expect("symlink");
@@ -151,11 +161,7 @@ fn a_file_replaced_by_a_symlink_to_a_same_size_file_is_not_followed() {
 fn a_file_replaced_by_a_fifo_fails_at_once() {
     for fingerprint in [true, false] {
         let dir = context();
-        let context = if fingerprint {
-            fingerprinted(dir.path())
-        } else {
-            prepare(dir.path())
-        };
+        let context = prepared(dir.path(), fingerprint);
         replace_by_fifo(&dir.path().join("data.txt"));
         let error = send_failure(context, "a listed file that became a FIFO");
         assert_names_the_change(&error, "it is now a FIFO");
@@ -191,22 +197,14 @@ fn a_same_size_rewrite_fails_without_a_fingerprint() {
     let data = dir.path().join("data.txt");
     fs::write(&data, SAME_SIZE).expect("rewrite");
     // The clock may not have ticked since the listing: move it surely.
-    File::options()
-        .write(true)
-        .open(&data)
-        .and_then(|file| file.set_modified(SystemTime::now() + Duration::from_secs(60)))
-        .expect("set the modification time");
+    set_modified(&data, SystemTime::now() + Duration::from_secs(60));
     let error = send_failure(context, "a rewritten file");
     assert_names_the_change(&error, "it was modified");
 
     // The fingerprint, taken after such a rewrite, refuses it likewise.
     let context = prepare(dir.path());
     fs::write(&data, LISTED).expect("rewrite");
-    File::options()
-        .write(true)
-        .open(&data)
-        .and_then(|file| file.set_modified(SystemTime::now() + Duration::from_secs(120)))
-        .expect("set the modification time");
+    set_modified(&data, SystemTime::now() + Duration::from_secs(120));
     let error = context
         .fingerprint()
         .expect_err("fingerprinting a rewritten file");
@@ -220,11 +218,12 @@ fn a_file_renamed_over_the_listed_one_fails() {
     let data = dir.path().join("data.txt");
     let staged = dir.path().join("staged");
     fs::write(&staged, SAME_SIZE).expect("staged");
-    File::options()
-        .write(true)
-        .open(&staged)
-        .and_then(|file| file.set_modified(fs::metadata(&data)?.modified()?))
-        .expect("same modification time");
+    set_modified(
+        &staged,
+        fs::metadata(&data)
+            .and_then(|meta| meta.modified())
+            .expect("the listed time"),
+    );
     fs::rename(&staged, &data).expect("rename over");
     let error = send_failure(context, "another file under the listed name");
     assert_names_the_change(&error, "it was replaced by another file");

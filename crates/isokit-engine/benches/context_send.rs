@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use isokit_engine::{BuildContext, BuildOptions, Compression, ContextOptions, DockerHost, Engine};
 use isokit_ui::Ui;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UnixStream};
+use tokio::net::{TcpListener, TcpStream, UnixStream};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()
@@ -247,6 +247,53 @@ async fn compression(dir: &Path, tag: &str, rate_mbit: u64) -> Result<(), String
 /// time a client takes to send its context is its own, whatever the engine
 /// is busy with. Reports each connection when it ends.
 async fn measuring_proxy() -> Result<(), String> {
+    let (listener, port) = loopback_listener().await?;
+    println!("port={port}");
+    io::stdout().flush().map_err(|error| error.to_string())?;
+    let socket = PathBuf::from(isokit_engine::DEFAULT_SOCKET);
+    relay_each_connection(listener, socket, |client, engine| async move {
+        let (mut client_read, mut client_write) = client.into_split();
+        let (mut engine_read, mut engine_write) = engine.into_split();
+        let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let receive = async move {
+            let (mut bytes, mut last) = (0u64, 0u128);
+            let mut buffer = vec![0u8; 256 * 1024];
+            loop {
+                match client_read.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => {
+                        last = unix_nanos();
+                        bytes += read as u64;
+                        if queue.send(buffer[..read].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            (bytes, last)
+        };
+        let forward = async move {
+            while let Some(chunk) = queued.recv().await {
+                if engine_write.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            let _ = engine_write.shutdown().await;
+        };
+        let respond = async move {
+            let _ = tokio::io::copy(&mut engine_read, &mut client_write).await;
+            let _ = client_write.shutdown().await;
+        };
+        let ((bytes, last), _, _) = tokio::join!(receive, forward, respond);
+        println!("upstream_bytes={bytes} last_byte_ns={last}");
+        let _ = io::stdout().flush();
+    })
+    .await;
+    Ok(())
+}
+
+/// A listener on a free port of 127.0.0.1, and the port.
+async fn loopback_listener() -> Result<(TcpListener, u16), String> {
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|error| error.to_string())?;
@@ -254,52 +301,20 @@ async fn measuring_proxy() -> Result<(), String> {
         .local_addr()
         .map_err(|error| error.to_string())?
         .port();
-    println!("port={port}");
-    io::stdout().flush().map_err(|error| error.to_string())?;
-    let socket = PathBuf::from(isokit_engine::DEFAULT_SOCKET);
-    loop {
-        let (client, _) = listener.accept().await.map_err(|error| error.to_string())?;
-        let socket = socket.clone();
-        tokio::spawn(async move {
-            let Ok(engine) = UnixStream::connect(&socket).await else {
-                return;
-            };
-            let (mut client_read, mut client_write) = client.into_split();
-            let (mut engine_read, mut engine_write) = engine.into_split();
-            let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-            let receive = async move {
-                let (mut bytes, mut last) = (0u64, 0u128);
-                let mut buffer = vec![0u8; 256 * 1024];
-                loop {
-                    match client_read.read(&mut buffer).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(read) => {
-                            last = unix_nanos();
-                            bytes += read as u64;
-                            if queue.send(buffer[..read].to_vec()).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                (bytes, last)
-            };
-            let forward = async move {
-                while let Some(chunk) = queued.recv().await {
-                    if engine_write.write_all(&chunk).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = engine_write.shutdown().await;
-            };
-            let respond = async move {
-                let _ = tokio::io::copy(&mut engine_read, &mut client_write).await;
-                let _ = client_write.shutdown().await;
-            };
-            let ((bytes, last), _, _) = tokio::join!(receive, forward, respond);
-            println!("upstream_bytes={bytes} last_byte_ns={last}");
-            let _ = io::stdout().flush();
-        });
+    Ok((listener, port))
+}
+
+/// Connects each client the listener accepts to the engine's socket and
+/// hands both to `relay`, on a task of its own, until accepting fails.
+async fn relay_each_connection<F, R>(listener: TcpListener, socket: PathBuf, relay: F)
+where
+    F: Fn(TcpStream, UnixStream) -> R,
+    R: Future<Output = ()> + Send + 'static,
+{
+    while let Ok((client, _)) = listener.accept().await {
+        if let Ok(engine) = UnixStream::connect(&socket).await {
+            tokio::spawn(relay(client, engine));
+        }
     }
 }
 
@@ -312,51 +327,41 @@ fn unix_nanos() -> u128 {
 /// A TCP front for the engine's socket on 127.0.0.1, optionally limiting
 /// what clients send to `rate` bytes per second, as a network link would.
 async fn start_proxy(socket: PathBuf, rate: Option<u64>) -> Result<u16, String> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|error| error.to_string())?;
-    let port = listener
-        .local_addr()
-        .map_err(|error| error.to_string())?
-        .port();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let socket = socket.clone();
-            tokio::spawn(async move {
-                let Ok(engine) = UnixStream::connect(&socket).await else {
-                    return;
-                };
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut engine_read, mut engine_write) = engine.into_split();
-                let upstream = async {
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    let started = Instant::now();
-                    let mut sent = 0u64;
-                    loop {
-                        let read = match client_read.read(&mut buffer).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(read) => read,
-                        };
-                        if engine_write.write_all(&buffer[..read]).await.is_err() {
-                            break;
-                        }
-                        sent += read as u64;
-                        if let Some(rate) = rate {
-                            let due = Duration::from_secs_f64(sent as f64 / rate as f64);
-                            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                                tokio::time::sleep(wait).await;
-                            }
+    let (listener, port) = loopback_listener().await?;
+    tokio::spawn(relay_each_connection(
+        listener,
+        socket,
+        move |client, engine| async move {
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut engine_read, mut engine_write) = engine.into_split();
+            let upstream = async {
+                let mut buffer = vec![0u8; 64 * 1024];
+                let started = Instant::now();
+                let mut sent = 0u64;
+                loop {
+                    let read = match client_read.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => read,
+                    };
+                    if engine_write.write_all(&buffer[..read]).await.is_err() {
+                        break;
+                    }
+                    sent += read as u64;
+                    if let Some(rate) = rate {
+                        let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            tokio::time::sleep(wait).await;
                         }
                     }
-                    let _ = engine_write.shutdown().await;
-                };
-                let downstream = async {
-                    let _ = tokio::io::copy(&mut engine_read, &mut client_write).await;
-                    let _ = client_write.shutdown().await;
-                };
-                tokio::join!(upstream, downstream);
-            });
-        }
-    });
+                }
+                let _ = engine_write.shutdown().await;
+            };
+            let downstream = async {
+                let _ = tokio::io::copy(&mut engine_read, &mut client_write).await;
+                let _ = client_write.shutdown().await;
+            };
+            tokio::join!(upstream, downstream);
+        },
+    ));
     Ok(port)
 }

@@ -16,14 +16,25 @@ use isokit_engine::{
 };
 use isokit_testkit::unique_name;
 
-/// Creates an isolated network on a /24 of 10.213.0.0/16 that nobody else
-/// uses (another engineer's tests may hold some); returns the subnet prefix.
-async fn internal_network(engine: &Engine, options: &mut NetworkOptions) -> String {
+/// Creates an isolated network named `name` on a /24 of 10.213.0.0/16 that
+/// nobody else uses (another engineer's tests may hold some); returns the
+/// subnet prefix.
+async fn internal_network(
+    engine: &Engine,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+) -> String {
+    let mut options = NetworkOptions {
+        name: name.to_owned(),
+        isolated: true,
+        subnet: None,
+        labels: labels.clone(),
+    };
     let seed = std::process::id() as usize;
     for offset in 0..64 {
         let third = (seed + offset * 37) % 250 + 2;
         options.subnet = Some(format!("10.213.{third}.0/24"));
-        match engine.create_network(options).await {
+        match engine.create_network(&options).await {
             Ok(_) => return format!("10.213.{third}."),
             Err(EngineError::Daemon { message, .. }) if message.contains("overlap") => continue,
             Err(error) => panic!("create network: {error}"),
@@ -42,13 +53,7 @@ async fn containers_on_an_isolated_network_find_each_other_and_are_cleaned_up_by
     let label = format!("isokit.test.run={run}");
     let _cleanup = Labelled(label.clone());
 
-    let mut network = NetworkOptions {
-        name: run.clone(),
-        isolated: true,
-        subnet: None,
-        labels: labels.clone(),
-    };
-    let prefix = internal_network(&engine, &mut network).await;
+    let prefix = internal_network(&engine, &run, &labels).await;
 
     let server = engine
         .create_container(&ContainerOptions {
@@ -222,13 +227,7 @@ async fn an_isolated_network_gives_its_containers_no_way_to_the_host() {
     let run = unique_name("isokit-engine-test-host");
     let labels = BTreeMap::from([("isokit.test.run".to_string(), run.clone())]);
     let _cleanup = Labelled(format!("isokit.test.run={run}"));
-    let mut network = NetworkOptions {
-        name: run.clone(),
-        isolated: true,
-        subnet: None,
-        labels: labels.clone(),
-    };
-    let prefix = internal_network(&engine, &mut network).await;
+    let prefix = internal_network(&engine, &run, &labels).await;
 
     // A server on every address of the host, as a proxy would listen.
     let server = std::net::TcpListener::bind("0.0.0.0:0").expect("listen on the host");

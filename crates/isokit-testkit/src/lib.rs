@@ -4,6 +4,7 @@
 //! and naming things so that tests running at the same time never collide.
 //! Never a dependency of the product.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::Ipv4Addr;
@@ -110,6 +111,32 @@ impl LocalAws {
                 String::from_utf8_lossy(&output.stdout)
             )
         })
+    }
+
+    /// One of a stack's lists as DescribeStacks reports it (`Parameters`,
+    /// `Outputs`), as a map of keys to values.
+    pub fn stack_values(&self, stack: &str, list: &str) -> BTreeMap<String, String> {
+        let described = self.aws(&["cloudformation", "describe-stacks", "--stack-name", stack]);
+        let item = list.trim_end_matches('s');
+        key_value_pairs(
+            &described["Stacks"][0][list],
+            &format!("{item}Key"),
+            &format!("{item}Value"),
+        )
+    }
+
+    /// A deployed service, as DescribeServices reports it, found by the
+    /// stack outputs that name it and its cluster.
+    pub fn service(&self, outputs: &BTreeMap<String, String>) -> serde_json::Value {
+        let mut described = self.aws(&[
+            "ecs",
+            "describe-services",
+            "--cluster",
+            &outputs["ClusterName"],
+            "--services",
+            &outputs["ServiceName"],
+        ]);
+        described["services"][0].take()
     }
 
     /// Waits until the ECR API lists `repository` at `image`, a tag or a
@@ -727,6 +754,28 @@ pub fn aws_finds(not_found: &str, args: &[&str]) -> bool {
         args.join(" ")
     );
     false
+}
+
+/// A JSON list of `{key: …, value: …}` objects (stack outputs, parameters,
+/// a container's environment) as a map.
+pub fn key_value_pairs(
+    list: &serde_json::Value,
+    key: &str,
+    value: &str,
+) -> BTreeMap<String, String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list of {key}/{value} pairs: {list}"))
+        .iter()
+        .map(|pair| {
+            let text = |field: &str| {
+                pair[field]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no {field} in {pair}"))
+                    .to_owned()
+            };
+            (text(key), text(value))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -62,6 +62,11 @@ impl Stage {
 
     /// `isokit deploy` of `image` as the stage's stack and service.
     pub fn deploy(&self, image: &str, extra: &[&str]) -> Run {
+        self.isokit.run(self.deploy_args(image, extra))
+    }
+
+    /// The words of [`Stage::deploy`].
+    pub fn deploy_args<'a>(&'a self, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec![
             "deploy",
             "--image",
@@ -74,7 +79,7 @@ impl Stage {
             &self.bucket,
         ];
         args.extend_from_slice(extra);
-        self.isokit.run(args)
+        args
     }
 }
 

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 // the endpoints crate's lists, which the service checks by default.
 use isokit_endpoints::{DEFAULT_ENDPOINTS, EC2_ENDPOINTS};
 use isokit_testkit::{
-    Isokit, LocalAws, Run, StrictAws, building, processes, removing_images, unique_name,
+    Isokit, LocalAws, Run, Stage, StrictAws, building, key_value_pairs, processes, removing_images,
+    unique_name,
 };
 
 /// The tag every test pushes and deploys.
@@ -54,35 +55,27 @@ where
     run
 }
 
-/// One test's stack, artifacts bucket, ECR repository and local images, all
-/// named after it, removed when it is dropped.
+/// The testkit's stage (stack, service, repository and bucket under one
+/// name), with this file's pushes of tagged, labelled fixtures, whose local
+/// images go too when it is dropped, and stacks that go even where a failed
+/// deployment left them unremovable by a teardown.
 struct Sandbox {
-    local: LocalAws,
-    isokit: Isokit,
-    /// The stack, the repository and the ECS service all have this name.
-    name: String,
-    bucket: String,
-    /// isokit's working directory, so that nothing lands in the checkout.
-    _workdir: tempfile::TempDir,
+    stage: Stage,
+}
+
+impl std::ops::Deref for Sandbox {
+    type Target = Stage;
+
+    fn deref(&self) -> &Stage {
+        &self.stage
+    }
 }
 
 impl Sandbox {
     fn new(prefix: &str) -> Sandbox {
-        let local = LocalAws::require();
-        let name = unique_name(prefix);
-        let workdir = tempfile::tempdir().expect("working directory");
-        let sandbox = Sandbox {
-            isokit: Isokit::new(env!("CARGO_BIN_EXE_isokit")).current_dir(workdir.path()),
-            bucket: format!("{name}-artifacts"),
-            local,
-            name,
-            _workdir: workdir,
-        };
-        // SAM needs an existing bucket against moto (see local-aws.md).
-        sandbox
-            .local
-            .aws(&["s3api", "create-bucket", "--bucket", &sandbox.bucket]);
-        sandbox
+        Sandbox {
+            stage: Stage::new(prefix, Isokit::new(env!("CARGO_BIN_EXE_isokit"))),
+        }
     }
 
     fn run<I, S>(&self, args: I) -> Run
@@ -132,18 +125,7 @@ impl Sandbox {
     /// The stacks are what these tests check; the fixtures' images do not
     /// run (watch.rs proves the watch of a service's tasks).
     fn deploy_args<'a>(&'a self, image: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec![
-            "deploy",
-            "--no-watch",
-            "--image",
-            image,
-            "--stack-name",
-            &self.name,
-            "--service-name",
-            &self.name,
-            "--s3-bucket",
-            &self.bucket,
-        ];
+        let mut args = self.stage.deploy_args(image, &["--no-watch"]);
         args.extend_from_slice(extra);
         args
     }
@@ -152,6 +134,11 @@ impl Sandbox {
         let mut args = vec!["teardown", "--stack-name", &self.name];
         args.extend_from_slice(extra);
         self.run(args)
+    }
+
+    /// The parameters of the sandbox's stack, as DescribeStacks reports them.
+    fn stack_parameters(&self) -> BTreeMap<String, String> {
+        self.local.stack_values(&self.name, "Parameters")
     }
 
     /// The digest ECR holds under the sandbox's tag.
@@ -271,17 +258,10 @@ impl Sandbox {
 
     /// The image the deployed service's task definition runs.
     fn service_image(&self, outputs: &BTreeMap<String, String>) -> String {
-        let services = self.local.aws(&[
-            "ecs",
-            "describe-services",
-            "--cluster",
-            &outputs["ClusterName"],
-            "--services",
-            &outputs["ServiceName"],
-        ]);
-        let task_definition = services["services"][0]["taskDefinition"]
+        let service = self.local.service(outputs);
+        let task_definition = service["taskDefinition"]
             .as_str()
-            .unwrap_or_else(|| panic!("no service: {services}"))
+            .unwrap_or_else(|| panic!("no task definition: {service}"))
             .to_owned();
         let described = self.local.aws(&[
             "ecs",
@@ -326,20 +306,8 @@ impl Drop for Sandbox {
                 &["cloudformation", "delete-stack", "--stack-name", id],
             );
         }
-        quietly(
-            "aws",
-            &["s3", "rb", &format!("s3://{}", self.bucket), "--force"],
-        );
-        quietly(
-            "aws",
-            &[
-                "ecr",
-                "delete-repository",
-                "--repository-name",
-                &self.name,
-                "--force",
-            ],
-        );
+        // The stage's own drop, after this one, deletes the repository and
+        // the bucket.
         let label = format!("label=isokit.test={}", self.name);
         let images =
             quietly("docker", &["images", "--quiet", "--filter", &label]).unwrap_or_default();
@@ -446,22 +414,6 @@ fn outputs(run: &Run) -> BTreeMap<String, String> {
 /// A map from AWS's list-of-pairs shape, such as a container's
 /// `[{"name", "value"}]` environment or a stack's `[{"OutputKey",
 /// "OutputValue"}]` outputs.
-fn key_value_pairs(list: &serde_json::Value, key: &str, value: &str) -> BTreeMap<String, String> {
-    list.as_array()
-        .unwrap_or_else(|| panic!("not a list of {key}/{value} pairs: {list}"))
-        .iter()
-        .map(|pair| {
-            let text = |field: &str| {
-                pair[field]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("no {field} in {pair}"))
-                    .to_owned()
-            };
-            (text(key), text(value))
-        })
-        .collect()
-}
-
 fn texts(list: &[impl AsRef<str>]) -> Vec<String> {
     list.iter().map(|item| item.as_ref().to_owned()).collect()
 }
@@ -698,16 +650,8 @@ fn assert_service(local: &LocalAws, outputs: &BTreeMap<String, String>, pinned: 
     ]);
     assert_eq!(clusters["clusters"][0]["status"], "ACTIVE", "{clusters}");
 
-    let services = local.aws(&[
-        "ecs",
-        "describe-services",
-        "--cluster",
-        &outputs["ClusterName"],
-        "--services",
-        &outputs["ServiceName"],
-    ]);
-    let service = &services["services"][0];
-    assert_eq!(service["status"], "ACTIVE", "{services}");
+    let service = local.service(outputs);
+    assert_eq!(service["status"], "ACTIVE", "{service}");
     assert_eq!(service["desiredCount"], 2);
     assert_eq!(
         service["taskDefinition"],
@@ -803,17 +747,7 @@ fn deploy_creates_the_isolated_vpc_its_endpoints_the_cluster_and_a_service_pinne
     assert_eq!(sandbox.stack_status(&sandbox.name), "CREATE_COMPLETE");
 
     let outputs = outputs(&run);
-    let described = sandbox.local.aws(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        &sandbox.name,
-    ]);
-    let stack_outputs = key_value_pairs(
-        &described["Stacks"][0]["Outputs"],
-        "OutputKey",
-        "OutputValue",
-    );
+    let stack_outputs = sandbox.local.stack_values(&sandbox.name, "Outputs");
     assert_eq!(outputs, stack_outputs, "isokit prints the stack's outputs");
     assert_eq!(
         outputs.keys().map(String::as_str).collect::<Vec<_>>(),
@@ -899,17 +833,7 @@ fn deploying_to_ec2_with_more_endpoints_creates_them_in_the_zones_asked_for_and_
     assert_service(&sandbox.local, &outputs, &pinned);
     // moto keeps no runtimePlatform in the task definition; the parameter
     // that sets it is read back from the stack.
-    let described = sandbox.local.aws(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        &sandbox.name,
-    ]);
-    let parameters = key_value_pairs(
-        &described["Stacks"][0]["Parameters"],
-        "ParameterKey",
-        "ParameterValue",
-    );
+    let parameters = sandbox.stack_parameters();
     assert_eq!(parameters["CpuArchitecture"], "ARM64", "{parameters:?}");
     for (switch, value) in [
         ("DeployingToEC2", "true"),
@@ -938,34 +862,14 @@ fn enabling_exec_creates_its_channel_and_meets_its_prerequisites() {
         .copied()
         .collect();
     assert_endpoints(&sandbox.local, &outputs, &expected);
-    let described = sandbox.local.aws(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        &sandbox.name,
-    ]);
-    let parameters = key_value_pairs(
-        &described["Stacks"][0]["Parameters"],
-        "ParameterKey",
-        "ParameterValue",
-    );
+    let parameters = sandbox.stack_parameters();
     assert_eq!(parameters["EnableExecuteCommand"], "true", "{parameters:?}");
     assert_eq!(
         parameters["CreateSsmMessagesEndpoint"], "true",
         "the task's need sets the switch: {parameters:?}"
     );
-    let services = sandbox.local.aws(&[
-        "ecs",
-        "describe-services",
-        "--cluster",
-        &outputs["ClusterName"],
-        "--services",
-        &outputs["ServiceName"],
-    ]);
-    assert_eq!(
-        services["services"][0]["enableExecuteCommand"], true,
-        "{services}"
-    );
+    let service = sandbox.local.service(&outputs);
+    assert_eq!(service["enableExecuteCommand"], true, "{service}");
     let task = sandbox.local.aws(&[
         "ecs",
         "describe-task-definition",
@@ -1154,17 +1058,13 @@ fn a_dry_run_shows_the_change_set_and_the_parameters_and_executes_nothing() {
         "{run:#?}"
     );
     assert_eq!(sandbox.stack_status(&sandbox.name), "CREATE_COMPLETE");
+    let parameters = sandbox.stack_parameters();
     let described = sandbox.local.aws(&[
         "cloudformation",
         "describe-stacks",
         "--stack-name",
         &sandbox.name,
     ]);
-    let parameters = key_value_pairs(
-        &described["Stacks"][0]["Parameters"],
-        "ParameterKey",
-        "ParameterValue",
-    );
     assert_eq!(parameters["DesiredCount"], "2", "nothing was executed");
     let stack_id = described["Stacks"][0]["StackId"].as_str().expect("StackId");
     assert_eq!(
@@ -1192,12 +1092,7 @@ fn teardown_deletes_the_stack_and_the_repository_only_when_told_to() {
         .to_owned();
     // The group ECS makes for the cluster's Container Insights metrics, as
     // ECS would once the cluster reports them: outside the stack.
-    let cluster = key_value_pairs(
-        &described["Stacks"][0]["Outputs"],
-        "OutputKey",
-        "OutputValue",
-    )["ClusterName"]
-        .clone();
+    let cluster = sandbox.local.stack_values(&sandbox.name, "Outputs")["ClusterName"].clone();
     let insights = format!("/aws/ecs/containerinsights/{cluster}/performance");
     sandbox
         .local
@@ -1971,17 +1866,7 @@ fn parameter_values_reach_the_stack_exactly_and_never_sams_command_line() {
         "SAM hides it: {seen}"
     );
 
-    let described = sandbox.local.aws(&[
-        "cloudformation",
-        "describe-stacks",
-        "--stack-name",
-        &sandbox.name,
-    ]);
-    let parameters = key_value_pairs(
-        &described["Stacks"][0]["Parameters"],
-        "ParameterKey",
-        "ParameterValue",
-    );
+    let parameters = sandbox.stack_parameters();
     assert_eq!(parameters["Note"], note, "{parameters:?}");
     assert_eq!(parameters["Token"], token, "as moto keeps it");
 }

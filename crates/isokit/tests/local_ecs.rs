@@ -145,35 +145,7 @@ impl Stage {
             &format!("ParameterKey=CreateEcrDkrEndpoint,ParameterValue={with_ecr_dkr}"),
             &format!("ParameterKey=SubnetCidr,ParameterValue={subnet}"),
         ]);
-        let described = self.local.aws(&[
-            "cloudformation",
-            "describe-stacks",
-            "--stack-name",
-            &self.name,
-        ]);
-        described["Stacks"][0]["Outputs"]
-            .as_array()
-            .expect("outputs")
-            .iter()
-            .map(|output| {
-                (
-                    output["OutputKey"].as_str().expect("key").to_owned(),
-                    output["OutputValue"].as_str().expect("value").to_owned(),
-                )
-            })
-            .collect()
-    }
-
-    fn service(&self, outputs: &BTreeMap<String, String>) -> Value {
-        let described = self.local.aws(&[
-            "ecs",
-            "describe-services",
-            "--cluster",
-            &outputs["ClusterName"],
-            "--services",
-            &outputs["ServiceName"],
-        ]);
-        described["services"][0].clone()
+        self.local.stack_values(&self.name, "Outputs")
     }
 
     /// The service's tasks ECS lists with this desired status, described.
@@ -207,7 +179,7 @@ impl Stage {
     }
 
     fn events(&self, outputs: &BTreeMap<String, String>) -> Vec<String> {
-        self.service(outputs)["events"]
+        self.local.service(outputs)["events"]
             .as_array()
             .expect("events")
             .iter()
@@ -311,7 +283,7 @@ fn a_deployed_services_tasks_run_report_healthy_and_isolated_and_go_with_the_sta
             Err(format!("{running} running: {tasks:#?}"))
         }
     });
-    let service = stage.service(&outputs);
+    let service = stage.local.service(&outputs);
     assert_eq!(service["desiredCount"], 2);
     assert_eq!(service["runningCount"], 2, "{service:#}");
     let deployment = service["deployments"]
@@ -443,7 +415,7 @@ fn a_deployed_services_tasks_run_report_healthy_and_isolated_and_go_with_the_sta
         Duration::from_secs(90),
         || {
             let tasks = stage.tasks(&outputs, "RUNNING");
-            let service = stage.service(&outputs);
+            let service = stage.local.service(&outputs);
             let healthy = tasks.iter().all(|t| t["healthStatus"] == "HEALTHY") && tasks.len() == 2;
             let steady = stage.events(&outputs).contains(&format!(
                 "(service {service_name}) has reached a steady state."
@@ -543,7 +515,7 @@ fn a_task_whose_container_exits_stops_as_ecs_says_and_is_replaced() {
                     ))
                 })
                 .count();
-            let service = stage.service(&outputs);
+            let service = stage.local.service(&outputs);
             let deployment = &service["deployments"][0];
             let failed = deployment["rolloutState"] == "FAILED"
                 && deployment["rolloutStateReason"]

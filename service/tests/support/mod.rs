@@ -324,7 +324,10 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// The environment a test task gets: test region and account, the test
-/// DNS server, loopback counted as the VPC, and the given extras.
+/// DNS server, loopback counted as the VPC, an egress probe of a name that
+/// server never answers (so that no test task probes the public addresses
+/// of the service's default), any free port, and the given extras, which
+/// replace these.
 pub(crate) fn task_env(
     dns: &DnsServer,
     ca: &TestCa,
@@ -337,6 +340,9 @@ pub(crate) fn task_env(
         ("ISOKIT_VPC_CIDR", "127.0.0.0/8".to_owned()),
         ("ISOKIT_CA_PEM", ca.pem()),
         ("ISOKIT_TIMEOUT", "1s".to_owned()),
+        ("ISOKIT_EGRESS_PROBES", "internet.test:443".to_owned()),
+        // Any free port: tests run side by side.
+        ("ISOKIT_PORT", "0".to_owned()),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
