@@ -64,7 +64,10 @@ impl Stacks {
         let Some(stack) = output.stacks().first() else {
             return Ok(None);
         };
-        let status = StackStatus::parse(stack.stack_status().map_or("", |s| s.as_str()));
+        let status = stack
+            .stack_status()
+            .cloned()
+            .unwrap_or_else(|| StackStatus::from(""));
         if status == StackStatus::DeleteComplete {
             return Ok(None);
         }

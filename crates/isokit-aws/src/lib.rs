@@ -42,7 +42,7 @@ pub use ecs::{
 pub use error::{CallError, Error, Problem};
 pub use iam::{Iam, RoleCreation, RoleLookup};
 pub use logs::{EventPages, LogEvent, LogStream, Logs, StreamEvent, StreamSelection};
-pub use stack_status::StackStatus;
+pub use stack_status::{StackStatus, StackStatusExt, serialize_stack_status};
 
 /// What a user may set explicitly; everything left `None` comes from the
 /// standard AWS chain (environment, profiles, instance metadata).

@@ -60,6 +60,7 @@ pub enum StackAction {
 pub struct StackLeft {
     pub action: StackAction,
     /// The stack's status once isokit acted.
+    #[serde(serialize_with = "isokit_aws::serialize_stack_status")]
     pub status: StackStatus,
     /// What that status means, and the next command.
     pub next: String,
@@ -143,7 +144,7 @@ mod tests {
         let next = next_step(
             "web",
             StackAction::CancelledUpdate,
-            &StackStatus::parse("UPDATE_ROLLBACK_IN_PROGRESS"),
+            &StackStatus::from("UPDATE_ROLLBACK_IN_PROGRESS"),
         );
         assert!(
             next.contains("rolling stack web back")
@@ -158,7 +159,7 @@ mod tests {
         let next = next_step(
             "web",
             StackAction::CreationNotCancellable,
-            &StackStatus::parse("CREATE_IN_PROGRESS"),
+            &StackStatus::from("CREATE_IN_PROGRESS"),
         );
         assert!(
             next.contains("cannot cancel a creation")
@@ -173,7 +174,7 @@ mod tests {
         let next = next_step(
             "web",
             StackAction::NothingToCancel,
-            &StackStatus::parse("CREATE_COMPLETE"),
+            &StackStatus::from("CREATE_COMPLETE"),
         );
         assert!(
             next.contains("nothing to cancel")
@@ -183,7 +184,7 @@ mod tests {
         let next = next_step(
             "web",
             StackAction::NothingToCancel,
-            &StackStatus::parse("UPDATE_COMPLETE"),
+            &StackStatus::from("UPDATE_COMPLETE"),
         );
         assert!(
             next.contains("deploy a fixed image (or the previous one)"),
@@ -192,7 +193,7 @@ mod tests {
         let next = next_step(
             "web",
             StackAction::NothingToCancel,
-            &StackStatus::parse("UPDATE_ROLLBACK_IN_PROGRESS"),
+            &StackStatus::from("UPDATE_ROLLBACK_IN_PROGRESS"),
         );
         assert!(next.contains("already rolling stack web back"), "{next}");
     }

@@ -21,7 +21,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use isokit_aws::{Aws, FirstFailure, ImageUri, Stack, StackStatus};
+use isokit_aws::{Aws, FirstFailure, ImageUri, Stack, StackStatus, StackStatusExt};
 use isokit_endpoints::{Endpoint, EndpointCost};
 use isokit_stacks::{AuditReport, Finding, ParameterValues, Rule, Severity, StackSet};
 use isokit_ui::{StopSignal, StopSignals, Ui};
@@ -313,6 +313,7 @@ const PARAMETERS_SET_BY_FLAGS: [(&str, &str); 15] = [
 #[derive(Debug, Clone, Serialize)]
 pub struct Deployment {
     pub stack_name: String,
+    #[serde(serialize_with = "isokit_aws::serialize_stack_status")]
     pub status: StackStatus,
     /// The image the task definition runs, pinned by digest.
     pub image: String,
@@ -1370,7 +1371,7 @@ mod tests {
         Stack {
             name: "isolated-vpc-environment".into(),
             id: "arn:aws:cloudformation:eu-west-1:123456789012:stack/isolated-vpc-environment/6c1c7a10".into(),
-            status: StackStatus::parse(status),
+            status: StackStatus::from(status),
             status_reason: reason.map(str::to_owned),
             outputs: BTreeMap::new(),
             parameters: BTreeMap::new(),

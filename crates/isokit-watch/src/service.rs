@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use isokit_aws::{Aws, StackStatus};
+use isokit_aws::{Aws, StackStatus, StackStatusExt};
 
 use crate::error::Error;
 
@@ -137,7 +137,7 @@ mod tests {
     fn from_outputs(status: &str, outputs: &[(&str, &str)]) -> Result<ServiceStack, Error> {
         ServiceStack::from_outputs(
             "isolated-vpc-environment".to_owned(),
-            StackStatus::parse(status),
+            StackStatus::from(status),
             outputs
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))

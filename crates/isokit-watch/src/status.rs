@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use isokit_aws::{Aws, EcsDeployment, ServiceEvent, StackStatus};
+use isokit_aws::{Aws, EcsDeployment, ServiceEvent, StackStatus, StackStatusExt};
 use serde::Serialize;
 
 use crate::clock::{Ago, age, serialize_optional_millis};
@@ -41,6 +41,7 @@ pub struct StatusOptions {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Status {
     pub stack_name: String,
+    #[serde(serialize_with = "isokit_aws::serialize_stack_status")]
     pub stack_status: StackStatus,
     pub cluster: String,
     /// `None` when the cluster holds no such service any more.
