@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 
 mod ca;
+pub mod engine_reach;
 pub mod processes;
 mod stage;
 
