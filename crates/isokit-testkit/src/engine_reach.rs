@@ -52,10 +52,12 @@ impl TlsEngine {
         roots
             .add(CertificateDer::from_pem_slice(ca.pem().as_bytes()).expect("CA certificate"))
             .expect("trust the test CA");
-        let clients =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
-                .build()
-                .expect("client verifier");
+        let clients = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            roots.into(),
+            provider.clone(),
+        )
+        .build()
+        .expect("client verifier");
         let chain = CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .expect("server certificate");
@@ -68,7 +70,9 @@ impl TlsEngine {
             .expect("server configuration");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the TLS stand-in");
-        listener.set_nonblocking(true).expect("non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let port = listener.local_addr().expect("address").port();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
@@ -86,7 +90,8 @@ impl TlsEngine {
                             let Ok(mut tls) = acceptor.accept(tcp).await else {
                                 return;
                             };
-                            let Ok(mut engine) = tokio::net::UnixStream::connect(ENGINE_SOCKET).await
+                            let Ok(mut engine) =
+                                tokio::net::UnixStream::connect(ENGINE_SOCKET).await
                             else {
                                 return;
                             };
@@ -164,7 +169,10 @@ impl Sshd {
             .expect("start sshd");
         let host_key = std::fs::read_to_string(path("host_key.pub")).expect("host key");
         let mut fields = host_key.split_whitespace();
-        let (kind, key) = (fields.next().expect("key type"), fields.next().expect("key"));
+        let (kind, key) = (
+            fields.next().expect("key type"),
+            fields.next().expect("key"),
+        );
         std::fs::write(
             path("known_hosts"),
             format!("[127.0.0.1]:{port} {kind} {key}\n"),
@@ -202,7 +210,11 @@ impl Sshd {
             if let Ok(Some(status)) = self.server.try_wait() {
                 panic!("sshd ended ({status}): {}", self.log());
             }
-            assert!(Instant::now() < deadline, "sshd did not start: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
