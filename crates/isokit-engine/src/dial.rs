@@ -67,7 +67,7 @@ impl Dialer {
                 Ok(DaemonStream::Tls(Box::new(stream)))
             }
             (DockerHost::Tls { .. }, None) => Err(io::Error::other("TLS was not set up")),
-            (DockerHost::Ssh(destination), _) => Ok(DaemonStream::Ssh(ssh(destination)?)),
+            (DockerHost::Ssh(destination), _) => Ok(DaemonStream::Ssh(Box::new(ssh(destination)?))),
         }
     }
 
@@ -83,7 +83,7 @@ pub(crate) enum DaemonStream {
     Unix(UnixStream),
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
-    Ssh(SshStream),
+    Ssh(Box<SshStream>),
 }
 
 /// `docker system dial-stdio` on the far side of `ssh`: the daemon's
@@ -154,7 +154,21 @@ impl SshStream {
             self.answered = true;
             return Poll::Ready(Ok(()));
         }
-        // ssh ended before the daemon said a word: its stderr says why.
+        Poll::Ready(Err(ready!(self.poll_failure(cx))))
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match ready!(Pin::new(&mut self.stdin).poll_write(cx, buf)) {
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe && !self.answered => {
+                Poll::Ready(Err(ready!(self.poll_failure(cx))))
+            }
+            written => Poll::Ready(written),
+        }
+    }
+
+    /// ssh ended before the daemon said a word: what it said on stderr,
+    /// once it has said all of it, is why.
+    fn poll_failure(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
         let text = match self.complaint.as_mut() {
             Some(complaint) => ready!(Pin::new(complaint).poll(cx)).unwrap_or_default(),
             None => String::new(),
@@ -171,10 +185,7 @@ impl SshStream {
         } else {
             format!("ssh ended before the daemon answered: {}", last.join("; "))
         };
-        Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::ConnectionAborted,
-            message,
-        )))
+        Poll::Ready(io::Error::new(io::ErrorKind::ConnectionAborted, message))
     }
 }
 
@@ -203,7 +214,7 @@ impl AsyncWrite for DaemonStream {
             DaemonStream::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
             DaemonStream::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
             DaemonStream::Tls(stream) => Pin::new(stream).poll_write(cx, buf),
-            DaemonStream::Ssh(stream) => Pin::new(&mut stream.stdin).poll_write(cx, buf),
+            DaemonStream::Ssh(stream) => stream.poll_write(cx, buf),
         }
     }
 

@@ -7,11 +7,8 @@ mod common;
 use std::error::Error as _;
 use std::path::Path;
 
-use common::{Images, TestRegistry, fixtures, prepared};
-use isokit_engine::{
-    BuildOptions, ContextOptions, DockerHost, Engine, EngineError, PushOptions, RetryPolicy,
-    SshDestination, TlsFiles,
-};
+use common::{Images, TestRegistry, build_for, push_options};
+use isokit_engine::{DockerHost, Engine, EngineError, SshDestination, TlsFiles};
 use isokit_testkit::engine_reach::{TlsEngine, free_port, write_docker_cert_path};
 use isokit_testkit::{TestCa, unique_name};
 use isokit_ui::Ui;
@@ -29,6 +26,14 @@ fn tls_host(engine: &TlsEngine, folder: &Path, client_certificate: bool) -> Dock
     }
 }
 
+/// The TLS stand-in, and a DOCKER_CERT_PATH of the same CA for it.
+fn stand_in_with_certificates() -> (TlsEngine, tempfile::TempDir) {
+    let ca = TestCa::new("isokit engine TLS test");
+    let certs = tempfile::tempdir().expect("certificate folder");
+    write_docker_cert_path(&ca, certs.path());
+    (TlsEngine::start(&ca), certs)
+}
+
 /// The error and its causes, as the binary prints them.
 fn chain(error: &EngineError) -> String {
     let mut text = error.to_string();
@@ -42,10 +47,7 @@ fn chain(error: &EngineError) -> String {
 
 #[tokio::test]
 async fn over_tls_with_a_client_certificate_an_image_is_built_and_pushed() {
-    let ca = TestCa::new("isokit engine TLS test");
-    let stand_in = TlsEngine::start(&ca);
-    let certs = tempfile::tempdir().expect("certificate folder");
-    write_docker_cert_path(&ca, certs.path());
+    let (stand_in, certs) = stand_in_with_certificates();
     let host = tls_host(&stand_in, certs.path(), true);
     host.check_carries_credentials()
         .expect("TLS may carry the token");
@@ -56,29 +58,9 @@ async fn over_tls_with_a_client_certificate_an_image_is_built_and_pushed() {
     let registry = TestRegistry::start();
     let mut images = Images::default();
     let repository = format!("isokit/{}", unique_name("tls"));
-    let reference = images.track(format!("{}/{repository}:v1", registry.host()));
-    let options = BuildOptions {
-        tags: vec![reference],
-        ..Default::default()
-    };
-    engine
-        .build(
-            prepared(ContextOptions::new(fixtures().join("hello"))),
-            &options,
-            &Ui::quiet(),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("build over TLS: {}", chain(&error)));
+    build_for(&engine, &mut images, &registry, &repository, "v1").await;
     let pushed = engine
-        .push(
-            &PushOptions {
-                repository: format!("{}/{repository}", registry.host()),
-                tag: "v1".into(),
-                credentials: registry.credentials(),
-                retry: RetryPolicy::default(),
-            },
-            &Ui::quiet(),
-        )
+        .push(&push_options(&registry, &repository, "v1"), &Ui::quiet())
         .await
         .unwrap_or_else(|error| panic!("push over TLS: {}", chain(&error)));
     assert_eq!(
@@ -109,10 +91,7 @@ async fn a_daemon_certificate_another_ca_signed_fails_the_handshake() {
 
 #[tokio::test]
 async fn a_daemon_that_wants_a_client_certificate_refuses_a_client_without_one() {
-    let ca = TestCa::new("isokit engine TLS test");
-    let stand_in = TlsEngine::start(&ca);
-    let certs = tempfile::tempdir().expect("certificate folder");
-    write_docker_cert_path(&ca, certs.path());
+    let (stand_in, certs) = stand_in_with_certificates();
     let error = Engine::connect_to(tls_host(&stand_in, certs.path(), false))
         .await
         .expect_err("no client certificate");
