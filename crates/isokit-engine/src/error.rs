@@ -1,4 +1,5 @@
 use std::fmt;
+use std::path::PathBuf;
 
 use isokit_context::ContextError;
 
@@ -17,23 +18,92 @@ pub enum EngineError {
     },
 
     #[error(
-        "DOCKER_HOST={value} is not supported: use unix:///path/to/docker.sock or tcp://host:port"
+        "DOCKER_HOST={value} is not supported: use unix:///path/to/docker.sock, tcp://host:port \
+         (with DOCKER_TLS_VERIFY=1 for TLS) or ssh://[user@]host[:port]"
     )]
     UnsupportedHost { value: String },
 
     #[error(
-        "DOCKER_TLS_VERIFY is set for {host}, but isokit reaches the Docker daemon over a Unix socket or plain TCP only: unset DOCKER_TLS_VERIFY or use a local socket"
+        "DOCKER_TLS_VERIFY is set, but {file} is missing: put the CA certificate that signed the \
+         daemon's (ca.pem), the client certificate (cert.pem) and its key (key.pem) in the \
+         DOCKER_CERT_PATH folder ({folder}), or point DOCKER_CERT_PATH at the folder that holds \
+         them"
     )]
-    TlsUnsupported { host: String },
+    TlsFileMissing { file: PathBuf, folder: PathBuf },
+
+    #[error("cannot read {file} for TLS to the Docker daemon")]
+    TlsFileUnreadable {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{file} holds no {what} for TLS to the Docker daemon: {reason}")]
+    TlsFileInvalid {
+        file: PathBuf,
+        what: &'static str,
+        reason: String,
+    },
+
+    #[error(
+        "the TLS handshake with the Docker daemon at {host} failed: check that the daemon's \
+         certificate is signed by ca.pem and names the host DOCKER_HOST names, and that the \
+         daemon accepts the client certificate cert.pem (DOCKER_CERT_PATH, or the context's TLS \
+         material)"
+    )]
+    TlsHandshake {
+        host: String,
+        #[source]
+        source: Source,
+    },
+
+    #[error(
+        "cannot reach the Docker daemon through SSH at {host}: check that `{check}` works from \
+         this machine (ssh must log in without a prompt, with the host in known_hosts, and find \
+         docker on the far side)"
+    )]
+    SshUnreachable {
+        host: String,
+        check: String,
+        #[source]
+        source: Source,
+    },
+
+    #[error(
+        "Docker context {name} ({named_by}) does not exist: {meta} is missing; `docker context \
+         ls` lists the contexts, `docker context create {name} --docker host=...` makes it"
+    )]
+    ContextNotFound {
+        name: String,
+        named_by: String,
+        meta: PathBuf,
+    },
+
+    #[error("cannot read {path}, the Docker CLI's {what}: fix or remove it")]
+    DockerConfigUnreadable {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: Source,
+    },
 
     #[error(
         "refusing to hand the ECR token to the Docker daemon at {host}: plain TCP to another \
-         machine carries it in clear, readable by anyone on the way; use a daemon on this \
-         machine, or reach the remote one through SSH as a local socket (`ssh -nNT -L \
-         /tmp/remote-docker.sock:/var/run/docker.sock USER@HOST`, then \
-         DOCKER_HOST=unix:///tmp/remote-docker.sock)"
+         machine carries it in clear, readable by anyone on the way; reach the daemon over TLS \
+         (its TLS port, usually tcp://HOST:2376, with DOCKER_TLS_VERIFY=1 and ca.pem, cert.pem \
+         and key.pem in DOCKER_CERT_PATH, ~/.docker by default), over SSH \
+         (DOCKER_HOST=ssh://USER@HOST), or use a daemon on this machine"
     )]
     CredentialsInClear { host: String },
+
+    #[error(
+        "refusing to hand the ECR token to the Docker daemon at {host}: its TLS certificate is \
+         not checked (the context's SkipTLSVerify), so anyone on the way could pose as it; give \
+         the context the daemon's CA (`docker context update --docker \
+         host=...,ca=ca.pem,cert=cert.pem,key=key.pem,skip-tls-verify=false NAME`) or reach \
+         the daemon over SSH"
+    )]
+    CredentialsToUncheckedServer { host: String },
 
     #[error("sending the build context failed")]
     Context(#[from] ContextError),

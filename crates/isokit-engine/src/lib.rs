@@ -1,30 +1,36 @@
 //! The Docker Engine, through its API: connecting, building, pushing and pulling images, and running containers on private networks.
 //!
 //! Everything goes through one [`Engine`], connected with
-//! [`Engine::connect`] (which honours `DOCKER_HOST`). Builds take a
+//! [`Engine::connect`] to the daemon the docker CLI would use (`DOCKER_HOST`,
+//! TLS and SSH included, or the current Docker context). Builds take a
 //! [`BuildContext`] prepared by `isokit-context` and stream it to the
 //! classic builder; pushes and pulls carry registry credentials in the
 //! request itself, so nothing is ever written to `~/.docker`. Progress goes
 //! to the [`isokit_ui::Ui`] given.
 
 mod build;
+mod context;
 mod credentials;
+mod dial;
 mod error;
 mod host;
 mod image;
 mod push;
 mod raw;
 mod run;
+mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use bollard::{API_DEFAULT_VERSION, Docker};
+use bollard::{API_DEFAULT_VERSION, BollardRequest, Docker};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 pub use build::{BuildOptions, BuiltImage};
 pub use credentials::RegistryCredentials;
 pub use error::EngineError;
-pub use host::{DEFAULT_SOCKET, DockerHost};
+pub use host::{DEFAULT_SOCKET, DockerHost, SshDestination, TlsFiles};
 pub use image::ImageDetails;
 pub use isokit_context::{BuildContext, Compression, ContextError, ContextOptions};
 pub use push::{PushOptions, PushOutcome, RetryPolicy};
@@ -45,14 +51,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Connects to the daemon `DOCKER_HOST` names, or to the default socket.
+    /// Connects to the daemon the docker CLI would use: `DOCKER_HOST`, else
+    /// `DOCKER_CONTEXT`, else the current context, else the default socket.
     pub async fn connect() -> Result<Engine, EngineError> {
         Engine::connect_to(DockerHost::from_env()?).await
     }
 
-    /// Connects to the daemon `DOCKER_HOST` names to hand it registry
-    /// credentials (a push, a pull from ECR): a daemon they would reach in
-    /// clear is refused before anything is sent to it.
+    /// Connects to the daemon [`Engine::connect`] would, to hand it registry
+    /// credentials (a push, a pull from ECR): a daemon they would reach
+    /// readable by others is refused before anything is sent to it.
     pub async fn connect_for_registry() -> Result<Engine, EngineError> {
         let host = DockerHost::from_env()?;
         host.check_carries_credentials()?;
@@ -62,20 +69,39 @@ impl Engine {
     /// Connects to the daemon at `host`, checks that it answers, and settles
     /// on the API version both sides speak.
     pub async fn connect_to(host: DockerHost) -> Result<Engine, EngineError> {
-        let unreachable =
-            |source: Box<dyn std::error::Error + Send + Sync>| EngineError::Unreachable {
+        let unreachable = |source: Box<dyn std::error::Error + Send + Sync>| match &host {
+            DockerHost::Ssh(destination) => EngineError::SshUnreachable {
+                host: host.to_string(),
+                check: destination.check_command(),
+                source,
+            },
+            DockerHost::Tls { .. } if is_tls_failure(source.as_ref()) => {
+                EngineError::TlsHandshake {
+                    host: host.to_string(),
+                    source,
+                }
+            }
+            _ => EngineError::Unreachable {
                 host: host.to_string(),
                 source,
-            };
-        let timeout = REQUEST_TIMEOUT.as_secs();
-        let docker = match &host {
-            DockerHost::Unix(path) => {
-                Docker::connect_with_unix(&path.to_string_lossy(), timeout, API_DEFAULT_VERSION)
-            }
-            DockerHost::Tcp { .. } => {
-                Docker::connect_with_http(&host.to_string(), timeout, API_DEFAULT_VERSION)
-            }
-        }
+            },
+        };
+        // One pooled client over the connection isokit dials itself, the
+        // same for every kind of address.
+        let client =
+            Client::builder(TokioExecutor::new()).build(dial::Dialer::new(&host)?.connector());
+        let transport = move |request: BollardRequest| {
+            let client = client.clone();
+            async move { Ok(client.request(request).await?) }
+        };
+        let docker = Docker::connect_with_custom_transport(
+            transport,
+            // Only the Host header and the pool's key: the connector
+            // decides where requests go.
+            Some("http://docker"),
+            REQUEST_TIMEOUT.as_secs(),
+            API_DEFAULT_VERSION,
+        )
         .map_err(|error| unreachable(error.into()))?;
         match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
             Ok(Ok(_)) => {}
@@ -100,6 +126,24 @@ impl Engine {
     pub fn host(&self) -> &DockerHost {
         &self.host
     }
+}
+
+/// Whether a TLS failure (a certificate refused on either side) is among
+/// the causes.
+fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.downcast_ref::<rustls::Error>().is_some()
+            || current
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// bollard wants `HashMap`s; options keep `BTreeMap`s for a stable order.

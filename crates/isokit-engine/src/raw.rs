@@ -2,6 +2,8 @@
 //! without bollard: bollard's push model keeps only `status`, dropping the
 //! layer `id` and the `aux` record the push needs.
 
+use crate::dial::Dialer;
+use crate::{DockerHost, EngineError};
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -10,9 +12,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpStream, UnixStream};
-
-use crate::{DockerHost, EngineError};
 
 /// How the daemon answered.
 #[derive(Debug)]
@@ -53,17 +52,13 @@ pub(crate) async fn post_for_lines(
             action: format!("take the request POST {path_and_query}"),
             message: error.to_string(),
         })?;
-    let response = match host {
-        DockerHost::Unix(path) => match UnixStream::connect(path).await {
-            Ok(stream) => send(stream, request).await,
-            Err(error) => return Err(unreachable(error.into())),
-        },
-        DockerHost::Tcp { host, port } => match TcpStream::connect((host.as_str(), *port)).await {
-            Ok(stream) => send(stream, request).await,
-            Err(error) => return Err(unreachable(error.into())),
-        },
-    }
-    .map_err(|error| unreachable(error.into()))?;
+    let stream = Dialer::new(host)?
+        .dial()
+        .await
+        .map_err(|error| unreachable(error.into()))?;
+    let response = send(stream, request)
+        .await
+        .map_err(|error| unreachable(error.into()))?;
     let status = response.status();
     let mut lines = JsonLines {
         body: response.into_body(),

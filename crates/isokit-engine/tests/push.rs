@@ -6,46 +6,11 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Images, TestRegistry, engine, fixtures, prepared};
-use isokit_engine::{
-    BuildOptions, ContextOptions, Engine, EngineError, PushOptions, RegistryCredentials,
-    RetryPolicy,
-};
+use common::{Images, TestRegistry, build_for, engine, push_options};
+use isokit_engine::{EngineError, PushOptions, RegistryCredentials, RetryPolicy};
 use isokit_testkit::unique_name;
 use isokit_ui::{Style, Ui};
 use secrecy::SecretString;
-
-/// Builds the hello fixture as `registry/repository:tag`.
-async fn build_for(
-    engine: &Engine,
-    images: &mut Images,
-    registry: &TestRegistry,
-    repository: &str,
-    tag: &str,
-) {
-    let reference = images.track(format!("{}/{repository}:{tag}", registry.host()));
-    let options = BuildOptions {
-        tags: vec![reference],
-        ..Default::default()
-    };
-    engine
-        .build(
-            prepared(ContextOptions::new(fixtures().join("hello"))),
-            &options,
-            &Ui::quiet(),
-        )
-        .await
-        .expect("build the image to push");
-}
-
-fn push_options(registry: &TestRegistry, repository: &str, tag: &str) -> PushOptions {
-    PushOptions {
-        repository: format!("{}/{repository}", registry.host()),
-        tag: tag.to_string(),
-        credentials: registry.credentials(),
-        retry: RetryPolicy::default(),
-    }
-}
 
 #[tokio::test]
 async fn a_push_reports_the_digest_the_registry_serves_and_a_second_push_skips_every_layer() {

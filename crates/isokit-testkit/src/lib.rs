@@ -1,7 +1,8 @@
 //! Test support shared by the integration tests: finding the local AWS that
 //! `scripts/local-aws` runs, running the real `isokit` binary against it,
 //! asking standard clients (the AWS CLI, curl) what the emulated AWS holds,
-//! and naming things so that tests running at the same time never collide.
+//! reaching the engine over TLS and SSH on loopback, and naming things so
+//! that tests running at the same time never collide.
 //! Never a dependency of the product.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 
 mod ca;
+pub mod engine_reach;
 pub mod processes;
 mod stage;
 

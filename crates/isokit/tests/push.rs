@@ -907,8 +907,9 @@ fn a_daemon_the_token_would_reach_in_clear_is_refused_before_connecting() {
         false,
     );
     assert!(
-        run.stderr
-            .contains("DOCKER_HOST=unix:///tmp/remote-docker.sock"),
+        run.stderr.contains("DOCKER_TLS_VERIFY=1")
+            && run.stderr.contains("DOCKER_CERT_PATH")
+            && run.stderr.contains("DOCKER_HOST=ssh://USER@HOST"),
         "{run:#?}"
     );
 }

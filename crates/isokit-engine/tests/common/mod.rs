@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use isokit_engine::{BuildContext, BuildOptions, ContextOptions, Engine, RegistryCredentials};
+use isokit_engine::{
+    BuildContext, BuildOptions, ContextOptions, Engine, PushOptions, RegistryCredentials,
+    RetryPolicy,
+};
 use isokit_testkit::{TestCa, unique_name};
 use isokit_ui::Ui;
 use secrecy::SecretString;
@@ -54,6 +57,38 @@ impl Drop for Images {
                 .args(["rmi", "--force", reference])
                 .output();
         }
+    }
+}
+
+/// Builds the hello fixture as `registry/repository:tag`.
+pub async fn build_for(
+    engine: &Engine,
+    images: &mut Images,
+    registry: &TestRegistry,
+    repository: &str,
+    tag: &str,
+) {
+    let reference = images.track(format!("{}/{repository}:{tag}", registry.host()));
+    let options = BuildOptions {
+        tags: vec![reference],
+        ..Default::default()
+    };
+    engine
+        .build(
+            prepared(ContextOptions::new(fixtures().join("hello"))),
+            &options,
+            &Ui::quiet(),
+        )
+        .await
+        .expect("build the image to push");
+}
+
+pub fn push_options(registry: &TestRegistry, repository: &str, tag: &str) -> PushOptions {
+    PushOptions {
+        repository: format!("{}/{repository}", registry.host()),
+        tag: tag.to_string(),
+        credentials: registry.credentials(),
+        retry: RetryPolicy::default(),
     }
 }
 
