@@ -83,9 +83,10 @@ impl Registry {
             base64::engine::general_purpose::STANDARD
                 .encode(format!("{username}:{}", password.expose_secret())),
         );
-        let mut authorization =
-            HeaderValue::from_str(&format!("Basic {}", token.expose_secret()))
-                .map_err(|_| Error::Client("the ECR token holds characters HTTP does not allow".to_owned()))?;
+        let mut authorization = HeaderValue::from_str(&format!("Basic {}", token.expose_secret()))
+            .map_err(|_| {
+                Error::Client("the ECR token holds characters HTTP does not allow".to_owned())
+            })?;
         authorization.set_sensitive(true);
         Ok(Registry {
             http,
@@ -118,13 +119,11 @@ impl Registry {
                 status: response.status().as_u16(),
                 message: "the registry's answer has no Location header".to_owned(),
             })?;
-        self.base
-            .join(location)
-            .map_err(|error| Error::Refused {
-                what: what.to_owned(),
-                status: response.status().as_u16(),
-                message: format!("the Location header is not a URL: {error}"),
-            })
+        self.base.join(location).map_err(|error| Error::Refused {
+            what: what.to_owned(),
+            status: response.status().as_u16(),
+            message: format!("the Location header is not a URL: {error}"),
+        })
     }
 
     /// Whether the repository holds the blob.
@@ -278,7 +277,12 @@ impl Registry {
     }
 
     /// Uploads a small blob (the image's config) whole.
-    pub(crate) async fn put_blob(&self, bytes: Bytes, digest: &str, what: &str) -> Result<(), Error> {
+    pub(crate) async fn put_blob(
+        &self,
+        bytes: Bytes,
+        digest: &str,
+        what: &str,
+    ) -> Result<(), Error> {
         let upload = self.start_upload(what).await?;
         let mut url = upload.location;
         url.query_pairs_mut().append_pair("digest", digest);
@@ -371,14 +375,21 @@ async fn refused(what: &str, response: reqwest::Response) -> Error {
         Ok(errors) if !errors.errors.is_empty() => errors
             .errors
             .iter()
-            .map(|error| format!("{} {}", error.code, error.message).trim().to_owned())
+            .map(|error| {
+                format!("{} {}", error.code, error.message)
+                    .trim()
+                    .to_owned()
+            })
             .collect::<Vec<_>>()
             .join("; "),
         _ => {
             let text = String::from_utf8_lossy(&body);
             let text = text.trim();
             if text.is_empty() {
-                status.canonical_reason().unwrap_or("no reason given").to_owned()
+                status
+                    .canonical_reason()
+                    .unwrap_or("no reason given")
+                    .to_owned()
             } else {
                 text.chars().take(300).collect()
             }

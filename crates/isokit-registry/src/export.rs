@@ -94,7 +94,11 @@ pub(crate) fn read_export(
     let unreadable = |source: io::Error| Error::ExportRead { source };
     for entry in archive.entries().map_err(unreadable)? {
         let mut entry = entry.map_err(unreadable)?;
-        let path = entry.path().map_err(unreadable)?.to_string_lossy().into_owned();
+        let path = entry
+            .path()
+            .map_err(unreadable)?
+            .to_string_lossy()
+            .into_owned();
         let kind = entry.header().entry_type();
         let size = entry.header().size().map_err(unreadable)?;
         if path.ends_with("/layer.tar") {
@@ -124,7 +128,8 @@ pub(crate) fn read_export(
                 read.skipped.insert(diff_id.clone());
                 diff_id
             } else {
-                let compressed = compress(&mut entry, plan, registry, runtime, &task, &label, uploads)?;
+                let compressed =
+                    compress(&mut entry, plan, registry, runtime, &task, &label, uploads)?;
                 read.uncompressed_bytes += compressed.uncompressed_size;
                 read.compressed_bytes += compressed.size;
                 compressed.diff_id
@@ -170,7 +175,9 @@ fn compress(
             pending.extend_from_slice(bytes);
             while pending.len() >= CHUNK_SIZE {
                 let chunk = pending.split_to(CHUNK_SIZE).freeze();
-                parts.blocking_send(Part::Chunk(chunk)).map_err(|_| stopped())?;
+                parts
+                    .blocking_send(Part::Chunk(chunk))
+                    .map_err(|_| stopped())?;
             }
             Ok(())
         },
@@ -277,8 +284,9 @@ impl ReadExport {
             .manifest
             .as_deref()
             .ok_or("it holds no manifest.json")?;
-        let entries: Vec<ManifestEntry> = serde_json::from_slice(manifest)
-            .map_err(|error| format!("its manifest.json is not a docker-archive manifest: {error}"))?;
+        let entries: Vec<ManifestEntry> = serde_json::from_slice(manifest).map_err(|error| {
+            format!("its manifest.json is not a docker-archive manifest: {error}")
+        })?;
         let [entry] = entries.as_slice() else {
             return Err(format!("it holds {} images, not one", entries.len()));
         };
@@ -311,7 +319,8 @@ mod tests {
         assert_eq!(resolve_link("../abc/layer.tar"), "abc/layer.tar");
         let mut read = ReadExport::default();
         read.layers.insert("a/layer.tar".into(), "sha256:1".into());
-        read.links.insert("b/layer.tar".into(), "a/layer.tar".into());
+        read.links
+            .insert("b/layer.tar".into(), "a/layer.tar".into());
         read.json.insert("c.json".into(), b"{}".to_vec());
         read.manifest = Some(
             br#"[{"Config":"c.json","RepoTags":null,"Layers":["a/layer.tar","b/layer.tar"]}]"#

@@ -247,9 +247,14 @@ mod tests {
     fn gunzip(stream: &[u8]) -> Vec<u8> {
         let mut decoder = GzDecoder::new(stream);
         let mut output = Vec::new();
-        decoder.read_to_end(&mut output).expect("a valid gzip stream");
+        decoder
+            .read_to_end(&mut output)
+            .expect("a valid gzip stream");
         // One member: nothing may follow it.
-        assert!(decoder.into_inner().is_empty(), "bytes after the gzip member");
+        assert!(
+            decoder.into_inner().is_empty(),
+            "bytes after the gzip member"
+        );
         output
     }
 

@@ -75,7 +75,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("the engine's export of {image} cannot be pushed directly: {detail}; push with --push-via engine")]
+    #[error(
+        "the engine's export of {image} cannot be pushed directly: {detail}; push with --push-via engine"
+    )]
     Export { image: String, detail: String },
 
     /// A layer recognised by its size was another: the push tries again.
@@ -183,7 +185,10 @@ pub async fn upload(engine: &Engine, options: &UploadOptions, ui: &Ui) -> Result
                         break (Some(config?), 0);
                     }
                     Err(error) if error.is_transient() && attempt < ATTEMPTS => {
-                        ui.warn(format!("{error}: trying again (attempt {} of {ATTEMPTS})", attempt + 1));
+                        ui.warn(format!(
+                            "{error}: trying again (attempt {} of {ATTEMPTS})",
+                            attempt + 1
+                        ));
                         if let Error::Misguessed { size } = error {
                             plan.unguessable.insert(size);
                         }
@@ -349,7 +354,9 @@ async fn transfer(
     }
     // A compression stopped by its upload's failure reports that failure.
     let result = match (read, upload_error) {
-        (Err(Error::ExportRead { source }), Some(error)) if source.to_string() == UPLOAD_STOPPED => {
+        (Err(Error::ExportRead { source }), Some(error))
+            if source.to_string() == UPLOAD_STOPPED =>
+        {
             Err(error)
         }
         (Err(error), _) => Err(error),
