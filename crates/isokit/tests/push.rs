@@ -1444,9 +1444,9 @@ fn push_via_engine_pushes_the_same_image() {
     );
 }
 
-/// A loopback HTTPS proxy (`CONNECT`) that cuts its first tunnel once
-/// `cut_after` bytes have gone up it: a connection to the registry dropped
-/// in the middle of a blob. It tunnels only to loopback addresses.
+/// A loopback HTTPS proxy (`CONNECT`) that cuts the first tunnel up which
+/// more than `cut_after` bytes have gone: a connection to the registry
+/// dropped in the middle of a blob. It tunnels only to loopback addresses.
 struct CuttingProxy {
     port: u16,
     connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -1467,7 +1467,7 @@ impl CuttingProxy {
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(mut client) = client else { return };
-                let number = counter.fetch_add(1, Ordering::SeqCst);
+                counter.fetch_add(1, Ordering::SeqCst);
                 let cut_flag = cut_flag.clone();
                 std::thread::spawn(move || {
                     let mut head = Vec::new();
@@ -1515,8 +1515,12 @@ impl CuttingProxy {
                             Ok(n) => n,
                         };
                         sent += n as u64;
-                        if number == 0 && sent > cut_after {
-                            cut_flag.store(true, Ordering::SeqCst);
+                        // Only the first tunnel to carry that much is cut.
+                        if sent > cut_after
+                            && cut_flag
+                                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                                .is_ok()
+                        {
                             break;
                         }
                         if up_writer.write_all(&buffer[..n]).is_err() {
