@@ -1454,10 +1454,15 @@ fn push_via_engine_pushes_the_same_image() {
     run.assert_success();
     let pushed = run.json();
     assert!(
-        !run.stderr.contains("compressed to"),
+        run.stderr.contains("The push refers to") && !run.stderr.contains("compressed to"),
         "the engine pushed, not isokit: {run:#?}"
     );
-    assert_eq!(u64_field(&pushed, "layers_pushed"), 2, "{run:#?}");
+    // The busybox layer may be mounted from another test's repository.
+    assert_eq!(
+        u64_field(&pushed, "layers_pushed") + u64_field(&pushed, "layers_skipped"),
+        2,
+        "{run:#?}"
+    );
     let config = pusher.local.aws(&[
         "ecr",
         "batch-get-image",
