@@ -334,10 +334,18 @@ mod tests {
     #[test]
     fn an_export_without_its_parts_says_what_is_missing() {
         let mut read = ReadExport::default();
-        assert!(read.describe().unwrap_err().contains("manifest.json"));
+        assert!(
+            read.describe()
+                .expect_err("incomplete")
+                .contains("manifest.json")
+        );
         read.manifest = Some(br#"[{"Config":"c.json","Layers":["a/layer.tar"]}]"#.to_vec());
-        assert!(read.describe().unwrap_err().contains("c.json"));
+        assert!(read.describe().expect_err("incomplete").contains("c.json"));
         read.json.insert("c.json".into(), b"{}".to_vec());
-        assert!(read.describe().unwrap_err().contains("a/layer.tar"));
+        assert!(
+            read.describe()
+                .expect_err("incomplete")
+                .contains("a/layer.tar")
+        );
     }
 }
