@@ -252,10 +252,12 @@ impl Registry {
         Ok((self.location(&response, what)?, received))
     }
 
-    /// Ends an upload: the registry checks the digest against what it received.
+    /// Ends an upload with its last bytes (none after chunks, the whole of
+    /// a small blob): the registry checks the digest against what it received.
     pub(crate) async fn finish_upload(
         &self,
         upload: BlobUpload,
+        last: Bytes,
         digest: &str,
         what: &str,
     ) -> Result<(), Error> {
@@ -264,7 +266,9 @@ impl Registry {
         retrying(|| async {
             let response = self
                 .request(Method::PUT, url.clone())
-                .header(header::CONTENT_LENGTH, 0)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::CONTENT_LENGTH, last.len())
+                .body(last.clone())
                 .send()
                 .await
                 .map_err(|source| self.unreachable(what, source))?;
@@ -284,23 +288,7 @@ impl Registry {
         what: &str,
     ) -> Result<(), Error> {
         let upload = self.start_upload(what).await?;
-        let mut url = upload.location;
-        url.query_pairs_mut().append_pair("digest", digest);
-        retrying(|| async {
-            let response = self
-                .request(Method::PUT, url.clone())
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .header(header::CONTENT_LENGTH, bytes.len())
-                .body(bytes.clone())
-                .send()
-                .await
-                .map_err(|source| self.unreachable(what, source))?;
-            if response.status() != StatusCode::CREATED {
-                return Err(refused(what, response).await);
-            }
-            Ok(())
-        })
-        .await
+        self.finish_upload(upload, bytes, digest, what).await
     }
 
     /// Puts the manifest under `tag`.

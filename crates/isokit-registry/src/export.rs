@@ -217,7 +217,7 @@ async fn upload(
             }
             Part::Done(compressed) => {
                 registry
-                    .finish_upload(upload, &compressed.digest, &label)
+                    .finish_upload(upload, Bytes::new(), &compressed.digest, &label)
                     .await?;
                 task.finish(format!(
                     "{} compressed to {}, uploaded",

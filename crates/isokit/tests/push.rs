@@ -1315,6 +1315,21 @@ fn docker_pull(local: &LocalAws, image: &str) {
     docker(&["--config", config_dir, "pull", image]);
 }
 
+/// (layers pushed, layers skipped) of a push's JSON result.
+fn layer_counts(pushed: &serde_json::Value) -> (u64, u64) {
+    (
+        u64_field(pushed, "layers_pushed"),
+        u64_field(pushed, "layers_skipped"),
+    )
+}
+
+/// Removes `image` from the engine and pulls it back from the local ECR.
+fn pull_back(local: &LocalAws, image: &str) {
+    let _removing = removing_images();
+    docker(&["rmi", image]);
+    docker_pull(local, image);
+}
+
 /// The direct upload: the image pulls back from the registry into an engine
 /// that no longer has it, with the engine's own image ID (the config blob
 /// is the engine's, byte for byte), and runs; a push of it under another tag
@@ -1340,14 +1355,7 @@ fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
     };
     let first = push(context.path(), "v1");
     let pushed = first.json();
-    assert_eq!(
-        (
-            u64_field(&pushed, "layers_pushed"),
-            u64_field(&pushed, "layers_skipped")
-        ),
-        (2, 0),
-        "{first:#?}"
-    );
+    assert_eq!(layer_counts(&pushed), (2, 0), "{first:#?}");
     assert!(first.stderr.contains("uploaded"), "{first:#?}");
     let tagged = str_field(&pushed, "tagged_uri").to_owned();
     let digest = str_field(&pushed, "digest").to_owned();
@@ -1362,11 +1370,7 @@ fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
     ));
     assert!(cache.is_file(), "the layer cache is written: {first:#?}");
 
-    {
-        let _removing = removing_images();
-        docker(&["rmi", &tagged]);
-        docker_pull(&pusher.local, &tagged);
-    }
+    pull_back(&pusher.local, &tagged);
     assert_eq!(
         docker(&["image", "inspect", "--format", "{{.Id}}", &tagged]),
         built_id,
@@ -1387,14 +1391,7 @@ fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
     let again = push(context.path(), "v2");
     let repeated = again.json();
     assert!(!again.stderr.contains("compressed to"), "{again:#?}");
-    assert_eq!(
-        (
-            u64_field(&repeated, "layers_pushed"),
-            u64_field(&repeated, "layers_skipped")
-        ),
-        (0, 2),
-        "{again:#?}"
-    );
+    assert_eq!(layer_counts(&repeated), (0, 2), "{again:#?}");
 
     // An image on top of it: only its own layer goes up.
     let derived = tempfile::tempdir().expect("a context");
@@ -1406,20 +1403,9 @@ fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
     std::fs::write(derived.path().join("extra"), unique_name("extra")).expect("write extra");
     let on_top = push(derived.path(), "v3");
     let layered = on_top.json();
-    assert_eq!(
-        (
-            u64_field(&layered, "layers_pushed"),
-            u64_field(&layered, "layers_skipped")
-        ),
-        (1, 2),
-        "{on_top:#?}"
-    );
+    assert_eq!(layer_counts(&layered), (1, 2), "{on_top:#?}");
     let tagged_on_top = str_field(&layered, "tagged_uri").to_owned();
-    {
-        let _removing = removing_images();
-        docker(&["rmi", &tagged_on_top]);
-        docker_pull(&pusher.local, &tagged_on_top);
-    }
+    pull_back(&pusher.local, &tagged_on_top);
     assert_eq!(
         docker(&[
             "run",
@@ -1615,10 +1601,6 @@ fn a_connection_dropped_mid_blob_is_retried_and_the_push_completes() {
         Some(str_field(&pushed, "digest"))
     );
     let tagged = str_field(&pushed, "tagged_uri").to_owned();
-    {
-        let _removing = removing_images();
-        docker(&["rmi", &tagged]);
-        docker_pull(&pusher.local, &tagged);
-    }
+    pull_back(&pusher.local, &tagged);
     assert!(docker(&["run", "--rm", &tagged]).starts_with("uploaded-directly\n"));
 }
