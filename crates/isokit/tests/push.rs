@@ -126,6 +126,21 @@ impl Pusher {
         run
     }
 
+    /// Pushes `context` to `repository:tag` with a JSON result, `extra` last.
+    fn push_tagged(&self, context: &Path, repository: &str, tag: &str, extra: &[&str]) -> Run {
+        let common = [
+            "--context",
+            text(context),
+            "--repo",
+            repository,
+            "--tag",
+            tag,
+            "--output",
+            "json",
+        ];
+        self.run(&[&common[..], extra].concat())
+    }
+
     /// `push` and `args`, after the prefix.
     fn push_args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
         self.prefix
@@ -1340,16 +1355,7 @@ fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
     let repository = pusher.repository("direct");
     let context = direct_upload_context(12 << 20);
     let push = |context: &Path, tag: &str| {
-        let run = pusher.run(&[
-            "--context",
-            text(context),
-            "--repo",
-            &repository,
-            "--tag",
-            tag,
-            "--output",
-            "json",
-        ]);
+        let run = pusher.push_tagged(context, &repository, tag, &[]);
         run.assert_success();
         run
     };
@@ -1425,18 +1431,7 @@ fn push_via_engine_pushes_the_same_image() {
     let mut pusher = Pusher::new();
     let repository = pusher.repository("via-engine");
     let context = direct_upload_context(1 << 20);
-    let run = pusher.run(&[
-        "--context",
-        text(context.path()),
-        "--repo",
-        &repository,
-        "--tag",
-        "v1",
-        "--push-via",
-        "engine",
-        "--output",
-        "json",
-    ]);
+    let run = pusher.push_tagged(context.path(), &repository, "v1", &["--push-via", "engine"]);
     run.assert_success();
     let pushed = run.json();
     assert!(
@@ -1579,16 +1574,7 @@ fn a_connection_dropped_mid_blob_is_retried_and_the_push_completes() {
     let mut pusher = Pusher::with(isokit);
     let repository = pusher.repository("dropped");
     let context = direct_upload_context(12 << 20);
-    let run = pusher.run(&[
-        "--context",
-        text(context.path()),
-        "--repo",
-        &repository,
-        "--tag",
-        "v1",
-        "--output",
-        "json",
-    ]);
+    let run = pusher.push_tagged(context.path(), &repository, "v1", &[]);
     run.assert_success();
     assert!(
         proxy.cut.load(Ordering::SeqCst),
