@@ -21,6 +21,8 @@ pub struct ImageDetails {
     pub repo_digests: Vec<String>,
     pub size: u64,
     pub labels: BTreeMap<String, String>,
+    /// `sha256:…` of each layer's uncompressed tar, base layer first.
+    pub diff_ids: Vec<String>,
 }
 
 impl Engine {
@@ -53,7 +55,23 @@ impl Engine {
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
+            diff_ids: inspect
+                .root_fs
+                .and_then(|root_fs| root_fs.layers)
+                .unwrap_or_default(),
         })
+    }
+
+    /// The image as the daemon exports it (`docker save`'s tar), streamed as
+    /// it arrives: never held whole.
+    pub fn export_image(
+        &self,
+        reference: &str,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, EngineError>> + Send + 'static {
+        let action = format!("export image {reference}");
+        self.docker
+            .export_image(reference)
+            .map(move |chunk| chunk.map_err(|error| EngineError::daemon(action.clone(), error)))
     }
 
     /// Whether the daemon holds the image.

@@ -1,11 +1,17 @@
 //! `isokit push`: build an image through the Docker Engine and push it to a
 //! private ECR repository, authenticated with a token from the AWS SDK.
 //!
-//! Nothing is written to disk: the token goes from GetAuthorizationToken to
-//! the engine's push request. Work is skipped where it would change nothing:
+//! No secret is written to disk: the token goes from GetAuthorizationToken to
+//! the registry requests (or the engine's push request); the layer cache
+//! holds digests and sizes only. Work is skipped where it would change nothing:
 //! an image whose inputs ECR already holds under their content tag is neither
 //! built nor pushed, and an image ECR already holds under an explicit tag is
 //! built (from cache) but not pushed.
+//!
+//! The image goes to ECR one of two ways ([`PushVia`]): uploaded by isokit
+//! itself (`isokit-registry`: layers compressed on every core, unchanged
+//! layers neither compressed nor uploaded again), or pushed by the engine,
+//! which compresses each layer on one core.
 //!
 //! A push that fails or is stopped (SIGINT, SIGTERM, SIGHUP) removes the
 //! repository it created, and only while that is empty: ECR itself refuses
@@ -37,6 +43,9 @@ pub enum Error {
 
     #[error(transparent)]
     Engine(#[from] isokit_engine::EngineError),
+
+    #[error(transparent)]
+    Registry(#[from] isokit_registry::Error),
 
     #[error(
         "tag {tag} already names another image in ECR repository {repository}, whose tags are \
@@ -140,7 +149,26 @@ pub struct PushOptions {
     pub platform: Option<String>,
     /// For a repository isokit creates; an existing one keeps its setting.
     pub immutable_tags: bool,
+    pub via: PushVia,
+    /// gzip level (0-9) of the layers a direct upload compresses.
+    pub compression_level: u32,
+    /// Trusted beside the system's roots by the direct upload, as by the
+    /// AWS calls (`AWS_CA_BUNDLE`).
+    pub ca_bundle: Option<PathBuf>,
 }
+
+/// Who uploads the image to ECR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PushVia {
+    /// isokit: the engine exports the image, isokit compresses and uploads it.
+    #[default]
+    Direct,
+    /// The engine's own push.
+    Engine,
+}
+
+/// The default gzip level, as docker's.
+pub const DEFAULT_COMPRESSION_LEVEL: u32 = 6;
 
 /// The pushed image.
 #[derive(Debug, Clone, Serialize)]
@@ -375,21 +403,64 @@ async fn build_and_push(
         }
     }
     let repository_created = creation.created();
-    let credentials = RegistryCredentials::new(
-        auth.registry.clone(),
-        auth.username.clone(),
-        auth.password.clone(),
-    );
-    let push_options = isokit_engine::PushOptions {
-        repository: repository_uri.clone(),
-        tag: tag.clone(),
-        credentials,
-        retry: RetryPolicy::default(),
+    // The export crosses the link to the engine, and the upload crosses it
+    // again: with a daemon on another machine, its own push moves less.
+    let via = match options.via {
+        PushVia::Direct if !engine.host().is_local() => {
+            ui.status(format!(
+                "pushing through the engine: it runs on another machine ({}), and uploading \
+                 from here would move the image over the network twice",
+                engine.host()
+            ));
+            PushVia::Engine
+        }
+        via => via,
     };
-    let (outcome, inspected) = tokio::join!(
-        engine.push(&push_options, ui),
-        engine.image_inspect(&built.id)
-    );
+    let pushing = async {
+        match via {
+            PushVia::Direct => {
+                let upload_options = isokit_registry::UploadOptions {
+                    image: built.id.clone(),
+                    registry: auth.registry.clone(),
+                    repository: options.repository.clone(),
+                    tag: tag.clone(),
+                    username: auth.username.clone(),
+                    password: auth.password.clone(),
+                    ca_bundle: options.ca_bundle.clone(),
+                    compression_level: options.compression_level,
+                };
+                let uploaded = isokit_registry::upload(&engine, &upload_options, ui).await?;
+                tracing::debug!(
+                    export_and_compress_ms = uploaded.export_time.as_millis(),
+                    upload_wait_ms = uploaded.upload_time.as_millis(),
+                    manifest_ms = uploaded.manifest_time.as_millis(),
+                    uncompressed_bytes = uploaded.uncompressed_bytes,
+                    compressed_bytes = uploaded.compressed_bytes,
+                    "uploaded directly"
+                );
+                Ok::<_, Error>(isokit_engine::PushOutcome {
+                    digest: uploaded.digest,
+                    layers_pushed: uploaded.layers_pushed,
+                    layers_skipped: uploaded.layers_skipped,
+                })
+            }
+            PushVia::Engine => {
+                let credentials = RegistryCredentials::new(
+                    auth.registry.clone(),
+                    auth.username.clone(),
+                    auth.password.clone(),
+                );
+                let push_options = isokit_engine::PushOptions {
+                    repository: repository_uri.clone(),
+                    tag: tag.clone(),
+                    credentials,
+                    retry: RetryPolicy::default(),
+                };
+                Ok(engine.push(&push_options, ui).await?)
+            }
+        }
+    };
+    let (outcome, inspected) = tokio::join!(pushing, engine.image_inspect(&built.id));
     let outcome = outcome?;
     tracing::debug!(elapsed_ms = since_start(), "pushed {}", outcome.digest);
     // The push has succeeded: failing to inspect costs only the size.

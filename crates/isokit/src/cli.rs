@@ -167,12 +167,17 @@ pub(crate) struct ManArgs {
 
 /// Build an image through the Docker Engine and push it to a private ECR
 /// repository, with a token from the AWS SDK: no credential helper, no
-/// `docker login`, nothing written to disk.
+/// `docker login`, no secret written to disk.
 ///
 /// The repository is created when missing (scan on push, encrypted). The
 /// result is the image pinned by digest, ready for `isokit deploy --image`.
 /// When the repository already holds this image under this tag, nothing is
 /// pushed.
+///
+/// isokit uploads the image itself: the engine exports it, each layer is
+/// gzip-compressed on every core and uploaded as it compresses. A layer
+/// cache in the user's cache directory (digests and sizes, no secret) spares
+/// layers ECR already holds both compressing and uploading.
 #[derive(Debug, Args)]
 pub(crate) struct PushArgs {
     /// Build context directory; `.dockerignore` in it is honoured as Docker does.
@@ -215,6 +220,29 @@ pub(crate) struct PushArgs {
     /// Create the repository with immutable tags (an existing repository is left as it is).
     #[arg(long)]
     pub(crate) immutable_tags: bool,
+
+    /// Who uploads the image: isokit (`direct`: layers compressed on every
+    /// core, unchanged layers skipped through the layer cache), or the
+    /// engine's own push (`engine`: one core per layer). A daemon on another
+    /// host (DOCKER_HOST) always pushes itself: the image would cross the
+    /// network twice otherwise.
+    #[arg(long, value_enum, value_name = "WAY", default_value_t = PushVia::Direct)]
+    pub(crate) push_via: PushVia,
+
+    /// gzip level of the layers a direct upload compresses, 0 (stored) to 9
+    /// (smallest); 6 is docker's. zstd is not offered: ECR and Fargate
+    /// (platform 1.4) take zstd layers, but Docker Engine before 23 cannot
+    /// pull them, so such an image would not run everywhere a gzip one does.
+    #[arg(long, value_name = "0-9", default_value_t = isokit_push::DEFAULT_COMPRESSION_LEVEL,
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub(crate) compression_level: u32,
+}
+
+/// [`PushArgs::push_via`]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PushVia {
+    Direct,
+    Engine,
 }
 
 /// Deploy the bundled stacks (isolated VPC with endpoints, ECS cluster,

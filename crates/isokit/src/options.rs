@@ -47,7 +47,12 @@ pub(crate) fn teardown_options(
     }
 }
 
-pub(crate) fn push_options(args: PushArgs) -> Result<isokit_push::PushOptions, isokit_push::Error> {
+/// `ca_bundle`: the AWS settings' `AWS_CA_BUNDLE`, which the direct upload
+/// trusts as the AWS calls do.
+pub(crate) fn push_options(
+    args: PushArgs,
+    ca_bundle: Option<std::path::PathBuf>,
+) -> Result<isokit_push::PushOptions, isokit_push::Error> {
     Ok(isokit_push::PushOptions {
         context: args.context,
         dockerfile: args.file,
@@ -58,6 +63,12 @@ pub(crate) fn push_options(args: PushArgs) -> Result<isokit_push::PushOptions, i
         labels: args.labels.into_iter().collect(),
         platform: args.platform,
         immutable_tags: args.immutable_tags,
+        via: match args.push_via {
+            crate::cli::PushVia::Direct => isokit_push::PushVia::Direct,
+            crate::cli::PushVia::Engine => isokit_push::PushVia::Engine,
+        },
+        compression_level: args.compression_level,
+        ca_bundle,
     })
 }
 

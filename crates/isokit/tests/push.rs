@@ -99,12 +99,46 @@ impl Pusher {
         let run = self.isokit.run(self.push_args(args));
         self.local.assert_no_token("stdout", &run.stdout);
         self.local.assert_no_token("stderr", &run.stderr);
-        let home = self.isokit.home_contents();
+        // The layer cache (digests and sizes) is all a push may write there.
+        let home: Vec<PathBuf> = self
+            .isokit
+            .home_contents()
+            .into_iter()
+            .filter(|path| !Path::new(".cache/isokit/layers").starts_with(path))
+            .collect();
+        for cached in &home {
+            if cached.starts_with(".cache/isokit/layers") && cached.extension().is_some() {
+                let written =
+                    std::fs::read_to_string(self.isokit.home().join(cached)).unwrap_or_default();
+                self.local.assert_no_token("the layer cache", &written);
+            }
+        }
+        let elsewhere: Vec<&PathBuf> = home
+            .iter()
+            .filter(|path| {
+                !(path.starts_with(".cache/isokit/layers") && path.extension().is_some())
+            })
+            .collect();
         assert!(
-            home.is_empty(),
-            "isokit push wrote under HOME: {home:?}\n{run:#?}"
+            elsewhere.is_empty(),
+            "isokit push wrote under HOME beside its layer cache: {elsewhere:?}\n{run:#?}"
         );
         run
+    }
+
+    /// Pushes `context` to `repository:tag` with a JSON result, `extra` last.
+    fn push_tagged(&self, context: &Path, repository: &str, tag: &str, extra: &[&str]) -> Run {
+        let common = [
+            "--context",
+            text(context),
+            "--repo",
+            repository,
+            "--tag",
+            tag,
+            "--output",
+            "json",
+        ];
+        self.run(&[&common[..], extra].concat())
     }
 
     /// `push` and `args`, after the prefix.
@@ -1216,4 +1250,344 @@ fn parity_a_dockerfile_in_an_excluded_directory() {
         kept_out: "docker/Dockerfile",
         ..PARITY
     });
+}
+
+/// A context of a static busybox and `noise` bytes no other run has (which
+/// do not compress: more than one upload chunk), whose image prints a line
+/// and the noise's checksum.
+fn direct_upload_context(noise: usize) -> tempfile::TempDir {
+    let dockerfile = tempfile::NamedTempFile::new().expect("a Dockerfile");
+    std::fs::write(
+        dockerfile.path(),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY noise /noise\n\
+         CMD [\"/bin/busybox\", \"sh\", \"-c\", \"echo uploaded-directly; /bin/busybox md5sum /noise\"]\n",
+    )
+    .expect("write the Dockerfile");
+    let context = isokit_testkit::busybox_context(dockerfile.path());
+    std::fs::write(context.path().join("noise"), noise_bytes(noise)).expect("write the noise");
+    context
+}
+
+/// Bytes that differ from run to run and do not compress.
+fn noise_bytes(size: usize) -> Vec<u8> {
+    let seed = unique_name("noise");
+    let mut state = seed.bytes().fold(0x9e37_79b9_7f4a_7c15_u64, |state, byte| {
+        (state ^ u64::from(byte)).wrapping_mul(0x1000_0000_01b3)
+    }) | 1;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Pulls `image` from the local ECR with the docker CLI, logged in through a
+/// throwaway config folder so that nothing lands in `~/.docker`.
+fn docker_pull(local: &LocalAws, image: &str) {
+    let config = tempfile::tempdir().expect("a docker config folder");
+    let config_dir = text(config.path());
+    let mut login = Command::new("docker")
+        .args([
+            "--config",
+            config_dir,
+            "login",
+            "--username",
+            "AWS",
+            "--password-stdin",
+        ])
+        .arg(local.registry())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run docker login");
+    {
+        use std::io::Write;
+        let mut stdin = login.stdin.take().expect("stdin");
+        stdin
+            .write_all(local.token_password().as_bytes())
+            .expect("write the password");
+    }
+    assert!(
+        login.wait().expect("docker login").success(),
+        "docker login failed"
+    );
+    docker(&["--config", config_dir, "pull", image]);
+}
+
+/// (layers pushed, layers skipped) of a push's JSON result.
+fn layer_counts(pushed: &serde_json::Value) -> (u64, u64) {
+    (
+        u64_field(pushed, "layers_pushed"),
+        u64_field(pushed, "layers_skipped"),
+    )
+}
+
+/// Removes `image` from the engine and pulls it back from the local ECR.
+fn pull_back(local: &LocalAws, image: &str) {
+    let _removing = removing_images();
+    docker(&["rmi", image]);
+    docker_pull(local, image);
+}
+
+/// The direct upload: the image pulls back from the registry into an engine
+/// that no longer has it, with the engine's own image ID (the config blob
+/// is the engine's, byte for byte), and runs; a push of it under another tag
+/// uploads nothing; an image built on it uploads only its own layer.
+#[test]
+fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("direct");
+    let context = direct_upload_context(12 << 20);
+    let push = |context: &Path, tag: &str| {
+        let run = pusher.push_tagged(context, &repository, tag, &[]);
+        run.assert_success();
+        run
+    };
+    let first = push(context.path(), "v1");
+    let pushed = first.json();
+    assert_eq!(layer_counts(&pushed), (2, 0), "{first:#?}");
+    assert!(first.stderr.contains("uploaded"), "{first:#?}");
+    let tagged = str_field(&pushed, "tagged_uri").to_owned();
+    let digest = str_field(&pushed, "digest").to_owned();
+    assert_eq!(
+        pusher.local.registry_digest(&repository, "v1").as_deref(),
+        Some(digest.as_str())
+    );
+    let built_id = docker(&["image", "inspect", "--format", "{{.Id}}", &tagged]);
+    let cache = pusher.isokit.home().join(format!(
+        ".cache/isokit/layers/{}.json",
+        pusher.local.registry()
+    ));
+    assert!(cache.is_file(), "the layer cache is written: {first:#?}");
+
+    pull_back(&pusher.local, &tagged);
+    assert_eq!(
+        docker(&["image", "inspect", "--format", "{{.Id}}", &tagged]),
+        built_id,
+        "the pulled image is the engine's own: its config is unchanged"
+    );
+    let ran = docker(&["run", "--rm", &tagged]);
+    let noise_sum = Command::new("md5sum")
+        .arg(context.path().join("noise"))
+        .output()
+        .expect("md5sum");
+    let noise_sum = String::from_utf8_lossy(&noise_sum.stdout);
+    let noise_sum = noise_sum.split_whitespace().next().expect("a checksum");
+    assert_eq!(ran, format!("uploaded-directly\n{noise_sum}  /noise"));
+
+    // The same context under another tag (rebuilt: the pulled image carries
+    // no build cache, so its config is new, its layers are not): the cache
+    // and the registry's answers spare every layer.
+    let again = push(context.path(), "v2");
+    let repeated = again.json();
+    assert!(!again.stderr.contains("compressed to"), "{again:#?}");
+    assert_eq!(layer_counts(&repeated), (0, 2), "{again:#?}");
+
+    // An image on top of it: only its own layer goes up.
+    let derived = tempfile::tempdir().expect("a context");
+    std::fs::write(
+        derived.path().join("Dockerfile"),
+        format!("FROM {tagged}\nCOPY extra /extra\n"),
+    )
+    .expect("write the Dockerfile");
+    std::fs::write(derived.path().join("extra"), unique_name("extra")).expect("write extra");
+    let on_top = push(derived.path(), "v3");
+    let layered = on_top.json();
+    assert_eq!(layer_counts(&layered), (1, 2), "{on_top:#?}");
+    let tagged_on_top = str_field(&layered, "tagged_uri").to_owned();
+    pull_back(&pusher.local, &tagged_on_top);
+    assert_eq!(
+        docker(&[
+            "run",
+            "--rm",
+            &tagged_on_top,
+            "/bin/busybox",
+            "cat",
+            "/extra"
+        ]),
+        std::fs::read_to_string(derived.path().join("extra")).expect("extra")
+    );
+}
+
+/// The engine's push is still there, and gives the same image.
+#[test]
+fn push_via_engine_pushes_the_same_image() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("via-engine");
+    let context = direct_upload_context(1 << 20);
+    let run = pusher.push_tagged(context.path(), &repository, "v1", &["--push-via", "engine"]);
+    run.assert_success();
+    let pushed = run.json();
+    assert!(
+        run.stderr.contains("The push refers to") && !run.stderr.contains("compressed to"),
+        "the engine pushed, not isokit: {run:#?}"
+    );
+    // The busybox layer may be mounted from another test's repository.
+    assert_eq!(
+        u64_field(&pushed, "layers_pushed") + u64_field(&pushed, "layers_skipped"),
+        2,
+        "{run:#?}"
+    );
+    let config = pusher.local.aws(&[
+        "ecr",
+        "batch-get-image",
+        "--repository-name",
+        &repository,
+        "--image-ids",
+        "imageTag=v1",
+    ]);
+    let manifest: serde_json::Value = serde_json::from_str(
+        config["images"][0]["imageManifest"]
+            .as_str()
+            .expect("a manifest"),
+    )
+    .expect("JSON");
+    let tagged = str_field(&pushed, "tagged_uri");
+    assert_eq!(
+        manifest["config"]["digest"].as_str(),
+        Some(docker(&["image", "inspect", "--format", "{{.Id}}", tagged]).as_str())
+    );
+}
+
+/// A loopback HTTPS proxy (`CONNECT`) that cuts the first tunnel up which
+/// more than `cut_after` bytes have gone: a connection to the registry
+/// dropped in the middle of a blob. It tunnels only to loopback addresses.
+struct CuttingProxy {
+    port: u16,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CuttingProxy {
+    fn start(cut_after: u64) -> CuttingProxy {
+        use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let cut = Arc::new(AtomicBool::new(false));
+        let (counter, cut_flag) = (connections.clone(), cut.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let cut_flag = cut_flag.clone();
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head);
+                    let target = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    let addresses: Vec<_> = target
+                        .to_socket_addrs()
+                        .map(Iterator::collect)
+                        .unwrap_or_default();
+                    use std::io::Write;
+                    if addresses.is_empty()
+                        || !addresses
+                            .iter()
+                            .all(|a: &std::net::SocketAddr| a.ip().is_loopback())
+                    {
+                        let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n");
+                        return;
+                    }
+                    let Ok(upstream) = TcpStream::connect(&addresses[..]) else {
+                        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                        return;
+                    };
+                    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let (mut up_reader, mut up_writer) = (
+                        client.try_clone().expect("clone"),
+                        upstream.try_clone().expect("clone"),
+                    );
+                    let (mut down_reader, mut down_writer) = (upstream, client);
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut down_reader, &mut down_writer);
+                        let _ = down_writer.shutdown(Shutdown::Both);
+                    });
+                    let mut sent = 0u64;
+                    let mut buffer = vec![0u8; 64 << 10];
+                    loop {
+                        let n = match up_reader.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        sent += n as u64;
+                        // Only the first tunnel to carry that much is cut.
+                        if sent > cut_after
+                            && cut_flag
+                                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                                .is_ok()
+                        {
+                            break;
+                        }
+                        if up_writer.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = up_writer.shutdown(Shutdown::Both);
+                    let _ = up_reader.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        CuttingProxy {
+            port,
+            connections,
+            cut,
+        }
+    }
+}
+
+/// A registry connection dropped in the middle of a blob costs a retry,
+/// not the push. The proxy is reached through the standard `HTTPS_PROXY`
+/// (the AWS API, on `s3.localhost`, is left out by `NO_PROXY`).
+#[test]
+fn a_connection_dropped_mid_blob_is_retried_and_the_push_completes() {
+    use std::sync::atomic::Ordering;
+    let proxy = CuttingProxy::start(3 << 20);
+    let isokit = Isokit::new(ISOKIT)
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+        .env("NO_PROXY", "s3.localhost,localhost,127.0.0.1");
+    let mut pusher = Pusher::with(isokit);
+    let repository = pusher.repository("dropped");
+    let context = direct_upload_context(12 << 20);
+    let run = pusher.push_tagged(context.path(), &repository, "v1", &[]);
+    run.assert_success();
+    assert!(
+        proxy.cut.load(Ordering::SeqCst),
+        "the upload went through the proxy, which cut it: {run:#?}"
+    );
+    assert!(proxy.connections.load(Ordering::SeqCst) >= 2, "{run:#?}");
+    let pushed = run.json();
+    assert_eq!(
+        pusher.local.registry_digest(&repository, "v1").as_deref(),
+        Some(str_field(&pushed, "digest"))
+    );
+    let tagged = str_field(&pushed, "tagged_uri").to_owned();
+    pull_back(&pusher.local, &tagged);
+    assert!(docker(&["run", "--rm", &tagged]).starts_with("uploaded-directly\n"));
 }
