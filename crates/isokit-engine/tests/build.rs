@@ -238,24 +238,30 @@ async fn a_file_that_changes_after_the_context_was_prepared_fails_the_build_with
         .build(listed, &options, &Ui::quiet())
         .await
         .expect_err("a file changed under the build");
-    assert!(
-        matches!(
-            &error,
-            EngineError::Context(ContextError::FileChanged { path, .. })
-                if path.ends_with("data.txt")
-        ),
-        "{error:?}"
-    );
-    let chain = format!(
-        "{error}: {}",
-        std::error::Error::source(&error)
-            .map(ToString::to_string)
-            .unwrap_or_default()
-    );
+    let chain = data_txt_changed(&error, "");
     assert!(
         chain.starts_with("sending the build context failed: ") && chain.contains("data.txt"),
         "{chain}"
     );
+}
+
+/// Checks that `error` is data.txt changing under the build (`case` names
+/// the test's case); the error with its first cause, as text.
+fn data_txt_changed(error: &EngineError, case: &str) -> String {
+    assert!(
+        matches!(
+            error,
+            EngineError::Context(ContextError::FileChanged { path, .. })
+                if path.ends_with("data.txt")
+        ),
+        "{case}: {error:?}"
+    );
+    format!(
+        "{error}: {}",
+        std::error::Error::source(error)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    )
 }
 
 /// How a test replaces a listed file before the build sends it.
@@ -330,20 +336,7 @@ async fn a_file_replaced_after_the_fingerprint_fails_the_build_with_its_name() {
         .await
         .unwrap_or_else(|_| panic!("{replacement:?}: the build blocked"))
         .expect_err("a replaced file must fail the build");
-        assert!(
-            matches!(
-                &error,
-                EngineError::Context(ContextError::FileChanged { path, .. })
-                    if path.ends_with("data.txt")
-            ),
-            "{replacement:?}: {error:?}"
-        );
-        let chain = format!(
-            "{error}: {}",
-            std::error::Error::source(&error)
-                .map(ToString::to_string)
-                .unwrap_or_default()
-        );
+        let chain = data_txt_changed(&error, &format!("{replacement:?}"));
         assert!(
             chain.contains("data.txt") && chain.contains("leave it out with .dockerignore"),
             "{replacement:?}: {chain}"
@@ -364,37 +357,25 @@ async fn a_dockerfile_whose_name_is_not_utf8_builds() {
     write_files(context.path(), &[("hello.txt", "hello\n")]);
     let dockerfile = context.path().join(non_utf8(b"Docker\xfffile"));
     std::fs::write(&dockerfile, "FROM scratch\nCOPY hello.txt /srv/\n").expect("Dockerfile");
-    let tag = images.track(format!("{}:v1", unique_name("isokit-engine-test-nonutf8")));
-    engine
-        .build(
-            prepared(ContextOptions::new(context.path()).with_dockerfile(&dockerfile)),
-            &tagged(&tag),
-            &Ui::quiet(),
-        )
-        .await
-        .expect("build with a non-UTF-8 Dockerfile name");
-    assert_eq!(
-        exported_paths(&tag, "srv"),
-        [("hello.txt".to_string(), 'f')]
-    );
+    hello_lands_in(
+        &engine,
+        &mut images,
+        ContextOptions::new(context.path()).with_dockerfile(&dockerfile),
+        "srv",
+    )
+    .await;
 
     // The same outside the context, and a context whose own path is not UTF-8.
     let elsewhere = tempfile::tempdir().expect("Dockerfile directory");
     let outside = elsewhere.path().join(non_utf8(b"Build\xfe.Dockerfile"));
     std::fs::write(&outside, "FROM scratch\nCOPY hello.txt /out/\n").expect("Dockerfile");
-    let tag = images.track(format!("{}:v1", unique_name("isokit-engine-test-nonutf8")));
-    engine
-        .build(
-            prepared(ContextOptions::new(context.path()).with_dockerfile(&outside)),
-            &tagged(&tag),
-            &Ui::quiet(),
-        )
-        .await
-        .expect("build with a non-UTF-8 Dockerfile outside the context");
-    assert_eq!(
-        exported_paths(&tag, "out"),
-        [("hello.txt".to_string(), 'f')]
-    );
+    hello_lands_in(
+        &engine,
+        &mut images,
+        ContextOptions::new(context.path()).with_dockerfile(&outside),
+        "out",
+    )
+    .await;
 
     let parent = tempfile::tempdir().expect("parent");
     let odd_context = parent.path().join(non_utf8(b"ctx\xff"));
@@ -406,17 +387,30 @@ async fn a_dockerfile_whose_name_is_not_utf8_builds() {
             ("hello.txt", "hello\n"),
         ],
     );
+    hello_lands_in(
+        &engine,
+        &mut images,
+        ContextOptions::new(&odd_context),
+        "ctx",
+    )
+    .await;
+}
+
+/// Builds `context`, whose Dockerfile copies hello.txt into `/<folder>/`,
+/// and checks that the image holds that one file there.
+async fn hello_lands_in(
+    engine: &Engine,
+    images: &mut Images,
+    context: ContextOptions,
+    folder: &str,
+) {
     let tag = images.track(format!("{}:v1", unique_name("isokit-engine-test-nonutf8")));
     engine
-        .build(
-            prepared(ContextOptions::new(&odd_context)),
-            &tagged(&tag),
-            &Ui::quiet(),
-        )
+        .build(prepared(context), &tagged(&tag), &Ui::quiet())
         .await
-        .expect("build from a context whose path is not UTF-8");
+        .unwrap_or_else(|error| panic!("build into /{folder}: {error}"));
     assert_eq!(
-        exported_paths(&tag, "ctx"),
+        exported_paths(&tag, folder),
         [("hello.txt".to_string(), 'f')]
     );
 }

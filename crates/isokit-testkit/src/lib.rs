@@ -510,6 +510,63 @@ pub fn removing_images() -> RwLockWriteGuard<'static, ()> {
         .unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Removes the images `docker images SELECTOR…` lists (a repository, or
+/// `--filter label=…`), best effort, while no test of this binary builds.
+/// By name, not ID: another test's image may have the same ID.
+pub fn remove_local_images(selector: &[&str]) {
+    let Ok(listed) = Command::new("docker")
+        .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .args(selector)
+        .output()
+    else {
+        return;
+    };
+    let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter(|name| !name.contains("<none>"))
+        .map(str::to_owned)
+        .collect();
+    if !names.is_empty() {
+        let _removing = removing_images();
+        let _ = Command::new("docker")
+            .args(["rmi", "--force"])
+            .args(&names)
+            .output();
+    }
+}
+
+/// Runs the docker CLI, which must succeed; its trimmed stdout.
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        output.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// `push`'s words for building `context` into `repository:tag`.
+pub fn context_repo_tag<'a>(context: &'a Path, repository: &'a str, tag: &'a str) -> [&'a str; 6] {
+    [
+        "--context",
+        path_text(context),
+        "--repo",
+        repository,
+        "--tag",
+        tag,
+    ]
+}
+
+/// A test path as text (the tests' paths are UTF-8).
+pub fn path_text(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
 /// An isokit started by [`Isokit::spawn`].
 #[derive(Debug)]
 pub struct Running {
@@ -726,6 +783,11 @@ pub fn exported_paths(image: &str, prefix: &str) -> Vec<(String, char)> {
 /// A build context of a static busybox and `dockerfile`: an image that is
 /// not isokit's, whose process does what the Dockerfile tells busybox to.
 pub fn busybox_context(dockerfile: &Path) -> tempfile::TempDir {
+    busybox_context_of(&std::fs::read_to_string(dockerfile).expect("read the Dockerfile"))
+}
+
+/// [`busybox_context`] with the Dockerfile's text.
+pub fn busybox_context_of(dockerfile: &str) -> tempfile::TempDir {
     let busybox = Path::new("/bin/busybox");
     assert!(
         busybox.is_file(),
@@ -733,7 +795,7 @@ pub fn busybox_context(dockerfile: &Path) -> tempfile::TempDir {
     );
     let context = tempfile::tempdir().expect("build context");
     std::fs::copy(busybox, context.path().join("busybox")).expect("copy busybox");
-    std::fs::copy(dockerfile, context.path().join("Dockerfile")).expect("copy the Dockerfile");
+    std::fs::write(context.path().join("Dockerfile"), dockerfile).expect("write the Dockerfile");
     context
 }
 

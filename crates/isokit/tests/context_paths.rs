@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-use isokit_testkit::{Isokit, LocalAws, Run, building, removing_images, unique_name};
+use isokit_testkit::{Isokit, LocalAws, Run, building, remove_local_images, unique_name};
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
 
@@ -30,23 +30,7 @@ impl Repository {
 
 impl Drop for Repository {
     fn drop(&mut self) {
-        let listed = Command::new("docker")
-            .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
-            .arg(&self.image_name)
-            .output();
-        if let Ok(listed) = listed {
-            let images: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-                .lines()
-                .map(str::to_owned)
-                .collect();
-            if !images.is_empty() {
-                let _removing = removing_images();
-                let _ = Command::new("docker")
-                    .args(["rmi", "--force"])
-                    .args(&images)
-                    .output();
-            }
-        }
+        remove_local_images(&[&self.image_name]);
         let _ = Command::new("aws")
             .args(["ecr", "delete-repository", "--force", "--repository-name"])
             .arg(&self.name)

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 // the endpoints crate's lists, which the service checks by default.
 use isokit_endpoints::{DEFAULT_ENDPOINTS, EC2_ENDPOINTS};
 use isokit_testkit::{
-    Isokit, LocalAws, Run, Stage, StrictAws, building, key_value_pairs, processes, removing_images,
-    unique_name,
+    Isokit, LocalAws, Run, Stage, StrictAws, building, key_value_pairs, processes,
+    remove_local_images, unique_name,
 };
 
 /// The tag every test pushes and deploys.
@@ -309,17 +309,7 @@ impl Drop for Sandbox {
         // The stage's own drop, after this one, deletes the repository and
         // the bucket.
         let label = format!("label=isokit.test={}", self.name);
-        let images =
-            quietly("docker", &["images", "--quiet", "--filter", &label]).unwrap_or_default();
-        let mut ids: Vec<&str> = images.split_whitespace().collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if !ids.is_empty() {
-            let _removing = removing_images();
-            let mut args = vec!["rmi", "--force"];
-            args.extend(ids);
-            quietly("docker", &args);
-        }
+        remove_local_images(&["--filter", &label]);
     }
 }
 

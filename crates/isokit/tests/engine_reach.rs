@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use isokit_testkit::engine_reach::{Sshd, TlsEngine, free_port, write_docker_cert_path};
-use isokit_testkit::{Isokit, LocalAws, Run, TestCa, building, unique_name};
+use isokit_testkit::{Isokit, LocalAws, Run, TestCa, building, path_text, unique_name};
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
 /// The Debian CLI, whose context layout isokit reads (`/usr/local/bin/docker`
@@ -19,10 +19,6 @@ const DOCKER_20_10: &str = "/usr/bin/docker";
 
 fn hello() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/push/hello")
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
 }
 
 /// The binary with none of this machine's engine settings.
@@ -53,7 +49,13 @@ impl Repository {
     /// `isokit push` of the hello fixture into this repository.
     fn push(&self, isokit: &Isokit) -> Run {
         let _build = building();
-        let run = isokit.run(["push", "--context", text(&hello()), "--repo", &self.name]);
+        let run = isokit.run([
+            "push",
+            "--context",
+            path_text(&hello()),
+            "--repo",
+            &self.name,
+        ]);
         self.local.assert_no_token("stdout", &run.stdout);
         self.local.assert_no_token("stderr", &run.stderr);
         run
@@ -105,7 +107,7 @@ impl Tls {
         isokit()
             .env("DOCKER_HOST", self.engine.docker_host())
             .env("DOCKER_TLS_VERIFY", "1")
-            .env("DOCKER_CERT_PATH", text(self.certs.path()))
+            .env("DOCKER_CERT_PATH", path_text(self.certs.path()))
     }
 }
 
@@ -123,7 +125,7 @@ fn missing_tls_certificates_are_named_with_docker_cert_path() {
     std::fs::remove_file(tls.certs.path().join("cert.pem")).expect("remove cert.pem");
     let repository = Repository::new("tls-missing");
     let run = repository.push(&tls.isokit());
-    let folder = text(tls.certs.path());
+    let folder = path_text(tls.certs.path());
     run.assert_error(&format!(
         "error: DOCKER_TLS_VERIFY is set, but {folder}/cert.pem is missing: put the CA \
          certificate that signed the daemon's (ca.pem), the client certificate (cert.pem) and \
@@ -210,7 +212,7 @@ impl DockerConfig {
     }
 
     fn isokit(&self) -> Isokit {
-        isokit().env("DOCKER_CONFIG", text(self.0.path()))
+        isokit().env("DOCKER_CONFIG", path_text(self.0.path()))
     }
 }
 

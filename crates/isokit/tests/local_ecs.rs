@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use isokit_testkit::{Isokit, repository_root, service_image};
+use isokit_testkit::{Isokit, docker, repository_root, service_image};
 use serde_json::Value;
 
 /// The label the local ECS puts on every container and network it makes.
@@ -39,20 +39,6 @@ fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Result<T,
             Err(_) => std::thread::sleep(Duration::from_secs(1)),
         }
     }
-}
-
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    assert!(
-        output.status.success(),
-        "docker {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// The containers the local ECS runs for one task (its ID as label value).

@@ -19,7 +19,8 @@ use std::process::{Command, Stdio};
 use std::sync::RwLockReadGuard;
 
 use isokit_testkit::{
-    Isokit, LocalAws, Run, Running, StrictAws, aws_finds, building, removing_images, unique_name,
+    Isokit, LocalAws, Run, Running, StrictAws, aws_finds, building, busybox_context_of,
+    context_repo_tag, docker, path_text, remove_local_images, removing_images, unique_name,
 };
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
@@ -35,10 +36,6 @@ fn dockerignore_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../isokit-engine/tests/fixtures/dockerignore")
         .join(name)
-}
-
-fn text(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
 }
 
 /// Runs the binary for one test and cleans up after it.
@@ -81,8 +78,38 @@ impl Pusher {
     /// Pushes `context` into a new repository; returns the repository and the run.
     fn push_context(&mut self, what: &str, context: &Path) -> (String, Run) {
         let repository = self.repository(what);
-        let run = self.run(&["--context", text(context), "--repo", &repository]);
+        let run = self.run(&["--context", path_text(context), "--repo", &repository]);
         (repository, run)
+    }
+
+    /// A successful `push --output json` of `context` to `repository`.
+    fn pushed_json(&self, context: &Path, repository: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "--context",
+            path_text(context),
+            "--repo",
+            repository,
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let run = self.run(&args);
+        run.assert_success();
+        run
+    }
+
+    /// Pushes `context` to a new repository and checks that the push was
+    /// refused with `needle`, leaving nothing behind; the run.
+    fn refuses_context(
+        &mut self,
+        what: &str,
+        context: &Path,
+        needle: &str,
+        build_started: bool,
+    ) -> Run {
+        let (repository, run) = self.push_context(what, context);
+        self.assert_refused(&run, needle, &repository, build_started);
+        run
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -128,17 +155,8 @@ impl Pusher {
 
     /// Pushes `context` to `repository:tag` with a JSON result, `extra` last.
     fn push_tagged(&self, context: &Path, repository: &str, tag: &str, extra: &[&str]) -> Run {
-        let common = [
-            "--context",
-            text(context),
-            "--repo",
-            repository,
-            "--tag",
-            tag,
-            "--output",
-            "json",
-        ];
-        self.run(&[&common[..], extra].concat())
+        let words = context_repo_tag(context, repository, tag);
+        self.run(&[&words[..], &["--output", "json"], extra].concat())
     }
 
     /// `push` and `args`, after the prefix.
@@ -230,14 +248,7 @@ impl Pusher {
 impl Drop for Pusher {
     fn drop(&mut self) {
         for repository in &self.repositories {
-            let images = self.local_images(repository);
-            if !images.is_empty() {
-                let _removing = removing_images();
-                let _ = Command::new("docker")
-                    .args(["rmi", "--force"])
-                    .args(&images)
-                    .output();
-            }
+            remove_local_images(&[&self.image_name(repository)]);
             // A test that failed already says why; a cleanup that fails
             // after a test that passed fails it.
             let removal = std::panic::catch_unwind(|| {
@@ -297,15 +308,7 @@ fn a_push_lands_in_the_registry_under_the_printed_tag_and_digest() {
     let mut pusher = Pusher::new();
     let repository = pusher.repository("e2e");
     let context = fresh_hello_context();
-    let run = pusher.run(&[
-        "--context",
-        text(context.path()),
-        "--repo",
-        &repository,
-        "--output",
-        "json",
-    ]);
-    run.assert_success();
+    let run = pusher.pushed_json(context.path(), &repository, &[]);
     let pushed = run.json();
 
     assert_eq!(str_field(&pushed, "repository"), repository);
@@ -356,7 +359,7 @@ fn a_push_lands_in_the_registry_under_the_printed_tag_and_digest() {
     for (verbosity, explicit) in [("-v", "release-v"), ("-vv", "release-vv")] {
         let run = pusher.run(&[
             "--context",
-            text(context.path()),
+            path_text(context.path()),
             "--repo",
             &repository,
             "--tag",
@@ -391,7 +394,7 @@ fn an_immutable_tag_is_never_moved() {
     let push = |context: &Path, extra: &[&str]| {
         let common = [
             "--context",
-            text(context),
+            path_text(context),
             "--repo",
             &repository,
             "--tag",
@@ -437,20 +440,7 @@ fn pushing_the_same_image_again_does_no_work() {
     let mut pusher = Pusher::new();
     let repository = pusher.repository("again");
     let context = fresh_hello_context();
-    let push = |extra: &[&str]| {
-        let common = [
-            "--context",
-            text(context.path()),
-            "--repo",
-            &repository,
-            "--output",
-            "json",
-        ];
-        let args = [&common[..], extra].concat();
-        let run = pusher.run(&args);
-        run.assert_success();
-        run
-    };
+    let push = |extra: &[&str]| pusher.pushed_json(context.path(), &repository, extra);
 
     let first = push(&[]).json();
     let tag = str_field(&first, "tag");
@@ -486,22 +476,11 @@ fn pushing_the_same_image_again_does_no_work() {
 /// to be interrupted or raced: a static busybox in a scratch image, so
 /// nothing is pulled; and a file of its own, so no step comes from cache.
 fn sleeping_context(seconds: u32) -> tempfile::TempDir {
-    let busybox = Path::new("/bin/busybox");
-    assert!(
-        busybox.is_file(),
-        "these tests need a static busybox: apt-get install busybox-static (scripts/test does)"
-    );
-    let dir = tempfile::tempdir().expect("temporary context");
-    std::fs::copy(busybox, dir.path().join("busybox")).expect("copy busybox");
+    let dir = busybox_context_of(&format!(
+        "FROM scratch\nCOPY busybox /busybox\nCOPY run-id /run-id\n\
+         RUN [\"/busybox\", \"sleep\", \"{seconds}\"]\n"
+    ));
     std::fs::write(dir.path().join("run-id"), unique_name("run")).expect("write run-id");
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!(
-            "FROM scratch\nCOPY busybox /busybox\nCOPY run-id /run-id\n\
-             RUN [\"/busybox\", \"sleep\", \"{seconds}\"]\n"
-        ),
-    )
-    .expect("write Dockerfile");
     dir
 }
 
@@ -536,7 +515,12 @@ fn an_interrupted_push_removes_the_repository_it_created() {
         let context = sleeping_context(300);
         let build = building();
         let mut running = pusher.spawn(
-            &["--context", text(context.path()), "--repo", &repository],
+            &[
+                "--context",
+                path_text(context.path()),
+                "--repo",
+                &repository,
+            ],
             &build,
         );
         let before = until_sleeping(&mut running, &repository, true);
@@ -573,7 +557,7 @@ fn an_interrupted_push_keeps_its_repository_once_another_push_put_an_image_in_it
     let slow = sleeping_context(300);
     let build = building();
     let mut running = pusher.spawn(
-        &["--context", text(slow.path()), "--repo", &repository],
+        &["--context", path_text(slow.path()), "--repo", &repository],
         &build,
     );
     let before = until_sleeping(&mut running, &repository, true);
@@ -582,7 +566,7 @@ fn an_interrupted_push_keeps_its_repository_once_another_push_put_an_image_in_it
     let second = pusher.run_building(
         &[
             "--context",
-            text(other.path()),
+            path_text(other.path()),
             "--repo",
             &repository,
             "--tag",
@@ -632,14 +616,7 @@ fn pushes_racing_to_create_a_repository_all_succeed() {
             .iter()
             .zip(&tags)
             .map(|(context, tag)| {
-                let args = [
-                    "--context",
-                    text(context.path()),
-                    "--repo",
-                    &repository,
-                    "--tag",
-                    tag,
-                ];
+                let args = context_repo_tag(context.path(), &repository, tag);
                 pusher
                     .isokit
                     .command(pusher.push_args(&args))
@@ -687,7 +664,12 @@ fn a_repository_deleted_during_the_build_is_created_again_before_the_push() {
         .local
         .aws(&["ecr", "create-repository", "--repository-name", &repository]);
     let context = sleeping_context(5);
-    let args = ["--context", text(context.path()), "--repo", &repository];
+    let args = [
+        "--context",
+        path_text(context.path()),
+        "--repo",
+        &repository,
+    ];
     let build = building();
     let mut child = pusher
         .isokit
@@ -738,7 +720,12 @@ fn a_socket_in_the_context_is_left_out_with_one_warning() {
     let context = fresh_hello_context();
     let socket = context.path().join("agent.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind a socket");
-    let run = pusher.run(&["--context", text(context.path()), "--repo", &repository]);
+    let run = pusher.run(&[
+        "--context",
+        path_text(context.path()),
+        "--repo",
+        &repository,
+    ]);
     run.assert_success();
     let warning = format!(
         "warning: {} is a socket, which a build context cannot hold: left out",
@@ -751,68 +738,67 @@ fn a_socket_in_the_context_is_left_out_with_one_warning() {
     );
 }
 
+/// Bad input found before anything is pushed: each named with what to do,
+/// and nothing left behind (no repository, no image).
 #[test]
-fn a_missing_context_is_refused_before_anything_else() {
-    let mut pusher = Pusher::new();
+fn bad_build_input_is_refused_and_leaves_nothing() {
     let missing = fixture("no-such-context");
-    let (repository, run) = pusher.push_context("no-context", &missing);
-    pusher.assert_refused(
-        &run,
-        &format!("the build context {} does not exist", missing.display()),
-        &repository,
-        false,
-    );
-}
-
-#[test]
-fn a_context_that_is_a_file_is_refused() {
-    let mut pusher = Pusher::new();
     let file = fixture("hello").join("hello.txt");
-    let (repository, run) = pusher.push_context("file-context", &file);
-    pusher.assert_refused(
-        &run,
-        &format!("the build context {} is not a directory", file.display()),
-        &repository,
-        false,
-    );
-}
-
-#[test]
-fn a_context_without_a_dockerfile_is_refused() {
-    let mut pusher = Pusher::new();
-    let context = fixture("no-dockerfile");
-    let (repository, run) = pusher.push_context("no-dockerfile", &context);
-    pusher.assert_refused(
-        &run,
-        &format!(
-            "the Dockerfile {} does not exist: pass its path, or put a Dockerfile in the context",
-            context.join("Dockerfile").display()
+    let no_dockerfile = fixture("no-dockerfile");
+    let bad_ignore = fixture("bad-ignore");
+    let cases = [
+        (
+            "no-context",
+            missing.clone(),
+            format!("the build context {} does not exist", missing.display()),
+            false,
         ),
-        &repository,
-        false,
-    );
-}
-
-#[test]
-fn a_dockerfile_syntax_error_is_reported_by_line() {
+        (
+            "file-context",
+            file.clone(),
+            format!("the build context {} is not a directory", file.display()),
+            false,
+        ),
+        (
+            "no-dockerfile",
+            no_dockerfile.clone(),
+            format!(
+                "the Dockerfile {} does not exist: pass its path, or put a Dockerfile in the context",
+                no_dockerfile.join("Dockerfile").display()
+            ),
+            false,
+        ),
+        (
+            "bad-ignore",
+            bad_ignore.clone(),
+            format!(
+                "{}, line 3: invalid pattern `[`",
+                bad_ignore.join(".dockerignore").display()
+            ),
+            false,
+        ),
+        // The engine's own parse error, by line: the build had started.
+        (
+            "syntax",
+            fixture("syntax-error"),
+            "the Dockerfile is invalid: dockerfile parse error line 3: unknown instruction: RUNN"
+                .to_owned(),
+            true,
+        ),
+    ];
     let mut pusher = Pusher::new();
-    let (repository, run) = pusher.push_context("syntax", &fixture("syntax-error"));
-    pusher.assert_refused(
-        &run,
-        "the Dockerfile is invalid: dockerfile parse error line 3: unknown instruction: RUNN",
-        &repository,
-        true,
-    );
+    for (what, context, needle, build_started) in cases {
+        pusher.refuses_context(what, &context, &needle, build_started);
+    }
 }
 
 #[test]
 fn a_failing_step_is_reported_with_its_instruction_and_output() {
     let mut pusher = Pusher::new();
-    let (repository, run) = pusher.push_context("failing-step", &fixture("failing-step"));
-    pusher.assert_refused(
-        &run,
+    let run = pusher.refuses_context(
+        "failing-step",
+        &fixture("failing-step"),
         "the build failed at Step 2/2 : RUN echo hello: ",
-        &repository,
         true,
     );
     let error = &run.stderr[run.stderr.find("error: ").expect("an error line")..];
@@ -823,22 +809,6 @@ fn a_failing_step_is_reported_with_its_instruction_and_output() {
     assert!(
         error.contains("\n  last output of the step:\n") && error.contains("Running in"),
         "the step's last output follows: {run:#?}"
-    );
-}
-
-#[test]
-fn a_malformed_dockerignore_pattern_is_refused_with_its_line() {
-    let mut pusher = Pusher::new();
-    let context = fixture("bad-ignore");
-    let (repository, run) = pusher.push_context("bad-ignore", &context);
-    pusher.assert_refused(
-        &run,
-        &format!(
-            "{}, line 3: invalid pattern `[`",
-            context.join(".dockerignore").display()
-        ),
-        &repository,
-        false,
     );
 }
 
@@ -862,7 +832,12 @@ fn an_unreadable_file_in_the_context_is_refused_before_the_build() {
         ],
     );
     let repository = pusher.repository("unreadable");
-    let run = pusher.run(&["--context", text(context.path()), "--repo", &repository]);
+    let run = pusher.run(&[
+        "--context",
+        path_text(context.path()),
+        "--repo",
+        &repository,
+    ]);
     pusher.assert_refused(
         &run,
         &format!(
@@ -879,7 +854,7 @@ fn an_unreadable_file_in_the_context_is_refused_before_the_build() {
 fn a_repository_name_ecr_rejects_is_refused_before_the_build() {
     let pusher = Pusher::new();
     let name = format!("Upper_{}", unique_name("case"));
-    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &name]);
+    let run = pusher.run(&["--context", path_text(&fixture("hello")), "--repo", &name]);
     run.assert_error(&format!(
         "the repository name `{name}` is not valid in ECR: only lower-case letters"
     ));
@@ -896,7 +871,7 @@ fn a_tag_ecr_rejects_is_refused_before_the_build() {
     let repository = pusher.repository("bad-tag");
     let run = pusher.run(&[
         "--context",
-        text(&fixture("hello")),
+        path_text(&fixture("hello")),
         "--repo",
         &repository,
         "--tag",
@@ -915,7 +890,12 @@ fn an_unreachable_docker_daemon_is_named_with_what_to_do() {
     let mut pusher =
         Pusher::with(Isokit::new(ISOKIT).env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
     let repository = pusher.repository("no-daemon");
-    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    let run = pusher.run(&[
+        "--context",
+        path_text(&fixture("hello")),
+        "--repo",
+        &repository,
+    ]);
     pusher.assert_refused(
         &run,
         "cannot reach the Docker daemon at unix:///nonexistent/docker.sock: is it running? \
@@ -932,7 +912,12 @@ fn an_unreachable_docker_daemon_is_named_with_what_to_do() {
 fn a_daemon_the_token_would_reach_in_clear_is_refused_before_connecting() {
     let mut pusher = Pusher::with(Isokit::new(ISOKIT).env("DOCKER_HOST", "tcp://203.0.113.7:2375"));
     let repository = pusher.repository("clear-tcp");
-    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    let run = pusher.run(&[
+        "--context",
+        path_text(&fixture("hello")),
+        "--repo",
+        &repository,
+    ]);
     pusher.assert_refused(
         &run,
         "refusing to hand the ECR token to the Docker daemon at tcp://203.0.113.7:2375: plain \
@@ -966,11 +951,16 @@ fn no_aws_credentials_are_refused_with_where_to_set_them() {
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_PROFILE")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", text(empty.path()))
-            .env("AWS_SHARED_CREDENTIALS_FILE", text(empty.path())),
+            .env("AWS_CONFIG_FILE", path_text(empty.path()))
+            .env("AWS_SHARED_CREDENTIALS_FILE", path_text(empty.path())),
     );
     let repository = pusher.repository("no-credentials");
-    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    let run = pusher.run(&[
+        "--context",
+        path_text(&fixture("hello")),
+        "--repo",
+        &repository,
+    ]);
     pusher.assert_refused(
         &run,
         "ECR GetAuthorizationToken failed: no AWS credentials found",
@@ -990,7 +980,12 @@ fn ecr_access_denied_is_refused_before_the_build() {
     let strict = StrictAws::start(&LocalAws::require());
     let mut pusher = Pusher::with(strict.as_nobody(Isokit::new(ISOKIT)));
     let repository = pusher.repository("access-denied");
-    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    let run = pusher.run(&[
+        "--context",
+        path_text(&fixture("hello")),
+        "--repo",
+        &repository,
+    ]);
     pusher.assert_refused(&run, "failed: access denied (", &repository, false);
     assert!(
         run.stderr
@@ -1010,7 +1005,12 @@ fn credentials_aws_does_not_recognise_are_refused_before_the_build() {
             .env("AWS_ACCESS_KEY_ID", "AKIAISOKITNOSUCHKEY0"),
     );
     let repository = pusher.repository("unrecognised-key");
-    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    let run = pusher.run(&[
+        "--context",
+        path_text(&fixture("hello")),
+        "--repo",
+        &repository,
+    ]);
     pusher.assert_refused(
         &run,
         "failed: AWS does not recognise the credentials",
@@ -1027,11 +1027,16 @@ fn no_region_is_refused_with_where_to_set_it() {
             .env_remove("AWS_REGION")
             .env_remove("AWS_DEFAULT_REGION")
             .env_remove("AWS_PROFILE")
-            .env("AWS_CONFIG_FILE", text(empty.path()))
-            .env("AWS_SHARED_CREDENTIALS_FILE", text(empty.path())),
+            .env("AWS_CONFIG_FILE", path_text(empty.path()))
+            .env("AWS_SHARED_CREDENTIALS_FILE", path_text(empty.path())),
     );
     let repository = pusher.repository("no-region");
-    let run = pusher.run(&["--context", text(&fixture("hello")), "--repo", &repository]);
+    let run = pusher.run(&[
+        "--context",
+        path_text(&fixture("hello")),
+        "--repo",
+        &repository,
+    ]);
     pusher.assert_refused(
         &run,
         "no AWS region is set: pass --region, set AWS_REGION, or set `region` in your AWS profile",
@@ -1080,9 +1085,9 @@ fn check_parity(case: Parity) {
 
     let run = pusher.run(&[
         "--context",
-        text(ours.path()),
+        path_text(ours.path()),
         "--file",
-        text(&ours.path().join(case.dockerfile)),
+        path_text(&ours.path().join(case.dockerfile)),
         "--repo",
         &repository,
         "--output",
@@ -1284,24 +1289,11 @@ fn noise_bytes(size: usize) -> Vec<u8> {
         .collect()
 }
 
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    assert!(
-        output.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 /// Pulls `image` from the local ECR with the docker CLI, logged in through a
 /// throwaway config folder so that nothing lands in `~/.docker`.
 fn docker_pull(local: &LocalAws, image: &str) {
     let config = tempfile::tempdir().expect("a docker config folder");
-    let config_dir = text(config.path());
+    let config_dir = path_text(config.path());
     let mut login = Command::new("docker")
         .args([
             "--config",

@@ -13,7 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use isokit_testkit::{Isokit, LocalAws, Run, StrictAws, building, removing_images, unique_name};
+use isokit_testkit::{
+    Isokit, LocalAws, Run, StrictAws, building, context_repo_tag, path_text, remove_local_images,
+    unique_name,
+};
 
 const ISOKIT: &str = env!("CARGO_BIN_EXE_isokit");
 
@@ -121,18 +124,7 @@ impl Drop for Watch {
     fn drop(&mut self) {
         for repository in &self.repositories {
             let image = format!("{}/{repository}", self.local.registry());
-            let listed = Command::new("docker")
-                .args(["images", "--quiet", &image])
-                .output()
-                .map(|listed| String::from_utf8_lossy(&listed.stdout).into_owned())
-                .unwrap_or_default();
-            if !listed.trim().is_empty() {
-                let _removing = removing_images();
-                let _ = Command::new("docker")
-                    .args(["rmi", "--force"])
-                    .args(listed.split_whitespace())
-                    .output();
-            }
+            remove_local_images(&[&image]);
             let _ = Command::new("aws")
                 .args(["ecr", "delete-repository", "--force", "--repository-name"])
                 .arg(repository)
@@ -198,10 +190,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn text(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
-}
-
 /// A push that gets the ECR token, creates the repository and sends the
 /// token to the engine, under each way of asking for every log line.
 #[test]
@@ -222,14 +210,7 @@ fn no_log_of_a_push_shows_a_secret() {
         }
         let tag = format!("way-{index}");
         let args = [
-            &[
-                "--context",
-                text(context.path()),
-                "--repo",
-                &repository,
-                "--tag",
-                &tag,
-            ][..],
+            &context_repo_tag(context.path(), &repository, &tag)[..],
             flags,
         ]
         .concat();
@@ -262,7 +243,7 @@ fn no_log_of_a_failing_push_shows_a_secret() {
         &isokit,
         &[
             "--context",
-            text(&fixture("failing-step")),
+            path_text(&fixture("failing-step")),
             "--repo",
             &repository,
             "-v",
@@ -290,7 +271,7 @@ fn no_log_of_refused_aws_credentials_shows_a_secret() {
     let context = fixture("hello");
     for flags in [&["-v"][..], &["-vv"]] {
         let args = [
-            &["--context", text(&context), "--repo", &repository][..],
+            &["--context", path_text(&context), "--repo", &repository][..],
             flags,
         ]
         .concat();
