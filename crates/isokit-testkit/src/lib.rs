@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -85,6 +86,26 @@ impl LocalAws {
                 "the ECR token appears in {what}:\n{text}"
             );
         }
+    }
+
+    /// Checks what `isokit` left under its HOME: a push's layer cache
+    /// (digests and sizes, never the token) and nothing else; `what` says
+    /// which run, for the failure.
+    pub fn assert_home_holds_only_the_layer_cache(&self, isokit: &Isokit, what: &dyn fmt::Debug) {
+        let cache = Path::new(".cache/isokit/layers");
+        let (cached, elsewhere): (Vec<PathBuf>, Vec<PathBuf>) = isokit
+            .home_contents()
+            .into_iter()
+            .filter(|path| !cache.starts_with(path))
+            .partition(|path| path.starts_with(cache) && path.extension().is_some());
+        for file in &cached {
+            let written = std::fs::read_to_string(isokit.home().join(file)).unwrap_or_default();
+            self.assert_no_token("the layer cache", &written);
+        }
+        assert!(
+            elsewhere.is_empty(),
+            "isokit wrote under HOME beside its layer cache: {elsewhere:?}\n{what:#?}"
+        );
     }
 
     /// Runs the AWS CLI of the local AWS's virtualenv and parses its JSON

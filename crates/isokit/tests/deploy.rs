@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ fn fixture(name: &str) -> String {
 }
 
 /// Runs isokit and checks what every run must keep: the ECR token out of
-/// its output, and nothing written to HOME.
+/// its output, and nothing written to HOME but a push's layer cache.
 fn checked_run<I, S>(local: &LocalAws, isokit: &Isokit, args: I) -> Run
 where
     I: IntoIterator<Item = S>,
@@ -47,11 +47,7 @@ where
     let run = isokit.run(args);
     local.assert_no_token("isokit's stdout", &run.stdout);
     local.assert_no_token("isokit's stderr", &run.stderr);
-    assert_eq!(
-        isokit.home_contents(),
-        Vec::<PathBuf>::new(),
-        "isokit wrote to HOME: {run:#?}"
-    );
+    local.assert_home_holds_only_the_layer_cache(isokit, &run);
     run
 }
 

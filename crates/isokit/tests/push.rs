@@ -126,30 +126,8 @@ impl Pusher {
         let run = self.isokit.run(self.push_args(args));
         self.local.assert_no_token("stdout", &run.stdout);
         self.local.assert_no_token("stderr", &run.stderr);
-        // The layer cache (digests and sizes) is all a push may write there.
-        let home: Vec<PathBuf> = self
-            .isokit
-            .home_contents()
-            .into_iter()
-            .filter(|path| !Path::new(".cache/isokit/layers").starts_with(path))
-            .collect();
-        for cached in &home {
-            if cached.starts_with(".cache/isokit/layers") && cached.extension().is_some() {
-                let written =
-                    std::fs::read_to_string(self.isokit.home().join(cached)).unwrap_or_default();
-                self.local.assert_no_token("the layer cache", &written);
-            }
-        }
-        let elsewhere: Vec<&PathBuf> = home
-            .iter()
-            .filter(|path| {
-                !(path.starts_with(".cache/isokit/layers") && path.extension().is_some())
-            })
-            .collect();
-        assert!(
-            elsewhere.is_empty(),
-            "isokit push wrote under HOME beside its layer cache: {elsewhere:?}\n{run:#?}"
-        );
+        self.local
+            .assert_home_holds_only_the_layer_cache(&self.isokit, &run);
         run
     }
 
@@ -889,18 +867,11 @@ fn a_tag_ecr_rejects_is_refused_before_the_build() {
 fn an_unreachable_docker_daemon_is_named_with_what_to_do() {
     let mut pusher =
         Pusher::with(Isokit::new(ISOKIT).env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
-    let repository = pusher.repository("no-daemon");
-    let run = pusher.run(&[
-        "--context",
-        path_text(&fixture("hello")),
-        "--repo",
-        &repository,
-    ]);
-    pusher.assert_refused(
-        &run,
+    pusher.refuses_context(
+        "no-daemon",
+        &fixture("hello"),
         "cannot reach the Docker daemon at unix:///nonexistent/docker.sock: is it running? \
          (set DOCKER_HOST to use another)",
-        &repository,
         false,
     );
 }
@@ -911,18 +882,11 @@ fn an_unreachable_docker_daemon_is_named_with_what_to_do() {
 #[test]
 fn a_daemon_the_token_would_reach_in_clear_is_refused_before_connecting() {
     let mut pusher = Pusher::with(Isokit::new(ISOKIT).env("DOCKER_HOST", "tcp://203.0.113.7:2375"));
-    let repository = pusher.repository("clear-tcp");
-    let run = pusher.run(&[
-        "--context",
-        path_text(&fixture("hello")),
-        "--repo",
-        &repository,
-    ]);
-    pusher.assert_refused(
-        &run,
+    let run = pusher.refuses_context(
+        "clear-tcp",
+        &fixture("hello"),
         "refusing to hand the ECR token to the Docker daemon at tcp://203.0.113.7:2375: plain \
          TCP to another machine carries it in clear",
-        &repository,
         false,
     );
     assert!(
@@ -954,17 +918,10 @@ fn no_aws_credentials_are_refused_with_where_to_set_them() {
             .env("AWS_CONFIG_FILE", path_text(empty.path()))
             .env("AWS_SHARED_CREDENTIALS_FILE", path_text(empty.path())),
     );
-    let repository = pusher.repository("no-credentials");
-    let run = pusher.run(&[
-        "--context",
-        path_text(&fixture("hello")),
-        "--repo",
-        &repository,
-    ]);
-    pusher.assert_refused(
-        &run,
+    let run = pusher.refuses_context(
+        "no-credentials",
+        &fixture("hello"),
         "ECR GetAuthorizationToken failed: no AWS credentials found",
-        &repository,
         false,
     );
     assert!(
@@ -979,14 +936,12 @@ fn no_aws_credentials_are_refused_with_where_to_set_them() {
 fn ecr_access_denied_is_refused_before_the_build() {
     let strict = StrictAws::start(&LocalAws::require());
     let mut pusher = Pusher::with(strict.as_nobody(Isokit::new(ISOKIT)));
-    let repository = pusher.repository("access-denied");
-    let run = pusher.run(&[
-        "--context",
-        path_text(&fixture("hello")),
-        "--repo",
-        &repository,
-    ]);
-    pusher.assert_refused(&run, "failed: access denied (", &repository, false);
+    let run = pusher.refuses_context(
+        "access-denied",
+        &fixture("hello"),
+        "failed: access denied (",
+        false,
+    );
     assert!(
         run.stderr
             .contains("user/isokit-nobody is not authorized to perform: ecr:")
@@ -1004,17 +959,10 @@ fn credentials_aws_does_not_recognise_are_refused_before_the_build() {
             .as_nobody(Isokit::new(ISOKIT))
             .env("AWS_ACCESS_KEY_ID", "AKIAISOKITNOSUCHKEY0"),
     );
-    let repository = pusher.repository("unrecognised-key");
-    let run = pusher.run(&[
-        "--context",
-        path_text(&fixture("hello")),
-        "--repo",
-        &repository,
-    ]);
-    pusher.assert_refused(
-        &run,
+    pusher.refuses_context(
+        "unrecognised-key",
+        &fixture("hello"),
         "failed: AWS does not recognise the credentials",
-        &repository,
         false,
     );
 }
@@ -1030,17 +978,10 @@ fn no_region_is_refused_with_where_to_set_it() {
             .env("AWS_CONFIG_FILE", path_text(empty.path()))
             .env("AWS_SHARED_CREDENTIALS_FILE", path_text(empty.path())),
     );
-    let repository = pusher.repository("no-region");
-    let run = pusher.run(&[
-        "--context",
-        path_text(&fixture("hello")),
-        "--repo",
-        &repository,
-    ]);
-    pusher.assert_refused(
-        &run,
+    pusher.refuses_context(
+        "no-region",
+        &fixture("hello"),
         "no AWS region is set: pass --region, set AWS_REGION, or set `region` in your AWS profile",
-        &repository,
         false,
     );
 }
