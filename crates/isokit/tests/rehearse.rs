@@ -230,7 +230,7 @@ fn the_service_rehearses_green_on_the_bundled_plan_and_leaves_nothing() {
     }
     assert_nothing_left(&rehearsal);
     local.assert_no_token("stderr", &run.stderr);
-    assert!(isokit.home_contents().is_empty(), "isokit wrote under HOME");
+    local.assert_home_holds_only_the_layer_cache(&isokit, &run);
 }
 
 #[test]
