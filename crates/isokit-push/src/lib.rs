@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use isokit_aws::{
@@ -152,9 +152,6 @@ pub struct PushOptions {
     pub via: PushVia,
     /// gzip level (0-9) of the layers a direct upload compresses.
     pub compression_level: u32,
-    /// Trusted beside the system's roots by the direct upload, as by the
-    /// AWS calls (`AWS_CA_BUNDLE`).
-    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Who uploads the image to ECR.
@@ -211,7 +208,7 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
     let ecr = aws.ecr();
     let mut creation = Creation::NotStarted;
     let finished = tokio::select! {
-        result = build_and_push(&ecr, options, ui, &mut creation) => Ok(result),
+        result = build_and_push(&ecr, aws.settings().ca_bundle.as_deref(), options, ui, &mut creation) => Ok(result),
         signal = stop.recv() => Err(signal),
     };
     match finished {
@@ -242,8 +239,11 @@ pub async fn push(aws: &Aws, options: &PushOptions, ui: &Ui) -> Result<Pushed, E
 
 /// [`push`], short of what a stop or a failure needs undone: the repository
 /// it creates is recorded in `creation`.
+/// `ca_bundle`: the AWS settings' `AWS_CA_BUNDLE`, which the direct upload
+/// trusts beside the system's roots, as the AWS calls do.
 async fn build_and_push(
     ecr: &Ecr,
+    ca_bundle: Option<&Path>,
     options: &PushOptions,
     ui: &Ui,
     creation: &mut Creation,
@@ -426,7 +426,7 @@ async fn build_and_push(
                     tag: tag.clone(),
                     username: auth.username.clone(),
                     password: auth.password.clone(),
-                    ca_bundle: options.ca_bundle.clone(),
+                    ca_bundle: ca_bundle.map(Path::to_path_buf),
                     compression_level: options.compression_level,
                 };
                 let uploaded = isokit_registry::upload(&engine, &upload_options, ui).await?;

@@ -47,13 +47,8 @@ pub(crate) fn teardown_options(
     }
 }
 
-/// `ca_bundle`: the AWS settings' `AWS_CA_BUNDLE`, which the direct upload
-/// trusts as the AWS calls do.
-pub(crate) fn push_options(
-    args: PushArgs,
-    ca_bundle: Option<std::path::PathBuf>,
-) -> Result<isokit_push::PushOptions, isokit_push::Error> {
-    Ok(isokit_push::PushOptions {
+pub(crate) fn push_options(args: PushArgs) -> isokit_push::PushOptions {
+    isokit_push::PushOptions {
         context: args.context,
         dockerfile: args.file,
         repository: args.repo,
@@ -68,8 +63,7 @@ pub(crate) fn push_options(
             crate::cli::PushVia::Engine => isokit_push::PushVia::Engine,
         },
         compression_level: args.compression_level,
-        ca_bundle,
-    })
+    }
 }
 
 pub(crate) fn rehearse_options(args: RehearseArgs) -> isokit_rehearse::RehearseOptions {
