@@ -71,7 +71,18 @@ pub(crate) struct Entry {
     pub(crate) kind: EntryKind,
     /// Permission bits with setuid, setgid and sticky.
     pub(crate) mode: u32,
+    /// Whole seconds, and the nanoseconds a file-sync session also sends.
     pub(crate) mtime: i64,
+    pub(crate) mtime_nsec: u32,
+}
+
+/// How the context reaches the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transfer {
+    /// A tar archive in the build request (the classic builder).
+    Archive,
+    /// Files served on request through a BuildKit session.
+    Session,
 }
 
 /// A file that cannot go into a build context, left out with a warning.
@@ -112,25 +123,73 @@ impl fmt::Display for SkippedEntry {
 pub struct BuildContext {
     pub(crate) root: PathBuf,
     pub(crate) entries: Vec<Entry>,
+    /// The Dockerfile's name in the archive, or, for a session, its file name.
     dockerfile_in_archive: String,
+    /// Set for a context prepared for a session.
+    pub(crate) session_dockerfile: Option<Arc<[u8]>>,
     ignore_file: Option<PathBuf>,
     skipped: Vec<SkippedEntry>,
 }
 
 impl BuildContext {
+    /// Prepares the context to be sent as a tar archive (the classic
+    /// builder): the Dockerfile and `.dockerignore` travel in it even when
+    /// excluded, because the engine reads them from the archive.
     pub fn prepare(options: &ContextOptions) -> Result<BuildContext, ContextError> {
+        BuildContext::prepare_for(options, Transfer::Archive)
+    }
+
+    /// Prepares the context to be sent through a BuildKit session, as
+    /// `DOCKER_BUILDKIT=1 docker build` sends it: exactly the files the
+    /// ignore file lets through, with the Dockerfile served on its own (see
+    /// [`BuildContext::session_dockerfile`]), so that an excluded Dockerfile
+    /// or `.dockerignore` never reaches the image.
+    pub fn prepare_for_session(options: &ContextOptions) -> Result<BuildContext, ContextError> {
+        BuildContext::prepare_for(options, Transfer::Session)
+    }
+
+    fn prepare_for(
+        options: &ContextOptions,
+        transfer: Transfer,
+    ) -> Result<BuildContext, ContextError> {
         let root = resolve_context_dir(&options.context_dir)?;
         let dockerfile = Dockerfile::locate(&root, options.dockerfile.as_deref())?;
         let ignore = IgnoreFile::find(&root, &dockerfile.named)?;
+        let own_matcher = match &ignore {
+            Some(ignore) => ignore.matcher(&[])?,
+            None => PatternMatcher::default(),
+        };
+        let read_dockerfile = || {
+            read_regular(&dockerfile.resolved).map_err(|source| {
+                ContextError::DockerfileUnreadable {
+                    path: dockerfile.resolved.clone(),
+                    source,
+                }
+            })
+        };
+
+        if transfer == Transfer::Session {
+            let mut walker = Walker::new(&own_matcher);
+            walker.visit_dir(&root, &[], None, false)?;
+            let name = dockerfile
+                .named
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "Dockerfile".to_string());
+            return Ok(BuildContext {
+                root,
+                entries: walker.entries,
+                dockerfile_in_archive: name,
+                session_dockerfile: Some(read_dockerfile()?.into()),
+                ignore_file: ignore.map(|ignore| ignore.path),
+                skipped: walker.skipped,
+            });
+        }
 
         // The engine reads the Dockerfile and `.dockerignore` from the
         // archive, so they are sent even when excluded, as the docker CLI
         // sends them; the engine drops excluded ones after reading them.
         let mut forced = Vec::new();
-        let own_matcher = match &ignore {
-            Some(ignore) => ignore.matcher(&[])?,
-            None => PatternMatcher::default(),
-        };
         if own_matcher.matches_with_single_parent(".dockerignore") {
             forced.push("!.dockerignore".to_string());
         }
@@ -156,12 +215,7 @@ impl BuildContext {
         let dockerfile_in_archive = match &dockerfile.inside_path {
             Some(inside) => inside.clone(),
             None => {
-                let content = read_regular(&dockerfile.resolved).map_err(|source| {
-                    ContextError::DockerfileUnreadable {
-                        path: dockerfile.resolved.clone(),
-                        source,
-                    }
-                })?;
+                let content = read_dockerfile()?;
                 let name = copied_dockerfile_name(&content);
                 entries.push(Entry {
                     path: name.clone().into_bytes(),
@@ -170,6 +224,7 @@ impl BuildContext {
                     },
                     mode: 0o600,
                     mtime: now_seconds(),
+                    mtime_nsec: 0,
                 });
                 name
             }
@@ -197,6 +252,7 @@ impl BuildContext {
                     kind: EntryKind::Generated { content },
                     mode: 0o600,
                     mtime: now_seconds(),
+                    mtime_nsec: 0,
                 }),
             }
         }
@@ -205,15 +261,28 @@ impl BuildContext {
             root,
             entries,
             dockerfile_in_archive,
+            session_dockerfile: None,
             ignore_file: ignore.map(|ignore| ignore.path),
             skipped,
         })
+    }
+
+    /// For a context prepared for a session: the Dockerfile's bytes, which
+    /// the session serves under [`BuildContext::dockerfile_in_archive`]'s
+    /// name.
+    pub fn session_dockerfile(&self) -> Option<&[u8]> {
+        self.session_dockerfile.as_deref()
     }
 
     /// The Dockerfile's name inside the archive: what the build request
     /// names as its `dockerfile`.
     pub fn dockerfile_in_archive(&self) -> &str {
         &self.dockerfile_in_archive
+    }
+
+    /// The context's folder, resolved.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The ignore file that applied, if any.

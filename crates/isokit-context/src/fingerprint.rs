@@ -51,6 +51,11 @@ impl BuildContext {
                 }
             }
         }
+        // Served apart from the context, so not among its entries.
+        if let Some(content) = &self.session_dockerfile {
+            field(b"session dockerfile");
+            field(content);
+        }
         Ok(hasher.finalize().into())
     }
 }

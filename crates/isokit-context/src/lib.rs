@@ -19,9 +19,11 @@ mod ignore;
 mod listed;
 mod pattern;
 mod stream;
+mod synced;
 mod walk;
 
 pub use context::{BuildContext, ContextOptions, SkippedEntry, SpecialFile};
 pub use error::ContextError;
 pub use ignore::{IgnoreLine, parse_ignore_text};
 pub use stream::{Compression, ContextStream, SendMonitor};
+pub use synced::{SyncedEntry, SyncedKind};

@@ -130,6 +130,7 @@ impl<'a> Walker<'a> {
                 kind,
                 mode: meta.mode() & 0o7777,
                 mtime: meta.mtime(),
+                mtime_nsec: meta.mtime_nsec() as u32,
             });
         }
         Ok(())
@@ -202,5 +203,6 @@ fn directory_entry(path: Vec<u8>, meta: &Metadata) -> Entry {
         kind: EntryKind::Directory,
         mode: meta.mode() & 0o7777,
         mtime: meta.mtime(),
+        mtime_nsec: meta.mtime_nsec() as u32,
     }
 }

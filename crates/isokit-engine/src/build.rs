@@ -1,4 +1,5 @@
-//! Building an image with the classic builder from a streamed context.
+//! Building an image: with BuildKit (buildkit.rs) from a context prepared
+//! for a session, or with the classic builder from a streamed archive.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -9,11 +10,12 @@ use futures_util::StreamExt;
 use isokit_context::{BuildContext, Compression, SendMonitor};
 use isokit_ui::Ui;
 
+use crate::buildkit::BuildSecret;
 use crate::error::daemon_message;
 use crate::{Engine, EngineError, to_hash_map};
 
 /// Lines of a failed step's output kept for the error.
-const TAIL_LINES: usize = 20;
+pub(crate) const TAIL_LINES: usize = 20;
 
 /// How to build: everything but the context, which [`Engine::build`] takes
 /// prepared.
@@ -28,8 +30,18 @@ pub struct BuildOptions {
     pub labels: BTreeMap<String, String>,
     /// Such as `linux/amd64`.
     pub platform: Option<String>,
-    /// How to send the context; `None` lets [`crate::DockerHost::context_compression`] choose.
+    /// How to send the context to the classic builder; `None` lets
+    /// [`crate::DockerHost::context_compression`] choose.
     pub compression: Option<Compression>,
+    /// Secrets for `RUN --mount=type=secret` (BuildKit only).
+    pub secrets: Vec<BuildSecret>,
+    /// Build every step afresh.
+    pub no_cache: bool,
+    /// Pull every base image, even one the engine has.
+    pub pull: bool,
+    /// Show what each BuildKit step prints as it runs (the classic
+    /// builder's output is always shown).
+    pub step_output: bool,
 }
 
 /// A built image.
@@ -42,9 +54,11 @@ pub struct BuiltImage {
 
 impl Engine {
     /// Builds an image from a prepared context, warning about the files the
-    /// context left out, and streaming the context to the daemon and the
-    /// build's output to `ui`. A failing step is reported with its
-    /// instruction and the end of its output.
+    /// context left out: with BuildKit when the context was prepared for a
+    /// session ([`BuildContext::prepare_for_session`]), with the classic
+    /// builder when it was prepared as an archive. Progress goes to `ui`; a
+    /// failing step is reported with its instruction and the end of its
+    /// output.
     pub async fn build(
         &self,
         context: BuildContext,
@@ -53,6 +67,35 @@ impl Engine {
     ) -> Result<BuiltImage, EngineError> {
         for skipped in context.skipped() {
             ui.warn(skipped);
+        }
+        let id = if context.session_dockerfile().is_some() {
+            self.build_with_buildkit(context, options, ui).await?
+        } else {
+            self.build_classic(context, options, ui).await?
+        };
+        for extra in options.tags.iter().skip(1) {
+            self.tag(&id, extra).await?;
+        }
+        Ok(BuiltImage {
+            id,
+            tags: options.tags.clone(),
+        })
+    }
+
+    /// Streams the archive to the classic builder; a build that lost a race
+    /// with an image removal runs once more. Returns the image ID.
+    async fn build_classic(
+        &self,
+        context: BuildContext,
+        options: &BuildOptions,
+        ui: &Ui,
+    ) -> Result<String, EngineError> {
+        if !options.secrets.is_empty() {
+            let version = self.docker.client_version();
+            return Err(EngineError::SecretsNeedBuildKit {
+                host: self.host.to_string(),
+                api: format!("{}.{}", version.major_version, version.minor_version),
+            });
         }
         let compression = options
             .compression
@@ -66,13 +109,15 @@ impl Engine {
             labels: (!options.labels.is_empty()).then(|| to_hash_map(&options.labels)),
             target: options.target.clone().unwrap_or_default(),
             platform: options.platform.clone().unwrap_or_default(),
+            nocache: options.no_cache,
+            pull: options.pull.then(|| "1".to_string()),
             version: BuilderVersion::BuilderV1,
             ..Default::default()
         };
         // The first attempt sends a copy (the entry list, not the files), so
         // that the context is still at hand for the one retry a lost race
         // deserves.
-        let id = match self
+        match self
             .build_once(context.clone(), request.clone(), compression, ui)
             .await
         {
@@ -86,14 +131,7 @@ impl Engine {
             }
             attempt => attempt,
         }
-        .map_err(|failed| failed.error)?;
-        for extra in options.tags.iter().skip(1) {
-            self.tag(&id, extra).await?;
-        }
-        Ok(BuiltImage {
-            id,
-            tags: options.tags.clone(),
-        })
+        .map_err(|failed| failed.error)
     }
 
     /// Sends the context and runs the build once, showing its output.
@@ -225,7 +263,7 @@ fn build_error(error: BollardError, log: &BuildLog, monitor: &SendMonitor) -> En
 /// Whether the classic builder refused the Dockerfile itself: it parses the
 /// whole Dockerfile before it runs any step, and checks a stage's name as the
 /// stage starts.
-fn is_dockerfile_error(message: &str) -> bool {
+pub(crate) fn is_dockerfile_error(message: &str) -> bool {
     let message = message.to_lowercase();
     // The parser: syntax, parser directives, JSON forms, over-long lines.
     message.starts_with("failed to parse dockerfile:")

@@ -121,6 +121,38 @@ pub enum EngineError {
     #[error("the build failed: {message}")]
     BuildFailed { message: String },
 
+    #[error(
+        "cannot read secret {id} from {path}: give a readable file with --secret id={id},src=PATH"
+    )]
+    SecretUnreadable {
+        id: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("secret {id} comes from the environment variable {var}, which is not set")]
+    SecretVariableUnset { id: String, var: String },
+
+    #[error(
+        "the build failed at {step}: it mounts secret {id}, which was not given: pass it with \
+         --secret id={id},src=PATH or --secret id={id},env=VARIABLE"
+    )]
+    SecretNotGiven { id: String, step: String },
+
+    #[error(
+        "the Dockerfile's `# syntax={image}` directive names a frontend image the engine cannot \
+         pull ({message}): make the image reachable from the engine, or remove the directive \
+         to build with the engine's own Dockerfile frontend"
+    )]
+    SyntaxFrontendUnavailable { image: String, message: String },
+
+    #[error(
+        "--secret needs BuildKit, and the engine at {host} has none (API {api} before 1.39): \
+         upgrade the engine, or build without secrets"
+    )]
+    SecretsNeedBuildKit { host: String, api: String },
+
     #[error("the build finished without reporting an image ID")]
     NoImageId,
 

@@ -3,12 +3,14 @@
 //! Everything goes through one [`Engine`], connected with
 //! [`Engine::connect`] to the daemon the docker CLI would use (`DOCKER_HOST`,
 //! TLS and SSH included, or the current Docker context). Builds take a
-//! [`BuildContext`] prepared by `isokit-context` and stream it to the
-//! classic builder; pushes and pulls carry registry credentials in the
+//! [`BuildContext`] prepared by `isokit-context`: BuildKit reads it through
+//! a session isokit serves (as `DOCKER_BUILDKIT=1 docker build` does), the
+//! classic builder as a streamed archive; pushes and pulls carry registry credentials in the
 //! request itself, so nothing is ever written to `~/.docker`. Progress goes
 //! to the [`isokit_ui::Ui`] given.
 
 mod build;
+mod buildkit;
 mod context;
 mod credentials;
 mod dial;
@@ -18,6 +20,7 @@ mod image;
 mod push;
 mod raw;
 mod run;
+mod session;
 mod tls;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +31,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 pub use build::{BuildOptions, BuiltImage};
+pub use buildkit::{BuildSecret, SecretSource};
 pub use credentials::RegistryCredentials;
 pub use error::EngineError;
 pub use host::{DEFAULT_SOCKET, DockerHost, SshDestination, TlsFiles};

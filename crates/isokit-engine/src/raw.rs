@@ -86,6 +86,64 @@ pub(crate) async fn post_for_lines(
     })
 }
 
+/// Asks the daemon to take over a fresh connection for another protocol
+/// (`Upgrade: proto`), as the docker CLI's `DialHijack` does, and returns the
+/// connection once the daemon has switched.
+pub(crate) async fn upgrade(
+    host: &DockerHost,
+    path: &str,
+    proto: &str,
+    headers: &[(&str, String)],
+) -> Result<hyper::upgrade::Upgraded, EngineError> {
+    let unreachable = |source: Box<dyn std::error::Error + Send + Sync>| EngineError::Unreachable {
+        host: host.to_string(),
+        source,
+    };
+    let refused = |message: String| EngineError::Daemon {
+        action: format!("open POST {path}"),
+        message,
+    };
+    let mut request = Request::post(path)
+        .header(hyper::header::HOST, "docker")
+        .header(hyper::header::CONNECTION, "Upgrade")
+        .header(hyper::header::UPGRADE, proto);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let request = request
+        .body(Empty::<Bytes>::new())
+        .map_err(|error| refused(error.to_string()))?;
+    let stream = Dialer::new(host)?
+        .dial()
+        .await
+        .map_err(|error| unreachable(error.into()))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|error| unreachable(error.into()))?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.with_upgrades().await {
+            tracing::debug!(%error, "upgraded connection to the Docker daemon ended");
+        }
+    });
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|error| unreachable(error.into()))?;
+    if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS {
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map(|body| String::from_utf8_lossy(&body.to_bytes()).trim().to_string())
+            .unwrap_or_default();
+        return Err(refused(format!("{status}: {body}")));
+    }
+    hyper::upgrade::on(response)
+        .await
+        .map_err(|error| unreachable(error.into()))
+}
+
 async fn send<T>(io: T, request: Request<Empty<Bytes>>) -> Result<Response<Incoming>, hyper::Error>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,

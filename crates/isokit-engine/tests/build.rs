@@ -6,10 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 
-use common::{Images, busybox_image, engine, fixtures, prepared, write_files};
-use isokit_engine::{
-    BuildContext, BuildOptions, ContextError, ContextOptions, DockerHost, Engine, EngineError,
-};
+use common::{Images, busybox_image, data_txt_changed, engine, fixtures, prepared, write_files};
+use isokit_engine::{BuildContext, BuildOptions, ContextOptions, DockerHost, Engine, EngineError};
 use isokit_testkit::{exported_paths, unique_name};
 use isokit_ui::Ui;
 
@@ -243,25 +241,6 @@ async fn a_file_that_changes_after_the_context_was_prepared_fails_the_build_with
         chain.starts_with("sending the build context failed: ") && chain.contains("data.txt"),
         "{chain}"
     );
-}
-
-/// Checks that `error` is data.txt changing under the build (`case` names
-/// the test's case); the error with its first cause, as text.
-fn data_txt_changed(error: &EngineError, case: &str) -> String {
-    assert!(
-        matches!(
-            error,
-            EngineError::Context(ContextError::FileChanged { path, .. })
-                if path.ends_with("data.txt")
-        ),
-        "{case}: {error:?}"
-    );
-    format!(
-        "{error}: {}",
-        std::error::Error::source(error)
-            .map(ToString::to_string)
-            .unwrap_or_default()
-    )
 }
 
 /// How a test replaces a listed file before the build sends it.

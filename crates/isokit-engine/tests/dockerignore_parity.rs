@@ -1,15 +1,20 @@
 //! The files that reach an image through isokit are the files that reach it
 //! through the docker CLI, for contexts with tricky `.dockerignore` files.
 //!
-//! Each fixture under `tests/fixtures/dockerignore/` is built twice with
-//! `COPY . /ctx/`: through `Engine::build`, and through `docker build` with
-//! the classic builder (the engine here has no BuildKit). Both images are
+//! Each fixture under `tests/fixtures/dockerignore/` is built with `COPY .
+//! /ctx/` four times: through `Engine::build` and through `docker build`,
+//! each with the classic builder and with BuildKit (`DOCKER_BUILDKIT=1` and
+//! the 20.10 CLI, which is a BuildKit client of its own). The images are
 //! exported and their `/ctx` trees compared, path and type.
 //!
-//! Where isokit follows BuildKit rather than the classic CLI, the case says
-//! so: a Dockerfile-specific ignore file is given to the CLI as its
-//! `.dockerignore` (which is what BuildKit's precedence amounts to), and the
-//! paths only BuildKit's walk re-includes are listed explicitly.
+//! isokit follows today's Docker. Where a peer here differs, the case says
+//! so and the test checks that this is the only difference:
+//! - the classic CLI is given a Dockerfile-specific ignore file as its
+//!   `.dockerignore` (which is what BuildKit's precedence amounts to);
+//! - the paths only today's BuildKit walk re-includes (wildcard exceptions
+//!   inside an excluded directory) are listed; neither CLI here sends them;
+//! - the paths the 20.10 BuildKit CLI's older pattern matcher lets through
+//!   are listed.
 
 mod common;
 
@@ -17,8 +22,8 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use common::{Images, engine, fixtures, prepared};
-use isokit_engine::{BuildOptions, ContextOptions};
-use isokit_testkit::{exported_paths, unique_name};
+use isokit_engine::{BuildContext, BuildOptions, ContextOptions};
+use isokit_testkit::{CliBuilder, exported_paths, unique_name};
 use isokit_ui::Ui;
 
 struct Case {
@@ -27,8 +32,13 @@ struct Case {
     dockerfile: &'static str,
     /// The ignore file the CLI must use to match BuildKit's precedence.
     cli_ignore_file: Option<&'static str>,
-    /// Paths BuildKit sends and the classic CLI does not.
+    /// Paths today's BuildKit walk sends (it follows wildcard exceptions
+    /// into excluded directories) and neither the classic CLI nor the 20.10
+    /// BuildKit CLI's older walk does.
     buildkit_only: &'static [(&'static str, char)],
+    /// Paths the 20.10 BuildKit CLI's older pattern matcher lets through,
+    /// which today's Docker (and its classic CLI here) excludes.
+    older_matcher_only: &'static [(&'static str, char)],
     /// A few paths that must arrive, so that two empty trees cannot agree.
     must_include: &'static [&'static str],
     /// A few paths that must not.
@@ -38,40 +48,58 @@ struct Case {
 const DOCKERFILE: &str = "Dockerfile";
 
 async fn check(case: Case) {
+    compare(&case, CliBuilder::Classic).await;
+    compare(&case, CliBuilder::BuildKit).await;
+}
+
+/// Builds the case through isokit and through the docker CLI with the
+/// same builder, and compares what reached each image. BuildKit's CLI is
+/// given the fixture as it is: isokit's BuildKit path must match it exactly.
+async fn compare(case: &Case, builder: CliBuilder) {
     let engine = engine().await;
     let mut images = Images::default();
     let fixture = fixtures().join("dockerignore").join(case.name);
     let context = copy_fixture(&fixture);
+    let name = |side: &str| {
+        format!(
+            "{}:{side}",
+            unique_name(&format!("isokit-engine-parity-{}", case.name))
+        )
+    };
 
-    let isokit_tag = images.track(format!(
-        "{}:isokit",
-        unique_name(&format!("isokit-engine-parity-{}", case.name))
-    ));
+    let isokit_tag = images.track(name("isokit"));
     let options = BuildOptions {
         tags: vec![isokit_tag.clone()],
         ..Default::default()
     };
-    let isokit_context = prepared(
-        ContextOptions::new(context.path()).with_dockerfile(context.path().join(case.dockerfile)),
-    );
+    let context_options =
+        ContextOptions::new(context.path()).with_dockerfile(context.path().join(case.dockerfile));
+    let isokit_context = match builder {
+        CliBuilder::Classic => prepared(context_options),
+        CliBuilder::BuildKit => BuildContext::prepare_for_session(&context_options)
+            .expect("prepare the context for BuildKit"),
+    };
     engine
         .build(isokit_context, &options, &Ui::quiet())
         .await
         .expect("isokit build");
 
     let peer = copy_fixture(&fixture);
-    if let Some(ignore_file) = case.cli_ignore_file {
+    let classic = builder == CliBuilder::Classic;
+    if let Some(ignore_file) = case.cli_ignore_file.filter(|_| classic) {
         std::fs::copy(
             peer.path().join(ignore_file),
             peer.path().join(".dockerignore"),
         )
         .expect("swap ignore file");
     }
-    let cli_tag = images.track(format!(
-        "{}:cli",
-        unique_name(&format!("isokit-engine-parity-{}", case.name))
-    ));
-    isokit_testkit::docker_cli_build(&peer.path().join(case.dockerfile), peer.path(), &cli_tag);
+    let cli_tag = images.track(name("cli"));
+    isokit_testkit::docker_cli_build(
+        builder,
+        &peer.path().join(case.dockerfile),
+        peer.path(),
+        &cli_tag,
+    );
 
     let ours = exported_paths(&isokit_tag, "ctx");
     let mut theirs = exported_paths(&cli_tag, "ctx");
@@ -79,28 +107,39 @@ async fn check(case: Case) {
         let extra = (extra.0.to_string(), extra.1);
         assert!(
             !theirs.contains(&extra),
-            "{}: the CLI sent {extra:?} too; it is not BuildKit-only",
+            "{} ({builder:?}): the CLI sent {extra:?} too; it is not BuildKit-only",
             case.name
         );
         theirs.push(extra);
     }
+    for older in case.older_matcher_only.iter().filter(|_| !classic) {
+        let older = (older.0.to_string(), older.1);
+        let before = theirs.len();
+        theirs.retain(|sent| *sent != older);
+        assert_eq!(
+            theirs.len() + 1,
+            before,
+            "{}: the 20.10 BuildKit CLI did not send {older:?}; the older matcher is not the difference",
+            case.name
+        );
+    }
     theirs.sort();
     assert_eq!(
         ours, theirs,
-        "{}: isokit (left) and the docker CLI (right) sent different files",
+        "{} ({builder:?}): isokit (left) and the docker CLI (right) sent different files",
         case.name
     );
     for path in case.must_include {
         assert!(
             ours.iter().any(|(sent, _)| sent == path),
-            "{}: {path} must be sent: {ours:?}",
+            "{} ({builder:?}): {path} must be sent: {ours:?}",
             case.name
         );
     }
     for path in case.must_exclude {
         assert!(
             !ours.iter().any(|(sent, _)| sent == path),
-            "{}: {path} must stay out: {ours:?}",
+            "{} ({builder:?}): {path} must stay out: {ours:?}",
             case.name
         );
     }
@@ -146,6 +185,7 @@ fn case(name: &'static str) -> Case {
         dockerfile: DOCKERFILE,
         cli_ignore_file: None,
         buildkit_only: &[],
+        older_matcher_only: &[],
         must_include: &[],
         must_exclude: &[],
     }
@@ -240,6 +280,8 @@ async fn escaped_characters() {
 async fn docker_quirks() {
     check(Case {
         must_include: &["*", "axb", "foox", "filed", "b", "a^bc"],
+        // `**foo`: the older matcher wants a `/` (or nothing) before `foo`.
+        older_matcher_only: &[("barfoo", 'f')],
         must_exclude: &["]", "ab", "ax/b", "barfoo", "x/foo", "file7", "!", "a"],
         ..case("quirks")
     })

@@ -28,6 +28,7 @@ use isokit_aws::{
 };
 use isokit_context::{BuildContext, ContextOptions};
 use isokit_engine::{BuildOptions, Engine, RegistryCredentials, RetryPolicy};
+pub use isokit_engine::{BuildSecret, SecretSource};
 use isokit_ui::{StopSignal, StopSignals, Ui};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -152,6 +153,26 @@ pub struct PushOptions {
     pub via: PushVia,
     /// gzip level (0-9) of the layers a direct upload compresses.
     pub compression_level: u32,
+    pub builder: Builder,
+    /// Secrets for `RUN --mount=type=secret` (BuildKit only); not among
+    /// the content tag's inputs.
+    pub secrets: Vec<BuildSecret>,
+    /// Build every step afresh; the build runs even when ECR holds the content tag.
+    pub no_cache: bool,
+    /// Pull every base image; the build runs even when ECR holds the content tag.
+    pub pull: bool,
+    /// Show what each build step prints.
+    pub step_output: bool,
+}
+
+/// Who builds the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Builder {
+    /// BuildKit, through a session as `DOCKER_BUILDKIT=1 docker build`;
+    /// the classic builder when the engine has no BuildKit.
+    #[default]
+    BuildKit,
+    Classic,
 }
 
 /// Who uploads the image to ECR.
@@ -258,7 +279,10 @@ async fn build_and_push(
         dockerfile: options.dockerfile.clone(),
     };
     // Sockets and the like are warned about by the build, which sends the context.
-    let context = BuildContext::prepare(&context_options)?;
+    let context = match options.builder {
+        Builder::BuildKit => BuildContext::prepare_for_session(&context_options)?,
+        Builder::Classic => BuildContext::prepare(&context_options)?,
+    };
 
     // The remaining checks wait on the disk, the engine and AWS: run them at
     // once, then report a failure in the order a user would fix them.
@@ -283,13 +307,25 @@ async fn build_and_push(
     let registry =
         async { tokio::try_join!(ecr.authorization(), ecr.repository(&options.repository)) };
     let (tag, engine, registry) = tokio::join!(tag, Engine::connect_for_registry(), registry);
-    let (tag, context) = tag?;
+    let (tag, mut context) = tag?;
     let engine = engine?;
+    if options.builder == Builder::BuildKit && !engine.has_buildkit() {
+        // With secrets, the classic builder's refusal names the engine instead.
+        if options.secrets.is_empty() {
+            ui.status(format!(
+                "the engine at {} has no BuildKit (Docker before 18.09): building with the \
+                 classic builder",
+                engine.host()
+            ));
+        }
+        context = BuildContext::prepare(&context_options)?;
+    }
     let (auth, existing) = registry?;
     // A content tag names the inputs: if ECR holds it, it holds this image.
     // Only an existing repository can hold it, so a first push asks nothing.
+    let rebuild = options.no_cache || options.pull;
     let held = match (&options.tag, &existing) {
-        (None, Some(_)) => tagged_in_ecr(ecr, &options.repository, &tag).await?,
+        (None, Some(_)) if !rebuild => tagged_in_ecr(ecr, &options.repository, &tag).await?,
         _ => Tagged::default(),
     };
     let since_start = || started.elapsed().as_millis();
@@ -326,6 +362,10 @@ async fn build_and_push(
         labels: options.labels.clone(),
         platform: options.platform.clone(),
         compression: None,
+        secrets: options.secrets.clone(),
+        no_cache: options.no_cache,
+        pull: options.pull,
+        step_output: options.step_output,
     };
     // What ECR must do or say before the push does not depend on the image,
     // so it happens while the engine builds: reading what the tag names now,

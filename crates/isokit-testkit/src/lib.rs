@@ -723,19 +723,34 @@ pub fn service_image() -> String {
     image
 }
 
-/// Builds `context` with the docker CLI's classic builder (the peer that
-/// parity tests compare isokit with) and panics with its output if it fails.
+/// Which builder a parity test's docker CLI build uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CliBuilder {
+    /// `DOCKER_BUILDKIT=0 docker build`.
+    Classic,
+    /// `DOCKER_BUILDKIT=1 /usr/bin/docker build`: the 20.10 CLI that the
+    /// local AWS installs with its engine, a BuildKit client of its own (a
+    /// newer CLI wants the buildx plugin for BuildKit).
+    BuildKit,
+}
+
+/// Builds `context` with the docker CLI (the peer that parity tests compare
+/// isokit with) and panics with its output if it fails.
 ///
 /// The classic builder of moby 20.10 lists every image while it looks for
 /// cached steps and then reads each: an image removed in between (by a test
 /// running beside this one) fails the build with `unable to find image`.
 /// That race is the engine's, not the build's, so it is retried.
-pub fn docker_cli_build(dockerfile: &Path, context: &Path, tag: &str) {
+pub fn docker_cli_build(builder: CliBuilder, dockerfile: &Path, context: &Path, tag: &str) {
+    let (program, buildkit) = match builder {
+        CliBuilder::Classic => ("docker", "0"),
+        CliBuilder::BuildKit => ("/usr/bin/docker", "1"),
+    };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let built = Command::new("docker")
-            .env("DOCKER_BUILDKIT", "0")
+        let built = Command::new(program)
+            .env("DOCKER_BUILDKIT", buildkit)
             .args(["build", "--quiet", "--tag", tag, "--file"])
             .arg(dockerfile)
             .arg(context)
@@ -747,7 +762,7 @@ pub fn docker_cli_build(dockerfile: &Path, context: &Path, tag: &str) {
         }
         assert!(
             attempts < 3 && stderr.contains("unable to find image \"sha256:"),
-            "docker build failed: {stderr}"
+            "docker build ({builder:?}) failed: {stderr}"
         );
     }
 }

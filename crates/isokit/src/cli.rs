@@ -51,6 +51,16 @@ impl Cli {
 
     fn check(&self) -> Result<(), clap::Error> {
         let audit = matches!(self.command, Command::Stacks(StacksCommand::Audit { .. }));
+        if let Command::Push(push) = &self.command
+            && push.builder == Builder::Classic
+            && !push.secrets.is_empty()
+        {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                "--secret needs BuildKit: the classic builder cannot mount secrets (drop \
+                 --builder classic)",
+            ));
+        }
         if self.global.output == OutputFormat::Sarif && !audit {
             return Err(Cli::command().error(
                 ErrorKind::ArgumentConflict,
@@ -221,6 +231,33 @@ pub(crate) struct PushArgs {
     #[arg(long)]
     pub(crate) immutable_tags: bool,
 
+    /// Who builds: BuildKit, as `DOCKER_BUILDKIT=1 docker build` (cache,
+    /// secret, bind and tmpfs mounts, `COPY --link`, stages built in
+    /// parallel), or the classic builder. An engine without BuildKit (before
+    /// Docker 18.09) builds classic, said in one line.
+    #[arg(long, value_enum, value_name = "BUILDER", default_value_t = Builder::Buildkit)]
+    pub(crate) builder: Builder,
+
+    /// A secret for `RUN --mount=type=secret,id=ID` (repeatable, BuildKit
+    /// only): id=ID,src=PATH reads a file, id=ID,env=VAR a variable. It
+    /// reaches the step that mounts it and nothing else: not the image, its
+    /// history, the output, the logs, nor the content tag, which a changed
+    /// secret therefore does not change (give --tag, or --no-cache, to
+    /// rebuild for a new secret).
+    #[arg(long = "secret", value_name = "id=ID,src=PATH|env=VAR", value_parser = parse_secret)]
+    pub(crate) secrets: Vec<isokit_push::BuildSecret>,
+
+    /// Build every step afresh, cache mounts aside. Builds even when ECR holds
+    /// the content tag already.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+
+    /// Pull every base image again, even one the engine has. Builds even
+    /// when ECR holds the content tag already: base images are not among
+    /// the tag's inputs.
+    #[arg(long)]
+    pub(crate) pull: bool,
+
     /// Who uploads the image: isokit (`direct`: layers compressed on every
     /// core, unchanged layers skipped through the layer cache), or the
     /// engine's own push (`engine`: one core per layer). A daemon on another
@@ -236,6 +273,13 @@ pub(crate) struct PushArgs {
     #[arg(long, value_name = "0-9", default_value_t = isokit_push::DEFAULT_COMPRESSION_LEVEL,
           value_parser = clap::value_parser!(u32).range(0..=9))]
     pub(crate) compression_level: u32,
+}
+
+/// [`PushArgs::builder`]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Builder {
+    Buildkit,
+    Classic,
 }
 
 /// [`PushArgs::push_via`]
@@ -608,6 +652,20 @@ fn parse_zone_pair(raw: &str) -> Result<[String; 2], String> {
 }
 
 /// `KEY=VALUE`, split at the first `=`: the value may hold more, or be empty.
+/// A `--secret`, whose file or variable must be there now: a missing one is
+/// a usage error before anything is built or created.
+fn parse_secret(raw: &str) -> Result<isokit_push::BuildSecret, String> {
+    let secret = isokit_push::BuildSecret::parse(raw)?;
+    secret.read().map_err(|error| {
+        let mut text = error.to_string();
+        if let Some(source) = std::error::Error::source(&error) {
+            text.push_str(&format!(" ({source})"));
+        }
+        text
+    })?;
+    Ok(secret)
+}
+
 fn parse_key_value(raw: &str) -> Result<(String, String), String> {
     match raw.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),

@@ -47,7 +47,7 @@ pub(crate) fn teardown_options(
     }
 }
 
-pub(crate) fn push_options(args: PushArgs) -> isokit_push::PushOptions {
+pub(crate) fn push_options(args: PushArgs, verbose: bool) -> isokit_push::PushOptions {
     isokit_push::PushOptions {
         context: args.context,
         dockerfile: args.file,
@@ -63,6 +63,14 @@ pub(crate) fn push_options(args: PushArgs) -> isokit_push::PushOptions {
             crate::cli::PushVia::Engine => isokit_push::PushVia::Engine,
         },
         compression_level: args.compression_level,
+        builder: match args.builder {
+            crate::cli::Builder::Buildkit => isokit_push::Builder::BuildKit,
+            crate::cli::Builder::Classic => isokit_push::Builder::Classic,
+        },
+        secrets: args.secrets,
+        no_cache: args.no_cache,
+        pull: args.pull,
+        step_output: verbose,
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Push(args) => {
             let aws = load_aws(global).await?;
-            let options = crate::options::push_options(args);
+            let options = crate::options::push_options(args, global.verbose > 0);
             let pushed = isokit_push::push(&aws, &options, &ui).await?;
             ui.status(crate::render::push_summary(&pushed));
             finish(global, &pushed)

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use isokit_engine::{
-    BuildContext, BuildOptions, ContextOptions, Engine, PushOptions, RegistryCredentials,
-    RetryPolicy,
+    BuildContext, BuildOptions, ContextError, ContextOptions, Engine, EngineError, PushOptions,
+    RegistryCredentials, RetryPolicy,
 };
 use isokit_testkit::{TestCa, unique_name};
 use isokit_ui::Ui;
@@ -327,6 +327,25 @@ fn certificates() -> (String, String, String) {
 }
 
 /// Writes `files` (path, content) under `dir`.
+/// Checks that `error` is data.txt changing under the build (`case` names
+/// the test's case); the error with its first cause, as text.
+pub fn data_txt_changed(error: &EngineError, case: &str) -> String {
+    assert!(
+        matches!(
+            error,
+            EngineError::Context(ContextError::FileChanged { path, .. })
+                if path.ends_with("data.txt")
+        ),
+        "{case}: {error:?}"
+    );
+    format!(
+        "{error}: {}",
+        std::error::Error::source(error)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    )
+}
+
 pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
     for (path, content) in files {
         let path = dir.join(path);
