@@ -216,7 +216,9 @@ impl Pusher {
         );
         if !build_started {
             assert!(
-                !run.stderr.contains("sending build context") && !run.stderr.contains("Step 1/"),
+                !run.stderr.contains("sending build context")
+                    && !run.stderr.contains("Step 1/")
+                    && !run.stderr.contains("load build definition"),
                 "the check should come before the build: {run:#?}"
             );
         }
@@ -776,10 +778,190 @@ fn bad_build_input_is_refused_and_leaves_nothing() {
                 .to_owned(),
             true,
         ),
+        (
+            "secret-not-given",
+            fixture("secret-not-given"),
+            "it mounts secret npmrc, which was not given: pass it with --secret id=npmrc,src=PATH"
+                .to_owned(),
+            true,
+        ),
+        (
+            "unpullable-syntax",
+            fixture("unpullable-syntax"),
+            "the Dockerfile's `# syntax=127.0.0.1:9/isokit/frontend:1` directive names a frontend \
+             image the engine cannot pull"
+                .to_owned(),
+            true,
+        ),
     ];
     let mut pusher = Pusher::new();
     for (what, context, needle, build_started) in cases {
         pusher.refuses_context(what, &context, &needle, build_started);
+    }
+}
+
+/// What a BuildKit step reads from its secret; the test checks it reaches
+/// nothing else.
+const FILE_SECRET: &str = "file-secret-canary-93c2e1";
+const ENV_SECRET: &str = "env-secret-canary-5b7a04";
+
+/// A Dockerfile of today: stages built in parallel, a cache mount, and two
+/// secrets (one from a file, one from a variable) that a step reads and only
+/// counts.
+const BUILDKIT_DOCKERFILE: &str = r#"FROM scratch AS tools
+COPY busybox /bin/busybox
+FROM tools AS cached
+RUN --mount=type=cache,target=/cache ["/bin/busybox", "sh", "-c", "echo run >> /cache/runs && /bin/busybox cp /cache/runs /runs"]
+FROM tools
+COPY --from=cached /runs /runs
+COPY run-id /run-id
+RUN --mount=type=secret,id=token --mount=type=secret,id=npm ["/bin/busybox", "sh", "-c", "/bin/busybox cat /run/secrets/token /run/secrets/npm | /bin/busybox wc -c > /secret-bytes"]
+"#;
+
+#[test]
+fn a_dockerfile_with_cache_and_secret_mounts_pushes_and_its_secrets_go_nowhere_else() {
+    let mut pusher = Pusher::with(Isokit::new(ISOKIT).env("ISOKIT_TEST_NPM_TOKEN", ENV_SECRET));
+    let repository = pusher.repository("buildkit");
+    let context = busybox_context_of(BUILDKIT_DOCKERFILE);
+    // So that the secret's step runs, rather than come from the cache.
+    std::fs::write(context.path().join("run-id"), unique_name("run")).expect("write run-id");
+    let secrets = tempfile::tempdir().expect("secrets folder");
+    let token = secrets.path().join("token");
+    std::fs::write(&token, FILE_SECRET).expect("write the secret");
+    let file_secret = format!("id=token,src={}", path_text(&token));
+    let run = pusher.pushed_json(
+        context.path(),
+        &repository,
+        &[
+            "-vv",
+            "--secret",
+            &file_secret,
+            "--secret",
+            "id=npm,env=ISOKIT_TEST_NPM_TOKEN",
+        ],
+    );
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        for secret in [FILE_SECRET, ENV_SECRET] {
+            assert!(!text.contains(secret), "a secret in {stream}: {run:#?}");
+        }
+    }
+    // BuildKit's steps were shown, each once it finished.
+    assert!(
+        run.stderr
+            .lines()
+            .any(|line| line.contains("] RUN --mount=type=secret") && line.contains(": done in ")),
+        "{run:#?}"
+    );
+    let pushed = str_field(&run.json(), "tagged_uri").to_owned();
+    let read = |path: &str| {
+        docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/busybox",
+            &pushed,
+            "cat",
+            path,
+        ])
+    };
+    assert_eq!(
+        read("/secret-bytes").trim(),
+        (FILE_SECRET.len() + ENV_SECRET.len()).to_string(),
+        "the step read both secrets"
+    );
+    // The cache mount is the engine's, kept across builds: each run added a line.
+    let runs = read("/runs");
+    assert!(
+        runs.lines().count() >= 1 && runs.lines().all(|line| line == "run"),
+        "{runs:?}"
+    );
+    let saved = Command::new("docker")
+        .args(["save", &pushed])
+        .output()
+        .expect("docker save");
+    assert!(saved.status.success());
+    for secret in [FILE_SECRET, ENV_SECRET] {
+        assert!(
+            !saved
+                .stdout
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes()),
+            "a secret is in the image's layers, config or history"
+        );
+    }
+}
+
+#[test]
+fn the_classic_builder_builds_when_asked() {
+    let mut pusher = Pusher::new();
+    let repository = pusher.repository("classic");
+    let context = fresh_hello_context();
+    let run = pusher.pushed_json(context.path(), &repository, &["--builder", "classic"]);
+    assert!(run.stderr.contains("Step 1/"), "{run:#?}");
+}
+
+/// Secrets and builders the command line refuses: usage errors (exit 2),
+/// before anything is built or created.
+#[test]
+fn bad_secrets_and_builders_are_usage_errors() {
+    let mut pusher = Pusher::new();
+    let context = fresh_hello_context();
+    let cases: [(&str, &[&str], &str); 6] = [
+        (
+            "missing-file",
+            &["--secret", "id=npm,src=/nonexistent/isokit/npmrc"],
+            "cannot read secret npm from /nonexistent/isokit/npmrc",
+        ),
+        (
+            "unset-variable",
+            &["--secret", "id=npm,env=ISOKIT_TEST_NO_SUCH_VARIABLE"],
+            "secret npm comes from the environment variable ISOKIT_TEST_NO_SUCH_VARIABLE, which is not set",
+        ),
+        (
+            "no-id",
+            &["--secret", "src=/etc/hostname"],
+            "a secret needs an id",
+        ),
+        (
+            "classic",
+            &[
+                "--builder",
+                "classic",
+                "--secret",
+                "id=host,src=/etc/hostname",
+            ],
+            "--secret needs BuildKit: the classic builder cannot mount secrets",
+        ),
+        (
+            "unknown-builder",
+            &["--builder", "kaniko"],
+            "invalid value 'kaniko' for '--builder",
+        ),
+        (
+            "unknown-field",
+            &["--secret", "id=a,mode=0400"],
+            "`mode` is not a secret field",
+        ),
+    ];
+    for (what, extra, needle) in cases {
+        let repository = pusher.repository(what);
+        let run = pusher.run(
+            &[
+                &[
+                    "--context",
+                    path_text(context.path()),
+                    "--repo",
+                    &repository,
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        assert_eq!(run.code, Some(2), "{what}: {run:#?}");
+        assert!(run.stderr.contains(needle), "{what}: {run:#?}");
+        assert!(!pusher.repository_exists(&repository), "{what}: {run:#?}");
     }
 }
 

@@ -249,7 +249,7 @@ fn no_log_of_a_failing_push_shows_a_secret() {
             "-v",
         ],
     );
-    run.assert_error("the build failed at Step 2/2");
+    run.assert_error("the build failed at [1/1] RUN echo hello");
     assert!(
         run.stderr.contains("removed ECR repository"),
         "the failure came after the repository was made: {run:#?}"
