@@ -82,8 +82,8 @@ pub(crate) struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
 
-    /// Log more on stderr (-v: isokit's steps, and SAM's own output for
-    /// deploy and teardown; -vv: isokit's details). No setting shows more
+    /// Log more on stderr (-v: isokit's steps, what each build step prints
+    /// for push, and SAM's own output for deploy and teardown; -vv: isokit's details). No setting shows more
     /// than info from the AWS SDK, bollard and other libraries, whose lower
     /// levels carry credentials. ISOKIT_LOG takes a full filter instead.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
