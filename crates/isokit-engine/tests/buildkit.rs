@@ -220,3 +220,40 @@ async fn a_changed_file_is_refused_by_name() {
         "{chain}"
     );
 }
+
+#[tokio::test]
+async fn target_build_arguments_labels_and_platform_reach_buildkit() {
+    let engine = engine().await;
+    let mut images = Images::default();
+    let tag = images.track(format!("{}:v1", unique_name("isokit-buildkit-options")));
+    let second = images.track(format!("{}:also", unique_name("isokit-buildkit-options")));
+    let context = busybox_context_of(
+        "FROM scratch AS base\nCOPY busybox /bin/busybox\nARG GREETING=hello\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $GREETING > /greeting\"]\n\
+         FROM base AS never\nRUN [\"/bin/busybox\", \"false\"]\n",
+    );
+    let options = BuildOptions {
+        tags: vec![tag.clone(), second.clone()],
+        target: Some("base".into()),
+        build_args: [("GREETING".to_string(), "bonjour".to_string())].into(),
+        labels: [("dev.isokit.test".to_string(), "buildkit".to_string())].into(),
+        platform: Some("linux/amd64".into()),
+        ..Default::default()
+    };
+    let built = engine
+        .build(for_session(context.path()), &options, &Ui::quiet())
+        .await
+        .expect("the base stage builds; the failing one is never reached");
+    let details = engine.image_inspect(&tag).await.expect("inspect");
+    assert_eq!(details.id, built.id);
+    assert!(
+        details.repo_tags.contains(&second),
+        "{:?}",
+        details.repo_tags
+    );
+    assert_eq!(
+        details.labels.get("dev.isokit.test").map(String::as_str),
+        Some("buildkit")
+    );
+    assert_eq!(read_file(&tag, "greeting").trim(), "bonjour");
+}
