@@ -1485,6 +1485,23 @@ fn pull_back(local: &LocalAws, image: &str) {
 /// that no longer has it, with the engine's own image ID (the config blob
 /// is the engine's, byte for byte), and runs; a push of it under another tag
 /// uploads nothing; an image built on it uploads only its own layer.
+/// A layer cache that cannot be written costs a warning, never the push.
+#[test]
+fn a_layer_cache_that_cannot_be_written_costs_a_warning_not_the_push() {
+    // A folder inside /dev/null cannot be made, by root or anyone.
+    let mut pusher =
+        Pusher::with(Isokit::new(ISOKIT).env("XDG_CACHE_HOME", "/dev/null/isokit-cache"));
+    let repository = pusher.repository("uncached");
+    let context = fresh_hello_context();
+    let run = pusher.pushed_json(context.path(), &repository, &[]);
+    assert!(
+        run.stderr
+            .contains("warning: the layer cache could not be written ("),
+        "{run:#?}"
+    );
+    assert!(u64_field(&run.json(), "layers_pushed") >= 1, "{run:#?}");
+}
+
 #[test]
 fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
     let mut pusher = Pusher::new();
