@@ -56,6 +56,8 @@ pub(crate) struct ReadExport {
     manifest: Option<Vec<u8>>,
     /// Layers read without compressing: the registry held them.
     pub(crate) skipped: HashSet<String>,
+    /// Bytes of every layer read, compressed or not.
+    pub(crate) layer_bytes: u64,
     /// Bytes of the layers compressed, before and after.
     pub(crate) uncompressed_bytes: u64,
     pub(crate) compressed_bytes: u64,
@@ -87,9 +89,13 @@ pub(crate) fn read_export(
     registry: &Registry,
     runtime: &tokio::runtime::Handle,
     ui: &Ui,
+    total: &Task,
     uploads: &mut Vec<Upload>,
 ) -> Result<ReadExport, Error> {
     let mut read = ReadExport::default();
+    // The total bar counts every layer's bytes read, those before included.
+    let mut layers_before = 0u64;
+    let estimate = total.length().unwrap_or(0);
     let mut archive = tar::Archive::new(tar);
     let unreadable = |source: io::Error| Error::ExportRead { source };
     for entry in archive.entries().map_err(unreadable)? {
@@ -113,13 +119,19 @@ pub(crate) fn read_export(
             }
             let label = format!("layer {}", read.layers.len() + 1);
             let task = ui.task(label.clone(), Some(size));
+            total.set_total(estimate.max(layers_before + size));
+            let progress = LayerProgress {
+                task: &task,
+                total,
+                before: layers_before,
+            };
             let guess = !plan.unguessable.contains(&size)
                 && plan
                     .held
                     .values()
                     .any(|blob| blob.uncompressed_size == size);
             let diff_id = if guess {
-                let diff_id = hash(&mut entry, &task).map_err(unreadable)?;
+                let diff_id = hash(&mut entry, &progress).map_err(unreadable)?;
                 if !plan.held.contains_key(&diff_id) {
                     task.finish("changed: compressing on the next attempt");
                     return Err(Error::Misguessed { size });
@@ -128,13 +140,16 @@ pub(crate) fn read_export(
                 read.skipped.insert(diff_id.clone());
                 diff_id
             } else {
-                let compressed =
-                    compress(&mut entry, plan, registry, runtime, &task, &label, uploads)?;
+                let compressed = compress(
+                    &mut entry, plan, registry, runtime, &progress, &label, uploads,
+                )?;
                 read.uncompressed_bytes += compressed.uncompressed_size;
                 read.compressed_bytes += compressed.size;
                 compressed.diff_id
             };
             read.layers.insert(path, diff_id);
+            layers_before += size;
+            read.layer_bytes = layers_before;
         } else if path == "manifest.json" {
             read.manifest = Some(read_small(&mut entry, size).map_err(unreadable)?);
         } else if !path.contains('/') && path.ends_with(".json") {
@@ -145,6 +160,21 @@ pub(crate) fn read_export(
     Ok(read)
 }
 
+/// One layer's bar, and the image's, which counts the layers before it too.
+struct LayerProgress<'a> {
+    task: &'a Task,
+    total: &'a Task,
+    before: u64,
+}
+
+impl LayerProgress<'_> {
+    /// `bytes` of the layer read so far.
+    fn read(&self, bytes: u64) {
+        self.task.set_position(bytes);
+        self.total.set_position(self.before + bytes);
+    }
+}
+
 /// Compresses one layer, its gzip stream going chunk by chunk to an upload
 /// task started for it.
 fn compress(
@@ -152,7 +182,7 @@ fn compress(
     plan: &Plan,
     registry: &Registry,
     runtime: &tokio::runtime::Handle,
-    task: &Task,
+    progress: &LayerProgress<'_>,
     label: &str,
     uploads: &mut Vec<Upload>,
 ) -> Result<Compressed, Error> {
@@ -163,7 +193,7 @@ fn compress(
         registry.clone(),
         receiver,
         label.to_owned(),
-        task.clone(),
+        progress.task.clone(),
     )));
     let stopped = || io::Error::other(UPLOAD_STOPPED);
     let mut pending = BytesMut::new();
@@ -181,7 +211,7 @@ fn compress(
             }
             Ok(())
         },
-        &mut |read| task.set_position(read),
+        &mut |read| progress.read(read),
     )
     .map_err(|source| Error::ExportRead { source })?;
     let sent = if pending.is_empty() {
@@ -237,7 +267,7 @@ async fn upload(
 }
 
 /// Reads a layer through, only hashing it.
-fn hash(layer: &mut dyn Read, task: &Task) -> io::Result<String> {
+fn hash(layer: &mut dyn Read, progress: &LayerProgress<'_>) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut read = 0u64;
@@ -248,7 +278,7 @@ fn hash(layer: &mut dyn Read, task: &Task) -> io::Result<String> {
         }
         hasher.update(&buffer[..n]);
         read += n as u64;
-        task.set_position(read);
+        progress.read(read);
     }
 }
 

@@ -166,7 +166,7 @@ pub async fn upload(engine: &Engine, options: &UploadOptions, ui: &Ui) -> Result
             loop {
                 attempt += 1;
                 let (result, uploaded, times) =
-                    transfer(engine, &options.image, &registry, &plan, ui).await;
+                    transfer(engine, &options.image, image.size, &registry, &plan, ui).await;
                 transferred.export_time += times.0;
                 transferred.upload_time += times.1;
                 for (diff_id, blob) in uploaded {
@@ -316,6 +316,7 @@ async fn held_layers(
 async fn transfer(
     engine: &Engine,
     image: &str,
+    image_size: u64,
     registry: &Registry,
     plan: &Plan,
     ui: &Ui,
@@ -328,10 +329,14 @@ async fn transfer(
     let stream = engine.export_image(image).map_err(std::io::Error::other);
     let tar = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     let runtime = tokio::runtime::Handle::current();
-    let (registry, plan, ui) = (registry.clone(), plan.clone(), ui.clone());
+    // The engine's size of the image (its files' bytes) is the first guess
+    // at the layers' length; each layer's own size corrects it as it comes.
+    let total = ui.task("image", Some(image_size));
+    let (registry, plan, ui, reading) = (registry.clone(), plan.clone(), ui.clone(), total.clone());
     let read = tokio::task::spawn_blocking(move || {
         let mut uploads: Vec<Upload> = Vec::new();
-        let read = export::read_export(tar, &plan, &registry, &runtime, &ui, &mut uploads);
+        let read =
+            export::read_export(tar, &plan, &registry, &runtime, &ui, &reading, &mut uploads);
         (read, uploads)
     })
     .await;
@@ -363,6 +368,15 @@ async fn transfer(
         (Ok(_), Some(error)) => Err(error),
         (Ok(read), None) => Ok(read),
     };
+    total.finish(match &result {
+        Ok(read) => format!(
+            "{} of layers read, {} compressed and uploaded in {:.1} s",
+            format_size(read.layer_bytes),
+            format_size(read.compressed_bytes),
+            started.elapsed().as_secs_f64()
+        ),
+        Err(_) => "stopped".to_owned(),
+    });
     (result, uploaded, (read_time, started.elapsed() - read_time))
 }
 

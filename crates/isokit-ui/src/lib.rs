@@ -160,6 +160,11 @@ impl Task {
         self.with_state(|state| state.total = Some(total));
     }
 
+    /// The length set so far, if any.
+    pub fn length(&self) -> Option<u64> {
+        self.state.lock().ok().and_then(|state| state.total)
+    }
+
     pub fn set_position(&self, position: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(position);
