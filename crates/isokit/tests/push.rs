@@ -1627,8 +1627,17 @@ struct CuttingProxy {
     cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// What [`CuttingProxy`] does to the first tunnel that carries its quota.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Closes it.
+    Cut,
+    /// Holds it open and stops passing bytes on, as a stalled network does.
+    Stall,
+}
+
 impl CuttingProxy {
-    fn start(cut_after: u64) -> CuttingProxy {
+    fn start(cut_after: u64, fault: Fault) -> CuttingProxy {
         use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -1695,6 +1704,9 @@ impl CuttingProxy {
                                 .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
                                 .is_ok()
                         {
+                            if fault == Fault::Stall {
+                                std::thread::sleep(std::time::Duration::from_secs(300));
+                            }
                             break;
                         }
                         if up_writer.write_all(&buffer[..n]).is_err() {
@@ -1714,13 +1726,64 @@ impl CuttingProxy {
     }
 }
 
+/// Stopped in the middle of an upload, a push leaves nothing under the tag
+/// and removes the repository it created, as when stopped in the build.
+#[test]
+fn a_push_interrupted_mid_upload_leaves_no_tag_and_removes_its_repository() {
+    use std::sync::atomic::Ordering;
+    let proxy = CuttingProxy::start(3 << 20, Fault::Stall);
+    let isokit = Isokit::new(ISOKIT)
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+        .env("NO_PROXY", "s3.localhost,localhost,127.0.0.1");
+    let mut pusher = Pusher::with(isokit);
+    let repository = pusher.repository("stopped-upload");
+    let context = direct_upload_context(12 << 20);
+    let build = building();
+    let running = pusher.spawn(
+        &[
+            "--context",
+            path_text(context.path()),
+            "--repo",
+            &repository,
+            "--tag",
+            "v1",
+        ],
+        &build,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !proxy.cut.load(Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never reached the proxy's quota"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, rest) = running.signal("INT");
+    drop(build);
+    pusher.local.assert_no_token("stderr", &rest);
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(
+        rest.contains(&format!(
+            "error: interrupted by SIGINT: removed ECR repository {repository}, which this push \
+             had created"
+        )),
+        "{rest}"
+    );
+    assert!(!pusher.repository_exists(&repository), "{rest}");
+    assert_eq!(
+        pusher.local.registry_digest(&repository, "v1"),
+        None,
+        "{rest}"
+    );
+}
+
 /// A registry connection dropped in the middle of a blob costs a retry,
 /// not the push. The proxy is reached through the standard `HTTPS_PROXY`
 /// (the AWS API, on `s3.localhost`, is left out by `NO_PROXY`).
 #[test]
 fn a_connection_dropped_mid_blob_is_retried_and_the_push_completes() {
     use std::sync::atomic::Ordering;
-    let proxy = CuttingProxy::start(3 << 20);
+    let proxy = CuttingProxy::start(3 << 20, Fault::Cut);
     let isokit = Isokit::new(ISOKIT)
         .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
         .env("NO_PROXY", "s3.localhost,localhost,127.0.0.1");
