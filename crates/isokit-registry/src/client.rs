@@ -389,3 +389,43 @@ async fn refused(what: &str, response: reqwest::Response) -> Error {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn refusal(status: u16, body: &str) -> String {
+        let response = hyper::Response::builder()
+            .status(status)
+            .body(body.to_owned())
+            .expect("a response");
+        refused("the manifest", reqwest::Response::from(response))
+            .await
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_refusal_names_what_was_refused_and_the_registry_s_reason() {
+        // As ECR refuses a manifest under a tag it holds immutable.
+        assert_eq!(
+            refusal(
+                400,
+                r#"{"errors":[{"code":"TAG_INVALID","message":"The image tag 'v1' already exists in the 'app' repository and cannot be overwritten because the repository is immutable."}]}"#
+            )
+            .await,
+            "the registry refused the manifest (HTTP 400): TAG_INVALID The image tag 'v1' \
+             already exists in the 'app' repository and cannot be overwritten because the \
+             repository is immutable."
+        );
+        // A body that is not the registry's error format is quoted.
+        assert_eq!(
+            refusal(413, "request entity too large\n").await,
+            "the registry refused the manifest (HTTP 413): request entity too large"
+        );
+        // No body: the status says it.
+        assert_eq!(
+            refusal(403, "").await,
+            "the registry refused the manifest (HTTP 403): Forbidden"
+        );
+    }
+}
