@@ -485,6 +485,50 @@ mod tests {
     }
 
     #[test]
+    fn the_failed_step_keeps_its_last_lines_even_unterminated() {
+        use bollard_buildkit_proto::google::protobuf::Timestamp;
+        use bollard_buildkit_proto::moby::buildkit::v1::{Vertex, VertexLog};
+        let ui = Ui::quiet();
+        let mut steps = Steps::new(&ui, false);
+        let at = |seconds| Some(Timestamp { seconds, nanos: 0 });
+        let vertex = |digest: &str, name: &str, error: &str, completed| Vertex {
+            digest: digest.into(),
+            name: name.into(),
+            started: at(1),
+            completed,
+            error: error.into(),
+            ..Vertex::default()
+        };
+        let log = |digest: &str, text: &str| VertexLog {
+            vertex: digest.into(),
+            msg: text.as_bytes().to_vec(),
+            ..VertexLog::default()
+        };
+        steps.update(StatusResponse {
+            vertexes: vec![
+                vertex("a", "[1/2] COPY . /", "", at(2)),
+                vertex("b", "[2/2] RUN make", "", None),
+            ],
+            logs: vec![
+                log("b", "cc main.c\nmain.c:3: error: "),
+                log("b", "expected ';'"),
+            ],
+            ..StatusResponse::default()
+        });
+        assert!(steps.failed().is_none(), "nothing failed yet");
+        steps.update(StatusResponse {
+            vertexes: vec![vertex("b", "[2/2] RUN make", "exit code: 2", at(3))],
+            ..StatusResponse::default()
+        });
+        let failed = steps.failed().expect("a failed step");
+        assert_eq!(failed.name, "[2/2] RUN make");
+        assert_eq!(
+            Vec::from(failed.tail),
+            ["cc main.c", "main.c:3: error: expected ';'"]
+        );
+    }
+
+    #[test]
     fn buildkit_failures_are_told_apart() {
         let step = |name: &str| FailedStep {
             name: name.to_string(),
