@@ -6,7 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 
-use common::{Images, busybox_image, data_txt_changed, engine, fixtures, prepared, write_files};
+use common::{
+    Images, assert_tagged_and_labelled, busybox_image, data_txt_changed, engine, fixtures,
+    prepared, write_files,
+};
 use isokit_engine::{BuildContext, BuildOptions, ContextOptions, DockerHost, Engine, EngineError};
 use isokit_testkit::{exported_paths, unique_name};
 use isokit_ui::Ui;
@@ -45,21 +48,12 @@ async fn a_scratch_image_gets_a_file_from_the_context() {
         .expect("build");
     assert!(built.id.starts_with("sha256:"), "{}", built.id);
 
-    let details = engine.image_inspect(&tag).await.expect("inspect");
-    assert_eq!(details.id, built.id);
-    assert!(
-        details.repo_tags.contains(&second),
-        "{:?}",
-        details.repo_tags
-    );
-    assert_eq!(
-        details.labels.get("greeting").map(String::as_str),
-        Some("bonjour")
-    );
-    assert_eq!(
-        details.labels.get("isokit.test").map(String::as_str),
-        Some("build")
-    );
+    assert_tagged_and_labelled(
+        &engine,
+        &built,
+        &[("greeting", "bonjour"), ("isokit.test", "build")],
+    )
+    .await;
     assert_eq!(
         exported_paths(&tag, "srv"),
         [("hello.txt".to_string(), 'f')]

@@ -571,6 +571,22 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// A file of an image built on the static busybox of [`busybox_context_of`],
+/// read by running the image without a network; trimmed.
+pub fn busybox_cat(image: &str, path: &str) -> String {
+    docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/bin/busybox",
+        image,
+        "cat",
+        path,
+    ])
+}
+
 /// `push`'s words for building `context` into `repository:tag`.
 pub fn context_repo_tag<'a>(context: &'a Path, repository: &'a str, tag: &'a str) -> [&'a str; 6] {
     [
@@ -763,6 +779,29 @@ pub fn docker_cli_build(builder: CliBuilder, dockerfile: &Path, context: &Path, 
         assert!(
             attempts < 3 && stderr.contains("unable to find image \"sha256:"),
             "docker build ({builder:?}) failed: {stderr}"
+        );
+    }
+}
+
+/// Checks that none of `secrets` is anywhere in the image as `docker save`
+/// writes it: its layers, config and history.
+pub fn assert_image_holds_none_of(image: &str, secrets: &[&str]) {
+    let saved = Command::new("docker")
+        .args(["save", image])
+        .output()
+        .expect("docker save");
+    assert!(
+        saved.status.success(),
+        "docker save {image}: {}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    for secret in secrets {
+        assert!(
+            !saved
+                .stdout
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes()),
+            "{image} holds the secret {secret:?} in its layers, config or history"
         );
     }
 }

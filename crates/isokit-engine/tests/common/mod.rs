@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use isokit_engine::{
-    BuildContext, BuildOptions, ContextError, ContextOptions, Engine, EngineError, PushOptions,
-    RegistryCredentials, RetryPolicy,
+    BuildContext, BuildOptions, BuiltImage, ContextError, ContextOptions, Engine, EngineError,
+    PushOptions, RegistryCredentials, RetryPolicy,
 };
 use isokit_testkit::{TestCa, unique_name};
 use isokit_ui::Ui;
@@ -344,6 +344,31 @@ pub fn data_txt_changed(error: &EngineError, case: &str) -> String {
             .map(ToString::to_string)
             .unwrap_or_default()
     )
+}
+
+/// Checks that the engine holds `built` under every tag the build was
+/// given, with `labels` among its labels.
+pub async fn assert_tagged_and_labelled(
+    engine: &Engine,
+    built: &BuiltImage,
+    labels: &[(&str, &str)],
+) {
+    let details = engine.image_inspect(&built.tags[0]).await.expect("inspect");
+    assert_eq!(details.id, built.id);
+    for tag in &built.tags {
+        assert!(
+            details.repo_tags.contains(tag),
+            "{tag}: {:?}",
+            details.repo_tags
+        );
+    }
+    for (key, value) in labels {
+        assert_eq!(
+            details.labels.get(*key).map(String::as_str),
+            Some(*value),
+            "{key}"
+        );
+    }
 }
 
 pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
