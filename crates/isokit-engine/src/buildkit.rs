@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
-use isokit_context::BuildContext;
+use isokit_context::{BuildContext, ContextError};
 use isokit_ui::{Style, Task, Ui};
 use prost::Message;
 use secrecy::SecretSlice;
@@ -200,11 +200,14 @@ impl Engine {
                 .or(message.error)
             {
                 steps.stop();
+                // A file that failed its checks is the cause; a transfer the
+                // daemon broke off is not, and the daemon says why.
                 if let Some(failure) = session
                     .context_failure
                     .lock()
                     .ok()
                     .and_then(|mut slot| slot.take())
+                    .filter(|failure| !matches!(failure, ContextError::Archive(_)))
                 {
                     return Err(EngineError::Context(failure));
                 }

@@ -116,7 +116,7 @@ impl Session {
                 .serve_connection(connection, TowerToHyperService::new(routes))
                 .await;
             if let Err(error) = served {
-                tracing::debug!(%error, "the BuildKit session ended");
+                tracing::debug!(?error, "the BuildKit session ended");
             }
         });
         Ok(Session {
@@ -386,6 +386,29 @@ async fn send_files(
     mut requests: Streaming<Packet>,
     sender: &mpsc::Sender<Result<Packet, Status>>,
 ) -> Result<(), ContextError> {
+    // The daemon asks for files while the stats are still going out. Its
+    // requests are read as they come: HTTP/2 holds small frames left unread
+    // against a budget, and closes the connection once it is spent.
+    let (requested, mut incoming) = mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move {
+        while let Ok(Some(packet)) = requests.message().await {
+            if requested.send(packet).is_err() {
+                break;
+            }
+        }
+    });
+    let result = answer_requests(listing, context, &mut incoming, sender).await;
+    reader.abort();
+    result
+}
+
+/// [`send_files`] once the daemon's requests arrive on `incoming`.
+async fn answer_requests(
+    listing: Listing,
+    context: &Arc<BuildContext>,
+    incoming: &mut mpsc::UnboundedReceiver<Packet>,
+    sender: &mpsc::Sender<Result<Packet, Status>>,
+) -> Result<(), ContextError> {
     let gone = || ContextError::Archive(std::io::Error::other("the daemon stopped reading"));
     let send = |packet: Packet| async move { sender.send(Ok(packet)).await.map_err(|_| gone()) };
     let stats: Vec<Stat> = match &listing {
@@ -407,10 +430,9 @@ async fn send_files(
     .await?;
 
     loop {
-        let packet = match requests.message().await {
-            Ok(Some(packet)) => packet,
-            // The daemon hung up without a word: nothing more to send.
-            Ok(None) | Err(_) => return Ok(()),
+        // None: the daemon hung up without a word; nothing more to send.
+        let Some(packet) = incoming.recv().await else {
+            return Ok(());
         };
         match PacketType::try_from(packet.r#type) {
             Ok(PacketType::PacketReq) => {

@@ -211,3 +211,29 @@ async fn target_build_arguments_labels_and_platform_reach_buildkit() {
     assert_tagged_and_labelled(&engine, &built, &[("dev.isokit.test", "buildkit")]).await;
     assert_eq!(busybox_cat(&tag, "/greeting").trim(), "bonjour");
 }
+
+/// The daemon asks for files while their list is still being sent: with
+/// thousands of files, requests left unread would make HTTP/2 close the
+/// session (too many small frames held).
+#[tokio::test]
+async fn a_context_of_thousands_of_files_arrives_whole() {
+    let engine = engine().await;
+    let mut images = Images::default();
+    let tag = images.track(format!("{}:v1", unique_name("isokit-buildkit-many")));
+    let context = busybox_context_of("FROM scratch\nCOPY . /ctx/\n");
+    let files = context.path().join("files");
+    std::fs::create_dir(&files).expect("mkdir");
+    for index in 0..4000 {
+        std::fs::write(files.join(format!("{index:04}.txt")), index.to_string()).expect("write");
+    }
+    let options = BuildOptions {
+        tags: vec![tag.clone()],
+        ..Default::default()
+    };
+    engine
+        .build(for_session(context.path()), &options, &Ui::quiet())
+        .await
+        .expect("build");
+    let sent = exported_paths(&tag, "ctx/files");
+    assert_eq!(sent.len(), 4000, "{:?}", &sent[..sent.len().min(5)]);
+}
