@@ -25,6 +25,10 @@ pub struct CachedBlob {
     /// The layer's tar size: how the layer is known in the export before
     /// its bytes are read.
     pub uncompressed_size: u64,
+    /// The repository the blob was last pushed to, which can lend it to
+    /// another (a cross-repository mount). Empty in caches written before.
+    #[serde(default)]
+    pub repository: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -128,6 +132,7 @@ mod tests {
             digest: format!("sha256:{}", format!("{n:x}").repeat(64)[..64].to_owned()),
             size: n,
             uncompressed_size: 2 * n,
+            repository: "app".to_owned(),
         }
     }
 

@@ -31,6 +31,7 @@ pub(crate) struct Registry {
     /// `https://<host>/v2/<repository>/`
     base: Url,
     host: String,
+    repository: String,
     /// `Basic base64(user:password)`, marked sensitive: its `Debug` is redacted.
     authorization: HeaderValue,
 }
@@ -92,6 +93,7 @@ impl Registry {
             http,
             base,
             host: host.to_owned(),
+            repository: repository.to_owned(),
             authorization,
         })
     }
@@ -124,6 +126,48 @@ impl Registry {
             status: response.status().as_u16(),
             message: format!("the Location header is not a URL: {error}"),
         })
+    }
+
+    /// The repository this client pushes to.
+    pub(crate) fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    /// Asks the registry to lend this repository a blob another of its
+    /// repositories holds (a cross-repository mount), as `docker push` does:
+    /// whether it did. A registry that will not mount (ECR unless its
+    /// account enables blob mounting) opens an upload instead, which is
+    /// cancelled; any failure only means the blob is uploaded after all.
+    pub(crate) async fn mount_blob(&self, digest: &str, from: &str) -> bool {
+        let mut url = self.url("blobs/uploads/");
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", from);
+        let response = match self
+            .request(Method::POST, url)
+            .header(header::CONTENT_LENGTH, 0)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%error, digest, from, "no cross-repository mount");
+                return false;
+            }
+        };
+        match response.status() {
+            StatusCode::CREATED => true,
+            StatusCode::ACCEPTED => {
+                if let Ok(location) = self.location(&response, "a cancelled mount") {
+                    let _ = self.request(Method::DELETE, location).send().await;
+                }
+                false
+            }
+            status => {
+                tracing::debug!(%status, digest, from, "no cross-repository mount");
+                false
+            }
+        }
     }
 
     /// Whether the repository holds the blob.

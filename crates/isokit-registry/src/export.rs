@@ -258,6 +258,7 @@ async fn upload(
                     digest: compressed.digest,
                     size: compressed.size,
                     uncompressed_size: compressed.uncompressed_size,
+                    repository: registry.repository().to_owned(),
                 };
                 return Ok(Some((compressed.diff_id, blob)));
             }

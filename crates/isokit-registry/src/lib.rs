@@ -243,6 +243,11 @@ pub async fn upload(engine: &Engine, options: &UploadOptions, ui: &Ui) -> Result
     registry
         .put_manifest(&options.tag, MANIFEST_TYPE, Bytes::from(manifest))
         .await?;
+    // Every layer is in this repository now: the next push elsewhere may
+    // mount it from here.
+    for (diff_id, blob) in &plan.held {
+        cache.insert(diff_id.clone(), blob.clone());
+    }
     save(&mut cache, ui);
 
     let distinct: std::collections::HashSet<&String> = image.diff_ids.iter().collect();
@@ -283,23 +288,29 @@ fn save(cache: &mut LayerCache, ui: &Ui) {
     }
 }
 
-/// The layers the cache knows and the registry still holds.
+/// The layers the cache knows and the repository holds, or holds once
+/// another repository of the registry has lent them (mounted).
 async fn held_layers(
     registry: &Registry,
     cache: &LayerCache,
     diff_ids: &[String],
 ) -> HashMap<String, CachedBlob> {
     let checks = diff_ids.iter().filter_map(|diff_id| {
-        let blob = cache.get(diff_id)?.clone();
+        let mut blob = cache.get(diff_id)?.clone();
         Some(async move {
-            match registry.has_blob(&blob.digest).await {
-                Ok(true) => Some((diff_id.clone(), blob)),
-                Ok(false) => None,
+            let held = match registry.has_blob(&blob.digest).await {
+                Ok(held) => held,
                 Err(error) => {
                     tracing::debug!(%error, "cannot tell whether the registry holds a layer");
-                    None
+                    return None;
                 }
-            }
+            };
+            let from = std::mem::replace(&mut blob.repository, registry.repository().to_owned());
+            let lent = !held
+                && !from.is_empty()
+                && from != registry.repository()
+                && registry.mount_blob(&blob.digest, &from).await;
+            (held || lent).then(|| (diff_id.clone(), blob))
         })
     });
     futures_util::future::join_all(checks)

@@ -1456,10 +1456,6 @@ fn pull_back(local: &LocalAws, image: &str) {
     docker_pull(local, image);
 }
 
-/// The direct upload: the image pulls back from the registry into an engine
-/// that no longer has it, with the engine's own image ID (the config blob
-/// is the engine's, byte for byte), and runs; a push of it under another tag
-/// uploads nothing; an image built on it uploads only its own layer.
 /// A layer cache that cannot be written costs a warning, never the push.
 #[test]
 fn a_layer_cache_that_cannot_be_written_costs_a_warning_not_the_push() {
@@ -1477,6 +1473,11 @@ fn a_layer_cache_that_cannot_be_written_costs_a_warning_not_the_push() {
     assert!(u64_field(&run.json(), "layers_pushed") >= 1, "{run:#?}");
 }
 
+/// The direct upload: the image pulls back from the registry into an engine
+/// that no longer has it, with the engine's own image ID (the config blob
+/// is the engine's, byte for byte), and runs; a push of it under another tag
+/// uploads nothing; an image built on it uploads only its own layer; the
+/// same image in another repository of the registry is lent its layers.
 #[test]
 fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
     let mut pusher = Pusher::new();
@@ -1551,6 +1552,17 @@ fn a_direct_push_pulls_back_as_the_same_image_and_uploads_each_layer_once() {
         ]),
         std::fs::read_to_string(derived.path().join("extra")).expect("extra")
     );
+
+    // The same image into another repository: the registry lends it every
+    // layer (a cross-repository mount); nothing is compressed or uploaded.
+    let elsewhere = pusher.repository("direct-elsewhere");
+    let mounted = pusher.push_tagged(context.path(), &elsewhere, "v1", &[]);
+    mounted.assert_success();
+    assert!(!mounted.stderr.contains("compressed to"), "{mounted:#?}");
+    assert_eq!(layer_counts(&mounted.json()), (0, 2), "{mounted:#?}");
+    let tagged_elsewhere = str_field(&mounted.json(), "tagged_uri").to_owned();
+    pull_back(&pusher.local, &tagged_elsewhere);
+    assert!(docker(&["run", "--rm", &tagged_elsewhere]).starts_with("uploaded-directly\n"));
 }
 
 /// The engine's push is still there, and gives the same image.
