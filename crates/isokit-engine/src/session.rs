@@ -262,7 +262,9 @@ impl FileSync for ContextFiles {
             }
         };
         tracing::debug!(%dir, ?include, "the daemon asks for files");
-        let (sender, receiver) = mpsc::channel(16);
+        // A few pieces in flight: the transfer keeps pace with the daemon, and
+        // memory stays flat whatever the context's size.
+        let (sender, receiver) = mpsc::channel(4);
         let context = Arc::clone(&self.context);
         let failure = Arc::clone(&self.failure);
         let requests = request.into_inner();
