@@ -312,7 +312,6 @@ struct Step {
     name: String,
     started: Option<Duration>,
     finished: bool,
-    error: Option<String>,
     /// The last lines the step printed.
     tail: VecDeque<String>,
     partial: String,
@@ -343,6 +342,10 @@ impl<'a> Steps<'a> {
         for vertex in status.vertexes {
             let step = self.by_digest.entry(vertex.digest.clone()).or_default();
             step.name = vertex.name.clone();
+            // The error may come in a later record than the completion.
+            if !vertex.error.is_empty() {
+                self.failed.get_or_insert(vertex.digest.clone());
+            }
             if step.finished {
                 continue;
             }
@@ -358,10 +361,6 @@ impl<'a> Steps<'a> {
             let completed = vertex
                 .completed
                 .map(|at| Duration::new(at.seconds.max(0) as u64, at.nanos.max(0) as u32));
-            if !vertex.error.is_empty() {
-                step.error = Some(vertex.error.clone());
-                self.failed.get_or_insert(vertex.digest.clone());
-            }
             if vertex.cached || completed.is_some() {
                 step.finished = true;
                 let how = if !vertex.error.is_empty() {
@@ -519,6 +518,11 @@ mod tests {
             ..StatusResponse::default()
         });
         assert!(steps.failed().is_none(), "nothing failed yet");
+        // Completed first, its error in a later record, as BuildKit may send them.
+        steps.update(StatusResponse {
+            vertexes: vec![vertex("b", "[2/2] RUN make", "", at(3))],
+            ..StatusResponse::default()
+        });
         steps.update(StatusResponse {
             vertexes: vec![vertex("b", "[2/2] RUN make", "exit code: 2", at(3))],
             ..StatusResponse::default()
