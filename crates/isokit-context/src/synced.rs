@@ -43,13 +43,7 @@ impl BuildContext {
     /// matched directory, and the directories above them, in walk order. A
     /// hard link whose first name is left out is left out with it.
     pub fn synced_entries(&self, include: &[String]) -> Result<Vec<SyncedEntry<'_>>, ContextError> {
-        let matcher =
-            PatternMatcher::new(include).map_err(|error| ContextError::InvalidPattern {
-                path: "the engine's include patterns".into(),
-                line: None,
-                pattern: error.pattern,
-                reason: error.reason,
-            })?;
+        let matcher = include_matcher(include)?;
         let wanted: Vec<bool> = if include.is_empty() {
             vec![true; self.entries.len()]
         } else {
@@ -107,6 +101,14 @@ impl BuildContext {
         Ok(synced)
     }
 
+    /// Whether the engine's `include` patterns (none: everything) take the
+    /// Dockerfile a session serves alone in its folder, under
+    /// [`BuildContext::dockerfile_in_archive`]'s name.
+    pub fn dockerfile_wanted(&self, include: &[String]) -> Result<bool, ContextError> {
+        Ok(include.is_empty()
+            || include_matcher(include)?.matches_or_parent_matches(self.dockerfile_in_archive()))
+    }
+
     /// Reads the file [`SyncedEntry::index`] names, piece by piece into
     /// `out`, refusing a file that changed since it was listed (or since the
     /// fingerprint read it).
@@ -128,6 +130,16 @@ impl BuildContext {
             _ => Ok(()),
         }
     }
+}
+
+/// The engine's include patterns, read as Docker reads patterns.
+fn include_matcher(include: &[String]) -> Result<PatternMatcher, ContextError> {
+    PatternMatcher::new(include).map_err(|error| ContextError::InvalidPattern {
+        path: "the engine's include patterns".into(),
+        line: None,
+        pattern: error.pattern,
+        reason: error.reason,
+    })
 }
 
 /// Whether `path` lies inside the directory `dir`.
@@ -192,6 +204,18 @@ mod tests {
             }
         );
         assert_eq!(context.dockerfile_in_archive(), "Dockerfile");
+        for (include, wanted) in [
+            (&[][..], true),
+            (&["Dockerfile".to_string()][..], true),
+            (&["Docker*".to_string()][..], true),
+            (&["Dockerfile.dockerignore".to_string()][..], false),
+        ] {
+            assert_eq!(
+                context.dockerfile_wanted(include).ok(),
+                Some(wanted),
+                "{include:?}"
+            );
+        }
         assert_eq!(
             context.session_dockerfile(),
             Some(&b"FROM scratch\nCOPY . /\n"[..])

@@ -221,8 +221,11 @@ struct ContextFiles {
 /// of each file the daemon asks for by its position among the stats.
 enum Listing {
     Context(Vec<(Stat, Option<usize>)>),
-    Dockerfile(Option<(Stat, Arc<[u8]>)>),
+    Dockerfile(Option<DockerfileServed>),
 }
+
+/// The Dockerfile's stat, and its bytes.
+type DockerfileServed = (Stat, Arc<[u8]>);
 
 #[tonic::async_trait]
 impl FileSync for ContextFiles {
@@ -254,7 +257,7 @@ impl FileSync for ContextFiles {
                     })
                     .collect(),
             ),
-            DOCKERFILE_DIR => Listing::Dockerfile(self.dockerfile_stat(&include)),
+            DOCKERFILE_DIR => Listing::Dockerfile(self.dockerfile_stat(&include)?),
             other => {
                 return Err(Status::not_found(format!(
                     "no folder {other} in this session"
@@ -301,44 +304,24 @@ impl FileSync for ContextFiles {
 
 impl ContextFiles {
     /// The Dockerfile, alone in its folder, if the daemon's patterns want it.
-    fn dockerfile_stat(&self, include: &[String]) -> Option<(Stat, Arc<[u8]>)> {
-        let name = self.context.dockerfile_in_archive();
-        let content: Arc<[u8]> = self.context.session_dockerfile()?.into();
-        let wanted = include.is_empty()
-            || include
-                .iter()
-                .any(|pattern| pattern == name || glob_matches(pattern, name));
-        wanted.then(|| {
-            (
-                Stat {
-                    path: name.to_string(),
-                    mode: 0o644,
-                    size: content.len() as i64,
-                    ..Stat::default()
-                },
-                content,
-            )
-        })
+    fn dockerfile_stat(&self, include: &[String]) -> Result<Option<DockerfileServed>, Status> {
+        let wanted = self
+            .context
+            .dockerfile_wanted(include)
+            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let Some(content) = self.context.session_dockerfile().filter(|_| wanted) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            Stat {
+                path: self.context.dockerfile_in_archive().to_string(),
+                mode: 0o644,
+                size: content.len() as i64,
+                ..Stat::default()
+            },
+            content.into(),
+        )))
     }
-}
-
-/// `*` and `?` as `filepath.Match` reads them in one path component; the
-/// Dockerfile frontend asks for the Dockerfile by name, at most with these.
-fn glob_matches(pattern: &str, name: &str) -> bool {
-    fn matches(pattern: &[u8], name: &[u8]) -> bool {
-        match (pattern.first(), name.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => {
-                matches(&pattern[1..], name) || (!name.is_empty() && matches(pattern, &name[1..]))
-            }
-            (Some(b'?'), Some(_)) => matches(&pattern[1..], &name[1..]),
-            (Some(expected), Some(found)) if expected == found => {
-                matches(&pattern[1..], &name[1..])
-            }
-            _ => false,
-        }
-    }
-    matches(pattern.as_bytes(), name.as_bytes())
 }
 
 /// A context entry as fsutil's walker describes it, with owner and group 0
@@ -413,14 +396,14 @@ async fn answer_requests(
 ) -> Result<(), ContextError> {
     let gone = || ContextError::Archive(std::io::Error::other("the daemon stopped reading"));
     let send = |packet: Packet| async move { sender.send(Ok(packet)).await.map_err(|_| gone()) };
-    let stats: Vec<Stat> = match &listing {
-        Listing::Context(entries) => entries.iter().map(|(stat, _)| stat.clone()).collect(),
-        Listing::Dockerfile(file) => file.iter().map(|(stat, _)| stat.clone()).collect(),
+    let stats: Box<dyn Iterator<Item = &Stat> + Send> = match &listing {
+        Listing::Context(entries) => Box::new(entries.iter().map(|(stat, _)| stat)),
+        Listing::Dockerfile(file) => Box::new(file.iter().map(|(stat, _)| stat)),
     };
     for stat in stats {
         send(Packet {
             r#type: PacketType::PacketStat as i32,
-            stat: Some(stat),
+            stat: Some(stat.clone()),
             ..Packet::default()
         })
         .await?;
@@ -542,15 +525,6 @@ mod tests {
             (0o644, 0, "first")
         );
         assert_eq!((hard.uid, hard.gid), (0, 0));
-    }
-
-    #[test]
-    fn the_dockerfile_is_found_by_name_or_simple_pattern() {
-        assert!(glob_matches("Dockerfile", "Dockerfile"));
-        assert!(glob_matches("Dockerfile*", "Dockerfile"));
-        assert!(glob_matches("*.dockerfile", "app.dockerfile"));
-        assert!(!glob_matches("Dockerfile.dockerignore", "Dockerfile"));
-        assert!(glob_matches("D?ckerfile", "Dockerfile"));
     }
 
     #[test]
